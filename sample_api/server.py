@@ -1,0 +1,309 @@
+"""A tiny HTTP API for the examples and the tests: JSON records by path, credentials per
+path prefix, a request log, and fault injection.
+
+It is a real server on 127.0.0.1 (stdlib ``ThreadingHTTPServer`` in a daemon thread), so
+the runtime's activities talk to it over HTTP exactly as they would to a production API.
+
+    api = SampleAPI().start()                    # ephemeral port; api.url == "http://127.0.0.1:PORT"
+    api.set_entity("/users/u1", {"data": {...}})
+    api.require_auth("/users/", "t0k3n")         # Authorization: Bearer t0k3n, else 401
+    api.require_auth("/tickets/", "k3y", header="X-Api-Key")
+    api.fail("/users/u1", times=2)               # two 500s, then normal
+    api.rate_limit("/users/u1", retry_after=1)   # one 429 with Retry-After: 1
+    api.stall("/users/u1", seconds=5)            # every request sleeps 5 s before answering
+    api.malformed("/users/u1")                   # one 200 with a body that is not JSON
+    api.unauthorized("/users/u1")                # one 401 whatever the credentials
+    api.invalid("/users/u1", {"data": {"id": 1}})  # one 200 with this (schema-invalid) body
+    api.clear_faults()
+    api.requests_to("/users/u1")                 # [Request(method, path, auth, status), ...]
+    api.stop()
+
+Faults are consumed in the order they were injected; ``times=None`` repeats one forever.
+Only GET and HEAD are served (the DSL's sources are `get`); other methods answer 405.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["SampleAPI", "Request", "Fault", "Credential"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the server saw it.
+
+    Fields: method, path (without query string), auth (the value of the credential header
+    that applies to the path — ``Authorization`` if no rule applies — or None), headers
+    (all request headers), status (what the server answered).
+    """
+
+    method: str
+    path: str
+    auth: str | None
+    headers: dict[str, str]
+    status: int
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Requests under ``prefix`` must carry ``header`` with one of ``values`` (full header values)."""
+
+    prefix: str
+    header: str
+    values: frozenset[str]
+
+
+@dataclass
+class Fault:
+    """What to do instead of answering normally: kind is one of
+    ``500``/``status`` (``status``), ``429`` (``retry_after``), ``stall`` (``seconds``),
+    ``malformed``, ``401``, ``invalid`` (``body``). ``times`` None = forever."""
+
+    kind: str
+    times: int | None = 1
+    status: int = 500
+    retry_after: float = 1
+    seconds: float = 0
+    body: Any = None
+
+
+@dataclass
+class _State:
+    entities: dict[str, Any] = field(default_factory=dict)
+    credentials: list[Credential] = field(default_factory=list)
+    faults: dict[str, list[Fault]] = field(default_factory=dict)
+    log: list[Request] = field(default_factory=list)
+
+
+class SampleAPI:
+    """A JSON API on 127.0.0.1; thread-safe to configure while it serves."""
+
+    def __init__(self, entities: dict[str, Any] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._state = _State(entities=dict(entities or {}))
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, path: str | Path, env: dict[str, str] | None = None) -> "SampleAPI":
+        """Load entities and credentials from a data file (see ``sample_api/data.json``).
+
+        Credentials name an env var and a demo default: ``{"prefix", "header", "scheme",
+        "env", "default"}``; scheme ``bearer`` means the header value is ``Bearer <token>``.
+        """
+        import os
+
+        env = os.environ if env is None else env
+        doc = json.loads(Path(path).read_text())
+        api = cls(doc.get("entities", {}))
+        for rule in doc.get("credentials", []):
+            token = env.get(rule["env"]) or rule["default"]
+            api.require_auth(rule["prefix"], token, header=rule.get("header", "Authorization"),
+                             scheme=rule.get("scheme", "bearer"))
+        return api
+
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> "SampleAPI":
+        """Start serving in a daemon thread; port 0 picks a free one. Returns self."""
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name=f"sample-api-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "SampleAPI":
+        return self if self._server else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def origin(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    # -- data --------------------------------------------------------------------------
+
+    def set_entity(self, path: str, body: Any) -> None:
+        """Serve ``body`` (any JSON value) at ``path`` from now on."""
+        with self._lock:
+            self._state.entities[path] = body
+
+    def remove_entity(self, path: str) -> None:
+        """``path`` answers 404 from now on."""
+        with self._lock:
+            self._state.entities.pop(path, None)
+
+    def entity(self, path: str) -> Any:
+        with self._lock:
+            return self._state.entities.get(path)
+
+    # -- credentials -------------------------------------------------------------------
+
+    def require_auth(self, prefix: str, *tokens: str, header: str = "Authorization",
+                     scheme: str | None = None) -> None:
+        """Paths starting with ``prefix`` need one of ``tokens`` (replaces an earlier rule for
+        the same prefix). With header ``Authorization`` the scheme defaults to ``bearer``:
+        the header must read ``Bearer <token>``; for any other header it is the raw token."""
+        if scheme is None:
+            scheme = "bearer" if header.lower() == "authorization" else "header"
+        values = frozenset(f"Bearer {t}" if scheme == "bearer" else t for t in tokens)
+        with self._lock:
+            rules = [c for c in self._state.credentials if c.prefix != prefix]
+            rules.append(Credential(prefix, header, values))
+            # Longest prefix first, so the most specific rule applies.
+            self._state.credentials = sorted(rules, key=lambda c: -len(c.prefix))
+
+    def _credential_for(self, path: str) -> Credential | None:
+        return next((c for c in self._state.credentials if path.startswith(c.prefix)), None)
+
+    # -- faults ------------------------------------------------------------------------
+
+    def inject(self, path: str, fault: Fault) -> None:
+        with self._lock:
+            self._state.faults.setdefault(path, []).append(fault)
+
+    def fail(self, path: str, times: int | None = 1, status: int = 500) -> None:
+        self.inject(path, Fault("status", times, status=status))
+
+    def rate_limit(self, path: str, retry_after: float = 1, times: int | None = 1) -> None:
+        self.inject(path, Fault("429", times, retry_after=retry_after))
+
+    def stall(self, path: str, seconds: float, times: int | None = None) -> None:
+        self.inject(path, Fault("stall", times, seconds=seconds))
+
+    def malformed(self, path: str, times: int | None = 1) -> None:
+        self.inject(path, Fault("malformed", times))
+
+    def unauthorized(self, path: str, times: int | None = 1) -> None:
+        self.inject(path, Fault("401", times))
+
+    def invalid(self, path: str, body: Any, times: int | None = 1) -> None:
+        self.inject(path, Fault("invalid", times, body=body))
+
+    def clear_faults(self, path: str | None = None) -> None:
+        with self._lock:
+            if path is None:
+                self._state.faults.clear()
+            else:
+                self._state.faults.pop(path, None)
+
+    def _take_fault(self, path: str) -> Fault | None:
+        queue = self._state.faults.get(path)
+        if not queue:
+            return None
+        fault = queue[0]
+        if fault.times is not None:
+            fault.times -= 1
+            if fault.times <= 0:
+                queue.pop(0)
+        return fault
+
+    # -- log ---------------------------------------------------------------------------
+
+    @property
+    def log(self) -> list[Request]:
+        with self._lock:
+            return list(self._state.log)
+
+    def requests_to(self, path: str) -> list[Request]:
+        return [r for r in self.log if r.path == path]
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self._state.log.clear()
+
+    # -- answering ---------------------------------------------------------------------
+
+    def _answer(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes, float]:
+        """Decide (status, extra headers, body, stall seconds) for one request, and log it."""
+        with self._lock:
+            rule = self._credential_for(path)
+            auth_header = rule.header if rule else "Authorization"
+            auth = _header(headers, auth_header)
+            authorized = rule is None or auth in rule.values
+            # A fault is only consumed by a request that would otherwise succeed on auth,
+            # so "two 500s then data" means exactly that for a client with a good token.
+            fault = self._take_fault(path) if authorized else None
+            status, extra, body, stall = self._respond(method, path, authorized, fault)
+            self._state.log.append(Request(method, path, auth, headers, status))
+        return status, extra, body, stall
+
+    def _respond(self, method: str, path: str, authorized: bool, fault: Fault | None) -> tuple[int, dict[str, str], bytes, float]:
+        stall = fault.seconds if fault and fault.kind == "stall" else 0.0
+        if method not in ("GET", "HEAD"):
+            return 405, {}, _json({"error": "method not allowed"}), stall
+        if not authorized or fault and fault.kind == "401":
+            return 401, {"WWW-Authenticate": "Bearer"}, _json({"error": "unauthorized"}), stall
+        if fault and fault.kind == "status":
+            return fault.status, {}, _json({"error": "injected failure"}), stall
+        if fault and fault.kind == "429":
+            return 429, {"Retry-After": f"{fault.retry_after:g}"}, _json({"error": "slow down"}), stall
+        if fault and fault.kind == "malformed":
+            return 200, {}, b'{"data": {"id": ', stall
+        if fault and fault.kind == "invalid":
+            return 200, {}, _json(fault.body), stall
+        if path not in self._state.entities:
+            return 404, {}, _json({"error": "not found", "path": path}), stall
+        return 200, {}, _json(self._state.entities[path]), stall
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+
+
+def _handler_for(api: SampleAPI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            path = urlsplit(self.path).path
+            status, extra, body, stall = api._answer(self.command, path, dict(self.headers.items()))
+            if stall:
+                time.sleep(stall)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (e.g. its timeout fired during a stall)
+
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the structured log is api.log; keep test output quiet
+
+    return Handler

