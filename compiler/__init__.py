@@ -1,0 +1,84 @@
+"""The swfc compiler: `.swf` files in, diagnostics and the IR out.
+
+Pipeline (each stage a module, callable alone): `loader` (read, parse, follow imports)
+-> `resolve` (symbol tables, names) -> `check` (semantics) -> `routing` (token needs,
+recursion stops) -> `emit` (IR dict) -> `validate` (IR against its JSON Schema).
+Every stage runs as far as it can and collects findings; nothing here raises for bad
+input.
+"""
+
+from __future__ import annotations
+
+from dsl.ast import Span
+from dsl.diagnostics import Collector, Diagnostic
+
+from compiler.emit import dump_ir
+from compiler.loader import DictSource, FileSource, Loaded, Source, load
+
+__all__ = ["check_files", "check_sources", "compile_files", "compile_sources", "dump_ir",
+           "analyse"]
+
+
+def analyse(roots: list[str], source: Source, *, emit_ir: bool):
+    """Run the pipeline over `roots` read from `source`.
+
+    Returns:
+        `(ir or None, sorted diagnostics, Loaded)`; the IR only when `emit_ir` and no
+        errors were found.
+    """
+    from dsl import parse
+
+    from compiler.check import check
+    from compiler.resolve import resolve
+    from compiler.routing import route
+
+    diags = Collector()
+    loaded = load(roots, source, diags, parse)
+    ir = None
+    try:
+        symbols = resolve(loaded.specs, diags)
+        check(symbols, diags)
+        routes = route(symbols, diags)
+        if emit_ir and not diags.has_errors:
+            ir = emit_and_validate(symbols, routes, diags, roots)
+    except Exception as exc:  # a bug, never the user's fault: say so, don't crash
+        where = loaded.specs[0].file if loaded.specs else (roots[0] if roots else "<none>")
+        diags.add("SWF099", f"internal error: {type(exc).__name__}: {exc}", Span(where, 1, 1, 1, 1),
+                  hint="this is a bug in swfc, not in your spec; please report it")
+        ir = None
+    return ir, diags.sorted(), loaded
+
+
+def emit_and_validate(symbols, routes, diags: Collector, roots: list[str]) -> dict | None:
+    from compiler.emit import emit
+    from compiler.validate import validate_ir
+
+    ir = emit(symbols, routes)
+    where = Span(roots[0] if roots else "<none>", 1, 1, 1, 1)
+    return ir if validate_ir(ir, diags, where) else None
+
+
+def check_files(paths: list[str]) -> list[Diagnostic]:
+    """Check the spec files `paths` (and their imports); findings sorted, no IR."""
+    return analyse(paths, FileSource(), emit_ir=False)[1]
+
+
+def check_sources(files: dict[str, str], roots: list[str]) -> list[Diagnostic]:
+    """Check in-memory files (`{name: text}`) starting at `roots`; never raises."""
+    return analyse(roots, DictSource(files), emit_ir=False)[1]
+
+
+def compile_files(paths: list[str]) -> tuple[dict | None, list[Diagnostic]]:
+    """Compile the spec files `paths` into the IR.
+
+    Returns:
+        `(ir, diagnostics)`; `ir` is None when there are errors.
+    """
+    ir, diags, _ = analyse(paths, FileSource(), emit_ir=True)
+    return ir, diags
+
+
+def compile_sources(files: dict[str, str], roots: list[str]) -> tuple[dict | None, list[Diagnostic]]:
+    """`compile_files` for in-memory files."""
+    ir, diags, _ = analyse(roots, DictSource(files), emit_ir=True)
+    return ir, diags

@@ -75,6 +75,7 @@ CODES: dict[str, Code] = {
         Code("SWF042", "error", "bad URL"),
         Code("SWF043", "error", "bad origin in `allow`, or a base URL outside its own allow list"),
         Code("SWF044", "error", "api without a `base`"),
+        Code("SWF045", "error", "bad `auth header` name"),
         Code("SWF050", "error", "malformed `deploy`: empty or invalid id, or a bad env variable name"),
         Code("SWF060", "error", "a token need crosses a `token none` workflow"),
         Code("SWF061", "error", "a deployed root needs a token its `deploy` block does not provide"),

@@ -1,0 +1,162 @@
+"""IR emission: the runtime registrations of docs/ir.md, as a plain JSON-ready dict.
+
+Stage: after `routing`, only for specs without errors. Takes `Symbols` and `Routes`;
+gives the IR dict with its `hash`. Nothing here depends on file names or the clock, so
+identical input gives byte-identical `dump_ir` output from any directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from dsl import ast
+
+from compiler import values
+from compiler.check import base_default, workflow_id
+from compiler.resolve import PRIMITIVES, ApiView, EntityView, Symbols, WorkflowView
+from compiler.routing import Routes
+
+DEFAULT_TIMEOUT_MS = 10_000
+DEFAULT_RETRY = {"max_attempts": 3, "initial_interval_ms": 1000, "max_interval_ms": 30_000}
+RELATION_VALUE = {"anyOf": [{"type": ["string", "integer"]}, {"type": "object"}]}
+SCALAR_SCHEMA = {
+    "string": {"type": "string"}, "number": {"type": "number"},
+    "integer": {"type": "integer"}, "boolean": {"type": "boolean"},
+    "datetime": {"type": "string", "format": "date-time"}, "json": {},
+}
+
+
+def emit_api(api: ApiView) -> dict:
+    base = base_default(api)
+    env = api.base.value.var.value if isinstance(api.base.value, ast.EnvValue) else None
+    origin = values.url_origin(base)
+    port = int(origin.rsplit(":", 1)[1])
+    allow = [values.parse_origin(o.value, port) for o in api.allow.origins] if api.allow \
+        else [origin]
+    auth = api.auth
+    return {
+        "base": base,
+        "base_env": env,
+        "auth": {"scheme": auth.scheme if auth else "none",
+                 "header": auth.header.value if auth and auth.header else None},
+        "allow": list(dict.fromkeys(allow)),
+        "timeout_ms": values.duration_ms(api.timeout.duration.text) if api.timeout
+        else DEFAULT_TIMEOUT_MS,
+        "retry": emit_retry(api.retry),
+    }
+
+
+def emit_retry(stmt: ast.RetryStmt | None) -> dict:
+    if stmt is None:
+        return dict(DEFAULT_RETRY)
+    lo = values.duration_ms(stmt.backoff_min.text) if stmt.backoff_min else None
+    hi = values.duration_ms(stmt.backoff_max.text) if stmt.backoff_max else None
+    return {"max_attempts": stmt.times.value,
+            "initial_interval_ms": lo or DEFAULT_RETRY["initial_interval_ms"],
+            "max_interval_ms": hi or max(lo or 0, DEFAULT_RETRY["max_interval_ms"])}
+
+
+def emit_entity(ent: EntityView) -> dict:
+    fields = {}
+    properties = {}
+    required = []
+    for name, f in ent.fields.items():
+        t = f.type
+        kind = "scalar" if t.name.value in PRIMITIVES else "relation"
+        fields[name] = {"kind": kind, "type": t.name.value, "list": t.is_list,
+                        "optional": t.optional}
+        properties[name] = field_schema(t, kind)
+        if not t.optional:
+            required.append(name)
+    keys = [f.name.value for f in ent.fields.values() if f.is_key]
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+              "required": required, "properties": properties, "additionalProperties": True}
+    return {"key": keys[0] if keys else "id", "fields": fields, "schema": schema}
+
+
+def field_schema(t: ast.TypeRef, kind: str) -> dict:
+    """One property of an entity record schema (see docs/ir.md)."""
+    item = dict(RELATION_VALUE) if kind == "relation" else dict(SCALAR_SCHEMA[t.name.value])
+    if t.is_list:
+        item = {"type": "array", "items": item}
+    if t.optional:
+        item = nullable(item)
+    return item
+
+
+def nullable(schema: dict) -> dict:
+    if not schema:
+        return schema
+    if "anyOf" in schema:
+        return {"anyOf": [*schema["anyOf"], {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def emit_workflow(wf: WorkflowView, symbols: Symbols, routes: Routes) -> dict:
+    children = []
+    for i, child in enumerate(wf.children):
+        target = symbols.workflows[child.stmt.workflow.value]
+        f = symbols.entities[wf.decl.entity.value].fields[child.stmt.field.value]
+        children.append({
+            "field": child.stmt.field.value,
+            "workflow": target.name,
+            "entity": target.decl.entity.value,
+            "many": f.type.is_list,
+            "autostart": child.autostart is not None,
+            "cancel_on_delete": child.cancel is not None,
+            "subscribe": [s.selector.value for s in child.subscribe],
+            "tokens": list(routes.needs[target.name]),
+            "stops_recursion": (wf.name, i) in routes.stops,
+        })
+    return {"entity": wf.decl.entity.value, "source": emit_source(wf),
+            "token": "none" if wf.token_none else "inherit",
+            "needs": list(routes.needs[wf.name]), "children": children}
+
+
+def emit_source(wf: WorkflowView) -> dict | None:
+    src = wf.source
+    if src is None:
+        return None
+    return {"api": src.api.value, "method": "GET", "path": src.path.value,
+            "placeholders": values.placeholders(src.path.value),
+            "every_ms": values.duration_ms(src.every.text) if src.every else None,
+            "select": values.dotted(wf.select.path.value) if wf.select else None}
+
+
+def emit_deploy(dep, symbols: Symbols) -> dict:
+    return {"workflow": dep.decl.workflow.value, "id": dep.decl.entity_id.value,
+            "workflow_id": workflow_id(symbols, dep),
+            "tokens": {api: {"env": tok.env_var.value} for api, tok in dep.tokens.items()}}
+
+
+def emit(symbols: Symbols, routes: Routes) -> dict:
+    """The IR of an error-free spec, `hash` included.
+
+    Args:
+        symbols: the resolved declarations (no errors reported on them).
+        routes: token needs and recursion stops from `routing`.
+    Returns:
+        the IR as a JSON-ready dict.
+    """
+    ir = {
+        "swf_ir": 1,
+        "apis": {n: emit_api(a) for n, a in symbols.apis.items()},
+        "entities": {n: emit_entity(e) for n, e in symbols.entities.items()},
+        "workflows": {n: emit_workflow(w, symbols, routes) for n, w in symbols.workflows.items()},
+        "deployments": [emit_deploy(d, symbols) for d in symbols.deploys],
+    }
+    ir["hash"] = ir_hash(ir)
+    return ir
+
+
+def ir_hash(ir: dict) -> str:
+    """`sha256:` + the hex digest of the compact canonical text of `ir` without `hash`."""
+    body = {k: v for k, v in ir.items() if k != "hash"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def dump_ir(ir: dict) -> str:
+    """The canonical text of an IR (docs/ir.md "Determinism")."""
+    return json.dumps(ir, sort_keys=True, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,113 @@
+"""Literal values shared by `check` (is it well-formed?) and `emit` (what does it mean?):
+durations, URLs, origins, env variable names, URL templates and dotted paths.
+
+Every function returns `None` (or raises nothing) for bad input and lets the caller word
+the finding, so the two passes can never disagree about what a literal means.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+DURATION_RE = re.compile(r"(\d+)([a-z]*)\Z")
+ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+ORIGIN_RE = re.compile(r"([^\s/:@]+):(\d{1,5})\Z")
+PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def duration_ms(text: str) -> int | None:
+    """`"5m"` -> 300000; None when the text is not a positive duration with a known unit."""
+    m = DURATION_RE.match(text)
+    if m is None or m.group(2) not in UNITS_MS:
+        return None
+    ms = int(m.group(1)) * UNITS_MS[m.group(2)]
+    return ms if ms > 0 else None
+
+
+def duration_problem(text: str) -> str | None:
+    """Why `text` is not a duration (for the message), or None when it is one."""
+    m = DURATION_RE.match(text)
+    if m is None:
+        return "expected a number followed by a unit: ms, s, m, h or d"
+    if m.group(2) not in UNITS_MS:
+        unit = m.group(2) or "no unit"
+        return f"unknown unit `{unit}`: use ms, s, m, h or d" if m.group(2) else \
+            "missing unit: use ms, s, m, h or d"
+    if int(m.group(1)) == 0:
+        return "a duration must be greater than zero"
+    return None
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not an http(s) URL with a host, or None."""
+    if not url or any(c.isspace() for c in url):
+        return "a URL cannot be empty or contain spaces"
+    parts = urlsplit(url)
+    if parts.scheme not in DEFAULT_PORTS:
+        return "expected an http:// or https:// URL"
+    if not parts.hostname:
+        return "the URL has no host"
+    if ":" in parts.hostname:
+        return "IPv6 hosts are not supported; use a host name"
+    try:
+        port = parts.port
+    except ValueError:
+        return "the URL's port is not a number from 1 to 65535"
+    if port == 0:
+        return "the URL's port is not a number from 1 to 65535"
+    if parts.query or parts.fragment:
+        return "a base URL cannot have a query or a fragment"
+    return None
+
+
+def url_origin(url: str) -> str | None:
+    """`"http://h:8787/x"` -> `"h:8787"`, default port filled in; None for a bad URL."""
+    if url_problem(url):
+        return None
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or DEFAULT_PORTS[parts.scheme]}"
+
+
+def parse_origin(text: str, default_port: int) -> str | None:
+    """An `allow` entry as `"host:port"`: accepts `host:port`, a bare `host`
+    (`default_port`), or an origin URL `http(s)://host[:port]`; None when malformed."""
+    if "://" in text:
+        parts = urlsplit(text)
+        if url_problem(text) or parts.path not in ("", "/"):
+            return None
+        return url_origin(text)
+    if ":" not in text:
+        text = f"{text}:{default_port}"
+    m = ORIGIN_RE.match(text)
+    if m is None or not 1 <= int(m.group(2)) <= 65535:
+        return None
+    return f"{m.group(1).lower()}:{int(m.group(2))}"
+
+
+def placeholders(path: str) -> list[str] | None:
+    """Field names in `{braces}` in order; None when braces do not pair up."""
+    names = PLACEHOLDER_RE.findall(path)
+    rest = PLACEHOLDER_RE.sub("", path)
+    if "{" in rest or "}" in rest:
+        return None
+    return names
+
+
+def dotted(path: str, *, star: bool = False) -> list[str] | None:
+    """`"a.b"` -> `["a", "b"]`; None when a segment is empty or has spaces or dots only.
+    With `star`, a segment may be `*`."""
+    if not path:
+        return None
+    segments = path.split(".")
+    for seg in segments:
+        if not seg or any(c.isspace() for c in seg):
+            return None
+        if star and seg == "*":
+            continue
+        if "*" in seg:
+            return None
+    return segments
