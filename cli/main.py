@@ -1,0 +1,192 @@
+"""The `swfc` command line: parse arguments, call the pipeline, render the results.
+
+Stage: the top of the program. `validate`, `compile` and `graph` call `compiler/`;
+`deploy`, `worker`, `status` and `token set` are dispatched lazily to
+`cli.runtime_cmds`, so that the compiler commands never import temporalio or httpx.
+Exit codes: 0 clean (warnings allowed), 1 errors in the spec, 2 usage or internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def add_connection(p: argparse.ArgumentParser) -> None:
+    """The Temporal connection options, named as Temporal's own CLI names them."""
+    p.add_argument("--address", metavar="HOST:PORT", default=None,
+                   help="Temporal frontend (default: $TEMPORAL_ADDRESS, else the embedded "
+                        "dev server)")
+    p.add_argument("--namespace", metavar="NS",
+                   default=os.environ.get("TEMPORAL_NAMESPACE", "default"),
+                   help="Temporal namespace (default: $TEMPORAL_NAMESPACE or 'default')")
+    p.add_argument("--tls", action="store_true", help="connect with TLS")
+    p.add_argument("--tls-cert-path", metavar="PATH", default=None, help="client certificate")
+    p.add_argument("--tls-key-path", metavar="PATH", default=None, help="client private key")
+    p.add_argument("--api-key", metavar="KEY", default=os.environ.get("TEMPORAL_API_KEY"),
+                   help="API key (default: $TEMPORAL_API_KEY); implies TLS")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="swfc", description="Compile and run declarative Temporal workflow hierarchies.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("validate", help="check spec files and report every problem")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    p = sub.add_parser("compile", help="print or write the IR (runtime registrations)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", metavar="OUT", default=None)
+
+    p = sub.add_parser("deploy", help="start the deploy roots on Temporal and run a worker")
+    p.add_argument("file", metavar="FILE")
+    add_connection(p)
+    p.add_argument("--task-queue", metavar="Q", default="swfc")
+    p.add_argument("--no-worker", action="store_true",
+                   help="only start or upgrade the roots, then return")
+    p.add_argument("--until-loaded", action="store_true",
+                   help="return once every workflow has loaded (0) or at --timeout (1)")
+    p.add_argument("--timeout", metavar="S", type=float, default=60.0,
+                   help="seconds to wait with --until-loaded (default 60)")
+
+    p = sub.add_parser("worker", help="run only a worker for the spec's workflows")
+    p.add_argument("file", metavar="FILE")
+    add_connection(p)
+    p.add_argument("--task-queue", metavar="Q", default="swfc")
+
+    p = sub.add_parser("status", help="the live hierarchy below a workflow, as a tree")
+    p.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    add_connection(p)
+
+    p = sub.add_parser("token", help="manage api tokens of running workflows")
+    token_sub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    t = token_sub.add_parser("set", help="rotate a token (cascades down the hierarchy)")
+    t.add_argument("workflow_id", metavar="WORKFLOW_ID")
+    t.add_argument("--api", metavar="NAME", required=True)
+    t.add_argument("--from-env", metavar="VAR", required=True)
+    add_connection(t)
+
+    p = sub.add_parser("graph", help="the declared hierarchy as Mermaid")
+    p.add_argument("file", metavar="FILE")
+
+    p = sub.add_parser("fmt", help="canonical formatting")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--check", action="store_true")
+    return parser
+
+
+def report(diags, loaded, *, out, fmt: str = "text") -> None:
+    from cli import render
+
+    if fmt == "json":
+        out.write(render.to_json(diags))
+        return
+    color = out.isatty() and "NO_COLOR" not in os.environ
+    render.print_text(diags, loaded.texts, len(loaded.texts) or 1, file=out, color=color)
+
+
+def exit_code(diags) -> int:
+    if any(d.code == "SWF099" for d in diags):
+        return EXIT_USAGE
+    return EXIT_ERRORS if any(d.severity == "error" for d in diags) else EXIT_OK
+
+
+def cmd_validate(args) -> int:
+    from compiler import FileSource, analyse
+
+    _, diags, loaded = analyse(args.files, FileSource(), emit_ir=False)
+    report(diags, loaded, out=sys.stdout, fmt=args.format)
+    return exit_code(diags)
+
+
+def compile_one(path: str):
+    """Compile `path`; report findings on stderr. Returns the IR or None."""
+    from compiler import FileSource, analyse
+
+    ir, diags, loaded = analyse([path], FileSource(), emit_ir=True)
+    if diags:
+        report(diags, loaded, out=sys.stderr)
+    return ir, exit_code(diags)
+
+
+def cmd_compile(args) -> int:
+    from compiler import dump_ir
+
+    ir, code = compile_one(args.file)
+    if ir is None:
+        return code
+    text = dump_ir(ir)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return code
+
+
+def cmd_graph(args) -> int:
+    from compiler.graph import to_mermaid
+
+    ir, code = compile_one(args.file)
+    if ir is not None:
+        sys.stdout.write(to_mermaid(ir))
+    return code
+
+
+def cmd_fmt(args) -> int:
+    print("swfc fmt: not yet implemented", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def runtime_command(name: str):
+    """A command implemented in `cli.runtime_cmds`, imported only when it runs."""
+
+    def run(args) -> int:
+        try:
+            from cli import runtime_cmds
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("cli.runtime_cmds",):
+                raise
+            print(f"swfc {args.command}: not yet available", file=sys.stderr)
+            return EXIT_USAGE
+        return getattr(runtime_cmds, name)(args)
+
+    return run
+
+
+COMMANDS = {
+    "validate": cmd_validate,
+    "compile": cmd_compile,
+    "graph": cmd_graph,
+    "fmt": cmd_fmt,
+    "deploy": runtime_command("run_deploy"),
+    "worker": runtime_command("run_worker"),
+    "status": runtime_command("run_status"),
+    "token": runtime_command("run_token_set"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `swfc` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        code = COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # never a traceback for the user; say what broke
+        print(f"swfc: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.flush()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Rendering diagnostics: text (mypy `--pretty` style), optionally coloured, and JSON.
+
+Stage: the CLI's output end. Takes `Diagnostic`s and the source texts they point into;
+gives strings. Data stays apart from rendering: nothing here decides what is an error.
+rich is imported only when colour is asked for (a terminal), to keep `swfc validate`'s
+start-up small.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+from dsl.ast import Span
+from dsl.diagnostics import Diagnostic
+
+# (text, style) pieces: the plain text is their concatenation; rich gets the styles.
+Piece = tuple[str, str]
+SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
+
+
+def source_lines(span: Span, texts: Mapping[str, str]) -> list[Piece]:
+    """The line `span` starts on, indented, and a `^~~~` under the span; [] if unknown."""
+    text = texts.get(span.file)
+    if text is None or span.line < 1:
+        return []
+    lines = text.splitlines()
+    if span.line > len(lines):
+        return []
+    line = lines[span.line - 1].replace("\t", " ")
+    start = max(span.col - 1, 0)
+    end = span.end_col - 1 if span.end_line == span.line else len(line.rstrip())
+    width = max(end - start, 1)
+    return [("    " + line.rstrip() + "\n", ""),
+            ("    " + " " * start + "^" + "~" * (width - 1) + "\n", "bold green")]
+
+
+def diagnostic_pieces(d: Diagnostic, texts: Mapping[str, str]) -> list[Piece]:
+    """One diagnostic: its header, source line and caret, notes, hint."""
+    pieces: list[Piece] = [(f"{d.span}: ", "bold"), (f"{d.severity}[{d.code}]", SEVERITY_STYLE[d.severity]),
+                           (f": {d.message}\n", "bold")]
+    pieces += source_lines(d.span, texts)
+    for note in d.notes:
+        pieces += [(f"{note.span}: ", "bold"), ("note", SEVERITY_STYLE["note"]),
+                   (f": {note.message}\n", "")]
+        pieces += source_lines(note.span, texts)
+    if d.hint:
+        pieces.append((f"    hint: {d.hint}\n", "cyan"))
+    return pieces
+
+
+def summary(diags: list[Diagnostic], n_files: int) -> str:
+    errors = sum(d.severity == "error" for d in diags)
+    warnings = len(diags) - errors
+    return (f"{plural(errors, 'error')}, {plural(warnings, 'warning')} in "
+            f"{plural(n_files, 'file')}")
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def render_pieces(diags: Iterable[Diagnostic], texts: Mapping[str, str], n_files: int) -> list[Piece]:
+    diags = list(diags)
+    pieces: list[Piece] = []
+    for d in diags:
+        pieces += diagnostic_pieces(d, texts)
+    pieces.append((summary(diags, n_files) + "\n", "bold"))
+    return pieces
+
+
+def render_text(diags: Iterable[Diagnostic], texts: Mapping[str, str], n_files: int) -> str:
+    """The plain-text report: every diagnostic, then the summary line."""
+    return "".join(text for text, _ in render_pieces(diags, texts, n_files))
+
+
+def print_text(diags, texts, n_files, *, file, color: bool) -> None:
+    """Write the text report to `file`, coloured with rich when `color`."""
+    pieces = render_pieces(diags, texts, n_files)
+    if not color:
+        file.write("".join(text for text, _ in pieces))
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    out = Text()
+    for text, style in pieces:
+        out.append(text, style=style or None)
+    Console(file=file, highlight=False, soft_wrap=True).print(out, end="")
+
+
+def to_json(diags: Iterable[Diagnostic]) -> str:
+    """One JSON array of `{file, line, column, end_line, end_column, severity, code, message}`."""
+    rows = [{"file": d.span.file, "line": d.span.line, "column": d.span.col,
+             "end_line": d.span.end_line, "end_column": d.span.end_col,
+             "severity": d.severity, "code": d.code, "message": d.message} for d in diags]
+    return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,53 @@
+"""The declared hierarchy as a Mermaid flowchart, for `swfc graph`.
+
+Stage: a view of the IR (after `emit`). Takes the IR dict; gives Mermaid text. Nodes are
+workflows (with their entity, source and `token none`), edges are child relations labelled
+with the field and the tokens that travel down them; deployments are extra root nodes.
+"""
+
+from __future__ import annotations
+
+
+def label(*lines: str) -> str:
+    text = "<br/>".join(lines)
+    return '"' + text.replace('"', "#quot;") + '"'
+
+
+def workflow_node(name: str, wf: dict) -> str:
+    lines = [f"<b>{name}</b>", f"manages {wf['entity']}"]
+    src = wf["source"]
+    if src is not None:
+        every = f" every {src['every_ms'] // 1000}s" if src["every_ms"] else ""
+        lines.append(f"{src['api']} GET {src['path']}{every}")
+    if wf["token"] == "none":
+        lines.append("token none")
+    return f"  {name}[{label(*lines)}]"
+
+
+def child_edge(parent: str, child: dict) -> str:
+    parts = [child["field"] + ("[]" if child["many"] else "")]
+    if child["tokens"]:
+        parts.append("tokens: " + ", ".join(child["tokens"]))
+    if child["stops_recursion"]:
+        parts.append("stops recursion")
+    arrow = "-.->" if child["stops_recursion"] or not child["autostart"] else "-->"
+    return f"  {parent} {arrow}|{label(*parts)}| {child['workflow']}"
+
+
+def to_mermaid(ir: dict) -> str:
+    """Mermaid `flowchart TD` text of the IR's workflow hierarchy."""
+    out = ["flowchart TD"]
+    for name, wf in ir["workflows"].items():
+        out.append(workflow_node(name, wf))
+    for i, dep in enumerate(ir["deployments"]):
+        tokens = ", ".join(sorted(dep["tokens"])) or "no tokens"
+        out.append(f"  deploy{i}([{label('deploy ' + dep['workflow_id'], tokens)}])")
+        out.append(f"  deploy{i} ==> {dep['workflow']}")
+    for name, wf in ir["workflows"].items():
+        for child in wf["children"]:
+            out.append(child_edge(name, child))
+    none = [n for n, wf in ir["workflows"].items() if wf["token"] == "none"]
+    if none:
+        out.append("  classDef tokenNone stroke-dasharray: 5 5")
+        out.append(f"  class {','.join(none)} tokenNone")
+    return "\n".join(out) + "\n"
