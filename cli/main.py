@@ -20,13 +20,16 @@ def add_connection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", metavar="HOST:PORT", default=None,
                    help="Temporal frontend (default: $TEMPORAL_ADDRESS, else the embedded "
                         "dev server)")
-    p.add_argument("--namespace", metavar="NS",
-                   default=os.environ.get("TEMPORAL_NAMESPACE", "default"),
-                   help="Temporal namespace (default: $TEMPORAL_NAMESPACE or 'default')")
-    p.add_argument("--tls", action="store_true", help="connect with TLS")
+    p.add_argument("--namespace", metavar="NS", default=None,
+                   help="Temporal namespace (default: $TEMPORAL_NAMESPACE, else 'default')")
+    p.add_argument("--tls", action="store_true", default=None,
+                   help="connect with TLS (or $TEMPORAL_TLS=true)")
     p.add_argument("--tls-cert-path", metavar="PATH", default=None, help="client certificate")
     p.add_argument("--tls-key-path", metavar="PATH", default=None, help="client private key")
-    p.add_argument("--api-key", metavar="KEY", default=os.environ.get("TEMPORAL_API_KEY"),
+    p.add_argument("--tls-ca-path", metavar="PATH", default=None, help="server root CA")
+    p.add_argument("--tls-server-name", metavar="NAME", default=None,
+                   help="server name to verify the certificate against")
+    p.add_argument("--api-key", metavar="KEY", default=None,
                    help="API key (default: $TEMPORAL_API_KEY); implies TLS")
 
 
@@ -46,18 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deploy", help="start the deploy roots on Temporal and run a worker")
     p.add_argument("file", metavar="FILE")
     add_connection(p)
-    p.add_argument("--task-queue", metavar="Q", default="swfc")
+    p.add_argument("--task-queue", metavar="Q", default=None, help="default: swfc")
     p.add_argument("--no-worker", action="store_true",
                    help="only start or upgrade the roots, then return")
     p.add_argument("--until-loaded", action="store_true",
                    help="return once every workflow has loaded (0) or at --timeout (1)")
-    p.add_argument("--timeout", metavar="S", type=float, default=60.0,
-                   help="seconds to wait with --until-loaded (default 60)")
+    p.add_argument("--timeout", metavar="S", type=float, default=None,
+                   help="seconds to wait with --until-loaded (default 120)")
 
     p = sub.add_parser("worker", help="run only a worker for the spec's workflows")
     p.add_argument("file", metavar="FILE")
     add_connection(p)
-    p.add_argument("--task-queue", metavar="Q", default="swfc")
+    p.add_argument("--task-queue", metavar="Q", default=None, help="default: swfc")
 
     p = sub.add_parser("status", help="the live hierarchy below a workflow, as a tree")
     p.add_argument("workflow_id", metavar="WORKFLOW_ID")

@@ -90,8 +90,9 @@ class Router:
                 self.routes.needs[name] = sorted(raw[name])
         for dep in self.s.deploys:
             self.deploy(dep)
-        if self.s.deploys:
-            self.unreachable()
+        roots = [d.decl.workflow.value for d in self.s.deploys]
+        if roots and all(r in self.s.workflows for r in roots):  # else: unknowable
+            self.unreachable(roots)
         self.cycles()
         return self.routes
 
@@ -152,10 +153,9 @@ class Router:
             return f"`{root.name}` is `token none`"
         return f"no workflow below `{root.name}` uses api `{api}`"
 
-    def unreachable(self) -> None:
+    def unreachable(self, roots: list[str]) -> None:
         seen = set()
-        queue = deque(d.decl.workflow.value for d in self.s.deploys
-                      if d.decl.workflow.value in self.s.workflows)
+        queue = deque(roots)
         while queue:
             node = queue.popleft()
             if node not in seen:
