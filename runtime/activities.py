@@ -1,0 +1,148 @@
+"""The HTTP activity: load one workflow's record from its API. The only module using httpx.
+
+Stage: runs on the worker, outside the workflow sandbox. Takes a `LoadRequest` dict from
+the workflow (registration hash, workflow type, base URL, placeholder values, sealed
+token); gives `{"status": "ok", "id", "store"}` with the normalized entities, or
+`{"status": "unauthorized", "http_status"}` on 401/403 (the workflow then waits for a new
+token). Everything else that goes wrong is an `ApplicationError` whose retryability
+follows DESIGN.md §4: 5xx, timeouts and connection errors retry (the workflow's
+RetryPolicy comes from the IR), 429 retries after `Retry-After`, other 4xx and bad bodies
+do not. The token is opened here and only here, and no message, log line or exception
+raised here contains it (every message is scrubbed, and httpx exceptions are not chained).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from runtime import registry
+from runtime.ir import IR, Api, Workflow, origin_of
+from runtime.normalize import InvalidData, normalize, select
+from runtime.sealing import SealError, open_sealed
+
+LOAD_ACTIVITY = "load_entity"
+MAX_RETRY_AFTER = timedelta(hours=1)
+
+
+def build_url(base: str, path: str, values: dict[str, Any]) -> str:
+    """Join the base URL and the path template, URL-quoting every placeholder value."""
+    for name, value in values.items():
+        path = path.replace("{" + name + "}", quote(str(value), safe=""))
+    return base.rstrip("/") + path
+
+
+class LoadActivities:
+    """Activities sharing one `httpx.AsyncClient` (connection pool) per worker."""
+
+    def __init__(self, client: httpx.AsyncClient, seal_key: bytes | None = None) -> None:
+        self._client = client
+        self._key = seal_key
+
+    @activity.defn(name=LOAD_ACTIVITY)
+    async def load_entity(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Load, validate and normalize one record. See the module docstring."""
+        ir, wf = _registration(req)
+        assert wf.source is not None
+        api = ir.apis[wf.source.api]
+        url = build_url(req["base_url"], wf.source.path, req.get("values") or {})
+        token = self._open(api, req.get("token"), url)
+        try:
+            response = await self._client.get(url, headers=_auth_headers(api, token), timeout=api.timeout_ms / 1000)
+        except httpx.TimeoutException:
+            raise ApplicationError(f"GET {url} timed out after {api.timeout_ms} ms", type="HttpTimeout") from None
+        except httpx.HTTPError as exc:
+            message = _scrub(f"GET {url} failed: {type(exc).__name__}: {exc}", token)
+            raise ApplicationError(message, type="HttpTransportError") from None
+        return _interpret(ir, wf, req, url, response)
+
+    def _open(self, api: Api, sealed: Any, url: str) -> str | None:
+        if not api.needs_token:
+            return None
+        if sealed is None:
+            raise ApplicationError(f"api {api.name} needs a token and none was given", non_retryable=True, type="NoToken")
+        origin = origin_of(url)
+        if origin not in api.allow:
+            raise ApplicationError(
+                f"refusing to send the {api.name} token to {origin}: not in allow {list(api.allow)}",
+                non_retryable=True,
+                type="OriginNotAllowed",
+            )
+        try:
+            return open_sealed(sealed, self._key)
+        except SealError as exc:
+            raise ApplicationError(str(exc), non_retryable=True, type="SealError") from None
+
+
+def _registration(req: dict[str, Any]) -> tuple[IR, Workflow]:
+    ir = registry.get(req["ir_hash"])
+    if ir is None:
+        # Retryable: another worker of the same task queue may hold this registration.
+        raise ApplicationError(f"this worker does not hold IR {req['ir_hash']}", type="UnknownIR")
+    return ir, ir.workflows[req["workflow"]]
+
+
+def _auth_headers(api: Api, token: str | None) -> dict[str, str]:
+    if token is None:
+        return {}
+    if api.auth.scheme == "bearer":
+        return {"Authorization": f"Bearer {token}"}
+    return {api.auth.header or "Authorization": token}
+
+
+def _interpret(ir: IR, wf: Workflow, req: dict[str, Any], url: str, response: httpx.Response) -> dict[str, Any]:
+    status = response.status_code
+    if status in (401, 403):
+        return {"status": "unauthorized", "http_status": status}
+    if status == 429:
+        delay = _retry_after(response.headers.get("retry-after"))
+        raise ApplicationError(f"GET {url}: 429 Too Many Requests", type="HttpRateLimited", next_retry_delay=delay)
+    if status >= 500:
+        raise ApplicationError(f"GET {url}: HTTP {status}", type="HttpServerError")
+    if status >= 400 or status < 200:
+        raise ApplicationError(f"GET {url}: HTTP {status}", non_retryable=True, type="HttpClientError")
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApplicationError(f"GET {url}: malformed JSON at $: {exc}", non_retryable=True, type="MalformedResponse") from None
+    return _normalized(ir, wf, req, url, body)
+
+
+def _normalized(ir: IR, wf: Workflow, req: dict[str, Any], url: str, body: Any) -> dict[str, Any]:
+    assert wf.source is not None
+    try:
+        value, at = select(body, wf.source.select)
+        rid, store = normalize(ir, wf.entity, value, at)
+    except InvalidData as exc:
+        raise ApplicationError(f"GET {url}: schema-invalid {exc}", non_retryable=True, type="SchemaInvalid") from None
+    if rid != req["entity_id"]:
+        raise ApplicationError(
+            f"GET {url}: the response is {wf.entity} {rid!r}, not {req['entity_id']!r}", non_retryable=True, type="SchemaInvalid"
+        )
+    return {"status": "ok", "id": rid, "store": store}
+
+
+def _retry_after(value: str | None) -> timedelta | None:
+    """`Retry-After` as seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        delay = timedelta(seconds=float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        delay = when - datetime.now(timezone.utc)
+    return max(timedelta(0), min(delay, MAX_RETRY_AFTER))
+
+
+def _scrub(text: str, token: str | None) -> str:
+    return text.replace(token, "***") if token else text

@@ -1,0 +1,140 @@
+"""Children and subscribers: what to start, update, cancel and notify. Pure.
+
+Stage: called by the workflow after each change of its state. `plan(ctx)` compares the
+relations in the own record with the children index (`state.children`, by workflow id, so
+continue-as-new keeps it) and returns the effects of one round; `publish(ctx)` returns the
+`update` signals that tell subscribers of a change to the own record; `cleanup(ctx)` the
+effects of this entity going away. The workflow carries out each round's effects
+concurrently.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from runtime.ir import Child
+from runtime.normalize import digest
+from runtime.selectors import any_match, changed_paths
+from runtime.state import Cancel, Ctx, Effect, Send, Start
+
+
+def child_id(entity: str, rid: str) -> str:
+    """Every workflow's id: `<Entity>-<id>`."""
+    return f"{entity}-{rid}"
+
+
+def wanted(ctx: Ctx) -> dict[str, tuple[Child, str]]:
+    """The children the own record asks for: `{workflow_id: (edge, id)}`, minus this
+    workflow and its ancestors (that is where a relation cycle stops)."""
+    s = ctx.state
+    out: dict[str, tuple[Child, str]] = {}
+    for edge in ctx.wf.children:
+        for rid in ctx.related_ids(edge.field):
+            wid = child_id(edge.entity, rid)
+            if wid != s.workflow_id and wid not in s.ancestors:
+                out.setdefault(wid, (edge, rid))
+    return out
+
+
+def plan(ctx: Ctx) -> list[Effect]:
+    """One round of child management: start/attach new, update changed, drop removed."""
+    s = ctx.state
+    want = wanted(ctx)
+    effects: list[Effect] = []
+    for wid in [w for w in s.children if w not in want]:
+        effects += _drop(ctx, wid)
+    for wid, (edge, rid) in want.items():
+        record = s.store.get(edge.entity, {}).get(rid)
+        entry = s.children.get(wid)
+        if entry is None:
+            effects += _adopt(ctx, wid, edge, rid, record)
+        elif record is not None and digest(record) != entry["known"]:
+            entry["known"] = digest(record)
+            effects.append(Send(wid, "update", _update_arg(ctx, edge.entity, rid, record)))
+    return effects
+
+
+def cleanup(ctx: Ctx) -> list[Effect]:
+    """This entity is gone: drop every child (cancel the `cancel on delete` ones we own)."""
+    effects: list[Effect] = []
+    for wid in list(ctx.state.children):
+        effects += _drop(ctx, wid)
+    return effects
+
+
+def _drop(ctx: Ctx, wid: str) -> list[Effect]:
+    entry = ctx.state.children.pop(wid)
+    edge = ctx.wf.edge(entry["field"])
+    if edge is None:
+        return []
+    if edge.cancel_on_delete and entry["owned"]:
+        return [Cancel(wid)]
+    if edge.subscribe:
+        return [Send(wid, "unsubscribe", {"workflow_id": ctx.state.workflow_id})]
+    return []
+
+
+def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | None) -> list[Effect]:
+    """A new related id: start its workflow (autostart) or attach to a running one."""
+    s = ctx.state
+    s.children[wid] = {
+        "field": edge.field,
+        "workflow": edge.workflow,
+        "entity": edge.entity,
+        "id": rid,
+        "owned": False,
+        "known": digest(record) if record is not None else None,
+    }
+    attach: list[Send] = []
+    if edge.subscribe:
+        attach.append(Send(wid, "subscribe", {"workflow_id": s.workflow_id, "selectors": list(edge.subscribe)}))
+    if record is not None:
+        attach.append(Send(wid, "update", _update_arg(ctx, edge.entity, rid, record)))
+    if not edge.autostart:
+        return list(attach)
+    return [Start(wid, edge.workflow, child_input(ctx, edge, rid, record), {"entity": edge.entity, "id": rid}, tuple(attach))]
+
+
+def child_input(ctx: Ctx, edge: Child, rid: str, record: dict[str, Any] | None) -> dict[str, Any]:
+    """The input of a child started down `edge`: exactly the edge's tokens, no more."""
+    s = ctx.state
+    return {
+        "ir_hash": s.ir_hash,
+        "entity_id": rid,
+        "data": record,
+        "tokens": {api: s.tokens[api] for api in edge.tokens if s.tokens.get(api)},
+        "api_bases": dict(s.api_bases),
+        "ancestors": [*s.ancestors, s.workflow_id],
+        "subscribers": [{"workflow_id": s.workflow_id, "selectors": list(edge.subscribe)}] if edge.subscribe else [],
+        "history_limit": s.history_limit,
+        "carried": None,
+    }
+
+
+def _update_arg(ctx: Ctx, entity: str, rid: str, record: dict[str, Any]) -> dict[str, Any]:
+    return {"entity": entity, "id": rid, "record": record, "from": ctx.state.workflow_id}
+
+
+def publish(ctx: Ctx) -> list[Effect]:
+    """`update` signals for subscribers whose selectors match the own record's change.
+
+    A subscriber that already holds the current record (it sent it, or heard it) gets
+    nothing: that is what stops echo loops between a parent and a child.
+    """
+    s = ctx.state
+    record = ctx.record
+    if record is None:
+        return []
+    now = digest(record)
+    before = digest(s.published) if s.published is not None else None
+    effects: list[Effect] = []
+    for wid, sub in s.subscribers.items():
+        if sub["known"] == now:
+            continue
+        base = s.published if sub["known"] is not None and sub["known"] == before else None
+        if any_match(sub["selectors"], changed_paths(base, record)):
+            effects.append(Send(wid, "update", _update_arg(ctx, s.entity, s.entity_id, record)))
+        sub["known"] = now
+    s.published = copy.deepcopy(record)
+    return effects

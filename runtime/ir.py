@@ -1,0 +1,277 @@
+"""The IR as the runtime sees it: frozen dataclasses decoded from the IR JSON.
+
+Stage: input of `runtime/`. Takes the IR document (a dict, `docs/ir.md`) and gives an `IR`
+tree the interpreter walks. The JSON Schema check belongs to the caller (the CLI validates
+with `compiler/ir.schema.json`, which `runtime/` must not import); `load` only checks the
+version and the keys it reads, so that a wrong document fails here with a clear message
+instead of a `KeyError` deep inside a workflow task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+IR_VERSION = 1
+
+
+class IRError(ValueError):
+    """The document is not an IR this runtime can interpret."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Activity retry policy: attempts and the backoff range, in milliseconds."""
+
+    max_attempts: int
+    initial_interval_ms: int
+    max_interval_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    """How a token is sent: `scheme` bearer|header|none, `header` for scheme header."""
+
+    scheme: str
+    header: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    """An HTTP API: deploy-time `base` (and its `base_env` override), `auth`, the
+    origins (`host:port`) a token may go to, request timeout and retry policy."""
+
+    name: str
+    base: str
+    base_env: str | None
+    auth: Auth
+    allow: tuple[str, ...]
+    timeout_ms: int
+    retry: Retry
+
+    @property
+    def needs_token(self) -> bool:
+        return self.auth.scheme != "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field of an entity: `kind` scalar|relation, `type` (primitive or entity name)."""
+
+    name: str
+    kind: str
+    type: str
+    list: bool
+    optional: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """An entity: its key field, fields in source order, and the JSON Schema of a record."""
+
+    name: str
+    key: str
+    fields: tuple[Field, ...]
+    schema: Mapping[str, Any]
+
+    @property
+    def relations(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.kind == "relation")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a workflow loads its record: api, method, path template and its placeholders,
+    the reload period (`every_ms`, or None) and the `select` path into the body."""
+
+    api: str
+    method: str
+    path: str
+    placeholders: tuple[str, ...]
+    every_ms: int | None
+    select: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    """A `child FIELD -> WORKFLOW { ... }` edge, with the tokens that travel down it."""
+
+    field: str
+    workflow: str
+    entity: str
+    many: bool
+    autostart: bool
+    cancel_on_delete: bool
+    subscribe: tuple[str, ...]
+    tokens: tuple[str, ...]
+    stops_recursion: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    """A workflow type: the entity it manages, its source (or None), token mode, the apis
+    whose token it must hold, and its child edges in source order."""
+
+    name: str
+    entity: str
+    source: Source | None
+    token: str
+    needs: tuple[str, ...]
+    children: tuple[Child, ...]
+
+    def edge(self, field: str) -> Child | None:
+        return next((c for c in self.children if c.field == field), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A `deploy` block: the root workflow, its entity id, workflow id, and the env var
+    each of its tokens is read from at deploy time."""
+
+    workflow: str
+    id: str
+    workflow_id: str
+    tokens: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class IR:
+    """A whole IR document; `hash` identifies the registration a workflow runs under."""
+
+    hash: str
+    apis: Mapping[str, Api]
+    entities: Mapping[str, Entity]
+    workflows: Mapping[str, Workflow]
+    deployments: tuple[Deployment, ...]
+
+
+def load(doc: Mapping[str, Any]) -> IR:
+    """Decode an IR document.
+
+    Args:
+        doc: the parsed IR JSON.
+    Returns:
+        The `IR`. Raises `IRError` naming the first missing or wrong key.
+    """
+    if not isinstance(doc, Mapping):
+        raise IRError("the IR must be a JSON object")
+    if doc.get("swf_ir") != IR_VERSION:
+        raise IRError(f"unsupported IR version {doc.get('swf_ir')!r} (this runtime reads swf_ir == {IR_VERSION})")
+    try:
+        ir = IR(
+            hash=_str(doc["hash"], "hash"),
+            apis={n: _api(n, a) for n, a in doc["apis"].items()},
+            entities={n: _entity(n, e) for n, e in doc["entities"].items()},
+            workflows={n: _workflow(n, w) for n, w in doc["workflows"].items()},
+            deployments=tuple(_deployment(d) for d in doc["deployments"]),
+        )
+    except KeyError as exc:
+        raise IRError(f"the IR lacks the key {exc.args[0]!r}") from None
+    except (TypeError, AttributeError) as exc:
+        raise IRError(f"the IR is malformed: {exc}") from None
+    _check_references(ir)
+    return ir
+
+
+def _str(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise IRError(f"{what} must be a string")
+    return value
+
+
+def _api(name: str, a: Mapping[str, Any]) -> Api:
+    r = a["retry"]
+    return Api(
+        name=name,
+        base=_str(a["base"], f"apis.{name}.base"),
+        base_env=a["base_env"],
+        auth=Auth(a["auth"]["scheme"], a["auth"]["header"]),
+        allow=tuple(a["allow"]),
+        timeout_ms=int(a["timeout_ms"]),
+        retry=Retry(int(r["max_attempts"]), int(r["initial_interval_ms"]), int(r["max_interval_ms"])),
+    )
+
+
+def _entity(name: str, e: Mapping[str, Any]) -> Entity:
+    fields = tuple(
+        Field(fname, f["kind"], f["type"], bool(f["list"]), bool(f["optional"])) for fname, f in e["fields"].items()
+    )
+    return Entity(name=name, key=_str(e["key"], f"entities.{name}.key"), fields=fields, schema=dict(e["schema"]))
+
+
+def _source(s: Mapping[str, Any] | None) -> Source | None:
+    if s is None:
+        return None
+    select = s["select"]
+    return Source(
+        api=s["api"],
+        method=s["method"],
+        path=_str(s["path"], "source.path"),
+        placeholders=tuple(s["placeholders"]),
+        every_ms=s["every_ms"],
+        select=tuple(select) if select is not None else None,
+    )
+
+
+def _child(c: Mapping[str, Any]) -> Child:
+    return Child(
+        field=c["field"],
+        workflow=c["workflow"],
+        entity=c["entity"],
+        many=bool(c["many"]),
+        autostart=bool(c["autostart"]),
+        cancel_on_delete=bool(c["cancel_on_delete"]),
+        subscribe=tuple(c["subscribe"]),
+        tokens=tuple(c["tokens"]),
+        stops_recursion=bool(c["stops_recursion"]),
+    )
+
+
+def _workflow(name: str, w: Mapping[str, Any]) -> Workflow:
+    return Workflow(
+        name=name,
+        entity=w["entity"],
+        source=_source(w["source"]),
+        token=w["token"],
+        needs=tuple(w["needs"]),
+        children=tuple(_child(c) for c in w["children"]),
+    )
+
+
+def _deployment(d: Mapping[str, Any]) -> Deployment:
+    return Deployment(
+        workflow=d["workflow"],
+        id=_str(d["id"], "deployments[].id"),
+        workflow_id=d["workflow_id"],
+        tokens={api: t["env"] for api, t in d["tokens"].items()},
+    )
+
+
+def _check_references(ir: IR) -> None:
+    """The cross references the interpreter follows must resolve."""
+    for w in ir.workflows.values():
+        if w.entity not in ir.entities:
+            raise IRError(f"workflow {w.name} manages unknown entity {w.entity}")
+        if w.source is not None and w.source.api not in ir.apis:
+            raise IRError(f"workflow {w.name} loads from unknown api {w.source.api}")
+        for c in w.children:
+            if c.workflow not in ir.workflows or c.entity not in ir.entities:
+                raise IRError(f"workflow {w.name}: child edge {c.field} names an unknown workflow or entity")
+    for d in ir.deployments:
+        if d.workflow not in ir.workflows:
+            raise IRError(f"deployment of unknown workflow {d.workflow}")
+
+
+def origin_of(url: str) -> str:
+    """`http://Host/x` → `host:80`: a URL's origin as `allow` lists write it (default port
+    filled in); "" when the URL has no host."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+    except ValueError:
+        return ""
+    if not parts.hostname or parts.scheme not in ("http", "https"):
+        return ""
+    return f"{parts.hostname.lower()}:{port}"

@@ -1,0 +1,130 @@
+"""API data → the normalized entity store. Pure and deterministic.
+
+Stage: called by the HTTP activity on a response body, and by the workflow on records that
+arrive by `update` signal. Takes an `IR`, an entity name and a JSON value; gives
+`(record_id, store)` where `store` is `{Entity: {id: record}}`, every nested entity
+extracted into its own table and every relation holding ids (strings) only.
+Each record is validated against its entity's JSON Schema first; the first problem is
+reported with its JSON path from the top of the body (`$.data.listings[1].photos[0].url`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterable
+
+from jsonschema import Draft202012Validator
+
+from runtime.ir import IR, Entity
+
+Store = dict[str, dict[str, dict[str, Any]]]
+
+_VALIDATORS: dict[tuple[str, str], Draft202012Validator] = {}
+
+
+class InvalidData(ValueError):
+    """Data does not match its entity: `path` is the JSON path of the first problem."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.reason = message
+
+
+def json_path(parts: Iterable[Any], root: str = "$") -> str:
+    """`["listings", 1, "url"]` → `$.listings[1].url`."""
+    out = root
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else f".{p}"
+    return out
+
+
+def digest(value: Any) -> str:
+    """A short stable hash of a JSON value (what a peer is believed to know)."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def select(body: Any, path: tuple[str, ...] | None) -> tuple[Any, list[Any]]:
+    """Walk `select` into a response body; returns the value and the path walked."""
+    walked: list[Any] = []
+    for key in path or ():
+        if not isinstance(body, dict) or key not in body:
+            raise InvalidData(json_path(walked), f"the response has no {key!r} (select)")
+        body = body[key]
+        walked.append(key)
+    return body, walked
+
+
+def normalize(ir: IR, entity: str, value: Any, at: list[Any] | None = None) -> tuple[str, Store]:
+    """Validate `value` as a record of `entity` and extract its nested entities.
+
+    Args:
+        ir: the registration (entities and their schemas).
+        entity: the entity `value` is a record of.
+        value: the record as an API gives it (relations as ids or nested objects).
+        at: the JSON path of `value` inside the body, for error messages.
+    Returns:
+        The record's id and the store holding it and everything nested in it.
+    Raises:
+        InvalidData with the path of the first problem.
+    """
+    store: Store = {}
+    rid = _extract(ir, ir.entities[entity], value, list(at or []), store)
+    return rid, store
+
+
+def _extract(ir: IR, ent: Entity, value: Any, at: list[Any], store: Store) -> str:
+    _validate(ir, ent, value, at)
+    record = dict(value)
+    for rel in ent.relations:
+        if rel.name not in record or record[rel.name] is None:
+            continue
+        target = ir.entities[rel.type]
+        if rel.list:
+            record[rel.name] = [
+                _ref(ir, target, v, at + [rel.name, i], store) for i, v in enumerate(record[rel.name])
+            ]
+        else:
+            record[rel.name] = _ref(ir, target, record[rel.name], at + [rel.name], store)
+    rid = str(record[ent.key])
+    record[ent.key] = rid
+    table = store.setdefault(ent.name, {})
+    table[rid] = {**table.get(rid, {}), **record}
+    return rid
+
+
+def _ref(ir: IR, target: Entity, value: Any, at: list[Any], store: Store) -> str:
+    if isinstance(value, dict):
+        return _extract(ir, target, value, at, store)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidData(json_path(at), f"a {target.name} reference must be an id or an object")
+    return str(value)
+
+
+def _validate(ir: IR, ent: Entity, value: Any, at: list[Any]) -> None:
+    key = (ir.hash, ent.name)
+    validator = _VALIDATORS.get(key)
+    if validator is None:
+        validator = _VALIDATORS[key] = Draft202012Validator(dict(ent.schema))
+    errors = list(validator.iter_errors(value))
+    if not errors:
+        if value.get(ent.key) in (None, ""):
+            raise InvalidData(json_path(at + [ent.key]), f"{ent.name} key {ent.key!r} is empty")
+        return
+    first = min(errors, key=lambda e: (len(e.absolute_path), [str(p) for p in e.absolute_path]))
+    raise InvalidData(json_path(at + list(first.absolute_path)), first.message)
+
+
+def merge_stores(into: Store, other: Store) -> bool:
+    """Merge `other` into `into` record by record (shallow); True if anything changed."""
+    changed = False
+    for entity, table in other.items():
+        dest = into.setdefault(entity, {})
+        for rid, record in table.items():
+            merged = {**dest.get(rid, {}), **record}
+            if dest.get(rid) != merged:
+                dest[rid] = merged
+                changed = True
+    return changed

@@ -1,0 +1,133 @@
+"""A running workflow's whole state, and the context its pure helpers work on.
+
+Stage: owned by `runtime.workflow`; `signals.py` and `children.py` read and change it.
+Everything a workflow knows lives in one `WorkflowState` (JSON-friendly fields only), so
+continue-as-new carries it whole as the `carried` field of the next run's input.
+Tokens are held sealed; nothing here ever sees a plain token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.ir import IR, Workflow
+from runtime.normalize import Store
+
+MAX_ERRORS = 20
+DEFAULT_HISTORY_LIMIT = 5000
+
+
+@dataclass
+class WorkflowState:
+    """All of one workflow's state.
+
+    `store` is the normalized entity store; `tokens` the sealed token per needed api (or
+    None); `api_bases` the deployment's base URLs (flow down unchanged), `api_urls` this
+    workflow's own overrides (by `apiUrl` signal, never propagated); `subscribers`
+    `{workflow_id: {"selectors": [...], "known": digest|None}}`; `children`
+    `{workflow_id: {"field", "workflow", "entity", "id", "owned", "known"}}` where `known` is
+    the digest of the record the child is believed to hold (no echo of its own changes);
+    `published` the own record as last published to subscribers; `next_load_ms` the
+    workflow-clock time of the next `every` reload.
+    """
+
+    ir_hash: str
+    workflow_type: str
+    workflow_id: str
+    entity: str
+    entity_id: str
+    tokens: dict[str, Any] = field(default_factory=dict)
+    api_bases: dict[str, str] = field(default_factory=dict)
+    api_urls: dict[str, str] = field(default_factory=dict)
+    ancestors: list[str] = field(default_factory=list)
+    store: Store = field(default_factory=dict)
+    subscribers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    children: dict[str, dict[str, Any]] = field(default_factory=dict)
+    published: dict[str, Any] | None = None
+    stale: bool = False
+    status: str = "running"
+    loaded: bool = False
+    last_error: str | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    next_load_ms: int | None = None
+    loads: int = 0
+    history_limit: int = DEFAULT_HISTORY_LIMIT
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WorkflowState:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class Ctx:
+    """What the pure helpers need: the registration, this workflow's type, its state and
+    the workflow clock (`now`, ISO text; `now_ms`, epoch milliseconds)."""
+
+    ir: IR
+    wf: Workflow
+    state: WorkflowState
+    now: str = ""
+    now_ms: int = 0
+
+    @property
+    def record(self) -> dict[str, Any] | None:
+        """This workflow's own record in the store, or None before it has any data."""
+        return self.state.store.get(self.state.entity, {}).get(self.state.entity_id)
+
+    def error(self, kind: str, message: str) -> None:
+        """Record an error: visible in the `state`/`status` queries (last 20 kept)."""
+        self.state.errors.append({"at": self.now, "kind": kind, "message": message})
+        del self.state.errors[:-MAX_ERRORS]
+        self.state.last_error = message
+
+    def api_url(self, api: str) -> str:
+        """The base URL this workflow uses for `api`: own override, deployment's, IR's."""
+        s = self.state
+        return s.api_urls.get(api) or s.api_bases.get(api) or self.ir.apis[api].base
+
+    def related_ids(self, field_name: str) -> list[str]:
+        """Ids the own record holds in relation `field_name` (in order, no repeats)."""
+        value = (self.record or {}).get(field_name)
+        values = value if isinstance(value, list) else [value]
+        seen: dict[str, None] = {}
+        for v in values:
+            if isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) != "":
+                seen.setdefault(str(v), None)
+        return list(seen)
+
+
+@dataclass(frozen=True)
+class Send:
+    """Effect: signal `signal` with `arg` to the workflow `workflow_id`."""
+
+    workflow_id: str
+    signal: str
+    arg: Any
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Effect: request cancellation of the workflow `workflow_id`."""
+
+    workflow_id: str
+
+
+@dataclass(frozen=True)
+class Start:
+    """Effect: start child `workflow_id` of type `workflow` with input `arg`; if that id is
+    already running (another parent started it), send `attach` instead (one per entity)."""
+
+    workflow_id: str
+    workflow: str
+    arg: dict[str, Any]
+    memo: dict[str, Any]
+    attach: tuple[Send, ...]
+
+
+Effect = Send | Cancel | Start

@@ -1,0 +1,96 @@
+"""The worker: registers an IR and runs the interpreter and the HTTP activity.
+
+Stage: the last step of `swfc deploy`/`swfc worker`. Takes a Temporal client and an IR
+document (already schema-validated by the caller); gives a `temporalio.worker.Worker`
+polling `task_queue`. Any number of worker processes built from the same IR (and the same
+seal key) can share one task queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Mapping
+
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from runtime import ir as ir_mod
+from runtime import registry
+from runtime.activities import LoadActivities
+from runtime.sealing import load_key
+from runtime.workflow import StatefulWorkflow
+
+DEFAULT_TASK_QUEUE = "swfc"
+
+
+class SwfcWorker(Worker):
+    """A `Worker` that also owns the shared httpx client and closes it on shutdown."""
+
+    def __init__(self, client: Client, *, http: httpx.AsyncClient, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self.http = http
+
+    async def shutdown(self) -> None:
+        try:
+            await super().shutdown()
+        finally:
+            await self.http.aclose()
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            await self.http.aclose()
+
+
+def build_worker(
+    client: Client,
+    ir: Mapping[str, Any] | ir_mod.IR,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    *,
+    seal_key: bytes | None = None,
+    http: httpx.AsyncClient | None = None,
+    max_concurrent_activities: int = 50,
+    **worker_kwargs: Any,
+) -> SwfcWorker:
+    """Register `ir` (by its hash) and build a worker for it.
+
+    Args:
+        client: a connected Temporal client.
+        ir: the IR document (dict) or an already loaded `IR`.
+        task_queue: the queue to poll.
+        seal_key: the key that opens sealed tokens (default: `SWFC_SEAL_KEY` / `.swfc/seal.key`).
+        http: an httpx client to share (default: a new one, closed with the worker).
+        worker_kwargs: passed on to `temporalio.worker.Worker`.
+    Returns:
+        The worker; `async with` it or `await worker.run()`.
+    """
+    loaded = ir if isinstance(ir, ir_mod.IR) else ir_mod.load(ir)
+    registry.register(loaded)
+    http = http or httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(max_connections=100))
+    key = seal_key if seal_key is not None else load_key()
+    activities = LoadActivities(http, key)
+    return SwfcWorker(
+        client,
+        http=http,
+        task_queue=task_queue,
+        workflows=[StatefulWorkflow],
+        activities=[activities.load_entity],
+        max_concurrent_activities=max_concurrent_activities,
+        **worker_kwargs,
+    )
+
+
+async def run_worker(
+    client: Client,
+    ir: Mapping[str, Any],
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    *,
+    stop: asyncio.Event | None = None,
+    **kwargs: Any,
+) -> None:
+    """Run a worker until `stop` is set (or forever); shuts down cleanly either way."""
+    worker = build_worker(client, ir, task_queue, **kwargs)
+    async with worker:
+        await (stop.wait() if stop is not None else asyncio.Event().wait())

@@ -1,0 +1,441 @@
+"""`StatefulWorkflow`: the one dynamic Temporal workflow that interprets the IR.
+
+Stage: runs inside the Temporal worker for every workflow type of every registration
+(`@workflow.defn(dynamic=True)`: types show under their spec names). Takes the input of
+docs/runtime.md (the `ir_hash` picks the registration from `runtime.registry`); keeps all
+state in one `WorkflowState`; runs the cycle of DESIGN.md §4: wait for a reason → load
+(activity) → merge → manage children → notify subscribers → continue-as-new.
+
+Determinism: no I/O, clock or randomness but Temporal's. Signals are only queued by the
+handler and applied from the main loop (through the `signals.HANDLERS` table), so handlers
+never interleave with a round. The pure helpers are imported through
+`imports_passed_through()`: the sandbox then shares this process's modules, which is how
+it sees the registry the worker filled (a re-imported copy would be empty).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from collections.abc import Sequence
+from typing import Any, Callable
+
+from temporalio import workflow
+from temporalio.common import RawValue, RetryPolicy
+from temporalio.exceptions import ActivityError, FailureError, WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from runtime import registry
+    from runtime.children import cleanup, plan, publish
+    from runtime.normalize import InvalidData, merge_stores, normalize
+    from runtime.sealing import is_sealed_token
+    from runtime.signals import apply_signal
+    from runtime.state import Cancel, Ctx, Effect, Send, Start, WorkflowState
+
+LOAD_ACTIVITY = "load_entity"  # runtime.activities.LOAD_ACTIVITY (not imported: httpx)
+ACTIVITY_MARGIN_MS = 5000
+
+
+@workflow.defn(dynamic=True, sandboxed=True)
+class StatefulWorkflow:
+    """Interprets one workflow type of a registration; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._ctx: Ctx | None = None
+        self._inbox: list[tuple[str, Any]] = []
+
+    @workflow.run
+    async def run(self, args: Sequence[RawValue]) -> dict[str, Any]:
+        self._ctx = _begin(_decode(args[0]) if args else {})
+        try:
+            await self._loop()
+        except asyncio.CancelledError:
+            self._ctx.state.status = "deleted"
+            await self._carry_out(cleanup(self._ctx))
+            raise
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return _summary(self._ctx)
+
+    @workflow.signal(dynamic=True)
+    def on_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        """Queue the signal; the main loop validates and applies it."""
+        try:
+            arg = _decode(args[0]) if args else None
+        except Exception:  # noqa: BLE001 - a payload that is not JSON is a bad signal
+            arg = _BAD_PAYLOAD
+        self._inbox.append((name, arg))
+
+    @workflow.query(dynamic=True)
+    def on_query(self, name: str, args: Sequence[RawValue]) -> Any:
+        if self._ctx is None:
+            raise RuntimeError("the workflow has not started yet")
+        if name not in QUERIES:
+            raise ValueError(f"unknown query {name!r} (known: {', '.join(sorted(QUERIES))})")
+        return QUERIES[name](self)
+
+    # ------------------------------------------------------------------ the cycle
+
+    async def _loop(self) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        while True:
+            effects = self._apply_inbox()
+            if ctx.state.status == "deleted":
+                await self._carry_out(effects + cleanup(ctx))
+                return
+            if self._load_due():
+                await self._carry_out(effects)
+                await self._load()
+                effects = []
+            if self._inbox:
+                await self._carry_out(effects)
+                continue
+            await self._carry_out(effects + plan(ctx) + publish(ctx))
+            if self._inbox:
+                continue
+            if self._history_full():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self._inbox:
+                    self._continue_as_new()
+                continue
+            await self._wait()
+
+    def _apply_inbox(self) -> list[Effect]:
+        ctx = self._ctx
+        assert ctx is not None
+        _tick(ctx)
+        effects: list[Effect] = []
+        while self._inbox:
+            name, arg = self._inbox.pop(0)
+            if arg is _BAD_PAYLOAD:
+                ctx.error("signal", f"{name} refused: the payload is not JSON")
+                continue
+            effects += apply_signal(ctx, name, arg)
+        return effects
+
+    async def _wait(self) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        timeout = None
+        if ctx.state.next_load_ms is not None and ctx.wf.source is not None and ctx.wf.source.every_ms:
+            timeout = timedelta(milliseconds=max(0, ctx.state.next_load_ms - _now_ms()))
+        try:
+            await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout)
+        except asyncio.TimeoutError:
+            ctx.state.stale = True
+
+    # ------------------------------------------------------------------ loading
+
+    def _load_due(self) -> bool:
+        ctx = self._ctx
+        assert ctx is not None
+        s, source = ctx.state, ctx.wf.source
+        if source is None or not s.stale or s.status == "waiting_for_token":
+            return False
+        if ctx.ir.apis[source.api].needs_token and not s.tokens.get(source.api):
+            s.status = "waiting_for_token"
+            return False
+        return True
+
+    async def _load(self) -> None:
+        ctx = self._ctx
+        assert ctx is not None and ctx.wf.source is not None
+        s, source = ctx.state, ctx.wf.source
+        api = ctx.ir.apis[source.api]
+        s.status, s.stale = "loading", False
+        request = self._load_request()
+        if request is not None:
+            try:
+                result = await workflow.execute_activity(
+                    LOAD_ACTIVITY,
+                    request,
+                    result_type=dict,
+                    start_to_close_timeout=timedelta(milliseconds=api.timeout_ms + ACTIVITY_MARGIN_MS),
+                    retry_policy=RetryPolicy(
+                        initial_interval=timedelta(milliseconds=api.retry.initial_interval_ms),
+                        maximum_interval=timedelta(milliseconds=api.retry.max_interval_ms),
+                        maximum_attempts=api.retry.max_attempts,
+                        backoff_coefficient=2.0,
+                    ),
+                )
+            except ActivityError as exc:
+                _tick(ctx)
+                ctx.error("load", _failure_text(exc))
+                s.status = "error"
+            else:
+                _tick(ctx)
+                self._loaded(result)
+        if source.every_ms:
+            s.next_load_ms = _now_ms() + source.every_ms
+
+    def _load_request(self) -> dict[str, Any] | None:
+        ctx = self._ctx
+        assert ctx is not None and ctx.wf.source is not None
+        s, source = ctx.state, ctx.wf.source
+        record = ctx.record or {}
+        key = ctx.ir.entities[s.entity].key
+        values = {p: s.entity_id if p == key else record.get(p) for p in source.placeholders}
+        missing = [p for p, v in values.items() if v is None or isinstance(v, (dict, list))]
+        if missing:
+            ctx.error("load", f"cannot build {source.path}: no value for {', '.join(missing)}")
+            s.status = "error"
+            return None
+        return {
+            "ir_hash": s.ir_hash,
+            "workflow": ctx.wf.name,
+            "entity_id": s.entity_id,
+            "base_url": ctx.api_url(source.api),
+            "values": values,
+            "token": s.tokens.get(source.api),
+        }
+
+    def _loaded(self, result: dict[str, Any]) -> None:
+        ctx = self._ctx
+        assert ctx is not None and ctx.wf.source is not None
+        s = ctx.state
+        if result.get("status") == "unauthorized":
+            s.status, s.stale = "waiting_for_token", True
+            ctx.error("load", f"HTTP {result.get('http_status')}: the {ctx.wf.source.api} token was refused; waiting for a new one")
+            return
+        store = result["store"]
+        own = store.get(s.entity, {}).pop(s.entity_id)
+        merge_stores(s.store, store)
+        s.store.setdefault(s.entity, {})[s.entity_id] = own  # the API is authoritative for the own record
+        s.loaded, s.status, s.last_error = True, "running", None
+        s.loads += 1
+
+    # ------------------------------------------------------------------ effects
+
+    async def _carry_out(self, effects: list[Effect]) -> None:
+        """Carry out one round's effects concurrently (never one round trip at a time)."""
+        if effects:
+            await asyncio.gather(*(self._effect(e) for e in effects))
+
+    async def _effect(self, effect: Effect) -> None:
+        try:
+            await _EFFECTS[type(effect)](self, effect)
+        except (FailureError, WorkflowAlreadyStartedError) as exc:
+            self._peer_gone(effect, exc)
+
+    async def _send(self, e: Send) -> None:
+        await workflow.get_external_workflow_handle(e.workflow_id).signal(e.signal, e.arg)
+
+    async def _cancel(self, e: Cancel) -> None:
+        await workflow.get_external_workflow_handle(e.workflow_id).cancel()
+
+    async def _start(self, e: Start) -> None:
+        try:
+            handle = await workflow.start_child_workflow(
+                e.workflow,
+                e.arg,
+                id=e.workflow_id,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                memo=e.memo,
+            )
+        except WorkflowAlreadyStartedError:
+            await self._carry_out(list(e.attach))  # one workflow per entity: attach to it
+            return
+        handle.add_done_callback(_retrieve)
+        entry = self._ctx.state.children.get(e.workflow_id) if self._ctx else None
+        if entry is not None:
+            entry["owned"] = True
+
+    def _peer_gone(self, effect: Effect, exc: BaseException) -> None:
+        """A signal/cancel whose target is not running: forget it rather than fail."""
+        ctx = self._ctx
+        assert ctx is not None
+        wid = effect.workflow_id
+        if isinstance(effect, Send) and wid in ctx.state.subscribers and effect.signal == "update":
+            ctx.state.subscribers.pop(wid, None)
+        child = ctx.state.children.get(wid)
+        if isinstance(effect, Send) and child is not None and effect.signal == "update":
+            child["known"] = None
+        if not isinstance(effect, Cancel):
+            ctx.error("child", f"{effect.signal if isinstance(effect, Send) else 'start'} {wid}: {exc}")
+
+    # ------------------------------------------------------------------ continue-as-new
+
+    def _history_full(self) -> bool:
+        info = workflow.info()
+        assert self._ctx is not None
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._ctx.state.history_limit
+
+    def _continue_as_new(self) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        s = ctx.state
+        workflow.continue_as_new(
+            {"ir_hash": s.ir_hash, "entity_id": s.entity_id, "carried": s.to_dict()},
+            workflow=workflow.info().workflow_type,
+            memo={"entity": s.entity, "id": s.entity_id},
+        )
+
+
+_BAD_PAYLOAD = object()
+
+
+def _decode(raw: RawValue) -> Any:
+    return workflow.payload_converter().from_payload(raw.payload, None)
+
+
+def _now_ms() -> int:
+    return int(workflow.now().timestamp() * 1000)
+
+
+def _tick(ctx: Ctx) -> None:
+    ctx.now, ctx.now_ms = workflow.now().isoformat(), _now_ms()
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    """Child handles are never awaited (children are tracked by id): consume the outcome."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _failure_text(exc: ActivityError) -> str:
+    cause = exc.cause
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    kind = getattr(cause, "type", None) or type(cause).__name__
+    return f"{kind}: {cause}" if cause is not None else str(exc)
+
+
+def _begin(inp: Any) -> Ctx:
+    """The context of a new run: from `carried` state on continue-as-new, else the input."""
+    info = workflow.info()
+    if not isinstance(inp, dict) or not isinstance(inp.get("ir_hash"), str):
+        raise RuntimeError("workflow input lacks ir_hash")  # fails the task, not the workflow
+    ir = registry.get(inp["ir_hash"])
+    if ir is None or info.workflow_type not in ir.workflows:
+        # Failing the task (not the workflow) lets a worker that holds the registration take it.
+        raise RuntimeError(f"this worker does not hold {info.workflow_type} of IR {inp['ir_hash']}")
+    wf = ir.workflows[info.workflow_type]
+    if inp.get("carried"):
+        return Ctx(ir, wf, WorkflowState.from_dict(inp["carried"]))
+    state = WorkflowState(
+        ir_hash=ir.hash,
+        workflow_type=wf.name,
+        workflow_id=info.workflow_id,
+        entity=wf.entity,
+        entity_id=str(inp.get("entity_id") or info.workflow_id.removeprefix(wf.entity + "-")),
+        api_bases=dict(inp.get("api_bases") or {}),
+        ancestors=list(inp.get("ancestors") or []),
+        subscribers={
+            s["workflow_id"]: {"selectors": list(s["selectors"]), "known": None}
+            for s in inp.get("subscribers") or []
+        },
+        history_limit=int(inp.get("history_limit") or WorkflowState.history_limit),
+        stale=wf.source is not None,
+        status="loading" if wf.source is not None else "running",
+    )
+    ctx = Ctx(ir, wf, state)
+    _tick(ctx)
+    _initial_tokens(ctx, inp.get("tokens") or {})
+    _initial_data(ctx, inp.get("data"))
+    return ctx
+
+
+def _initial_tokens(ctx: Ctx, tokens: Any) -> None:
+    for api in ctx.wf.needs:
+        token = tokens.get(api) if isinstance(tokens, dict) else None
+        if token is not None and not is_sealed_token(token):
+            ctx.error("input", f"the {api} token in the input is not a sealed token; ignored")
+            token = None
+        ctx.state.tokens[api] = token
+    extra = sorted(set(tokens) - set(ctx.wf.needs)) if isinstance(tokens, dict) else []
+    if extra:
+        ctx.error("input", f"{ctx.wf.name} does not use api {', '.join(extra)}: those tokens were dropped")
+
+
+def _initial_data(ctx: Ctx, data: Any) -> None:
+    if data is None:
+        return
+    s = ctx.state
+    try:
+        key = ctx.ir.entities[s.entity].key
+        _, store = normalize(ctx.ir, s.entity, {**data, key: s.entity_id} if isinstance(data, dict) else data)
+    except InvalidData as exc:
+        ctx.error("input", f"initial data is invalid at {exc.path}: {exc.reason}")
+        return
+    merge_stores(s.store, store)
+    s.loaded = ctx.wf.source is None
+
+
+def _summary(ctx: Ctx) -> dict[str, Any]:
+    s = ctx.state
+    return {"workflow_id": s.workflow_id, "status": s.status, "loads": s.loads}
+
+
+def _status(self: StatefulWorkflow) -> dict[str, Any]:
+    ctx = self._ctx
+    assert ctx is not None
+    s, source = ctx.state, ctx.wf.source
+    return {
+        "workflow_id": s.workflow_id,
+        "workflow_type": s.workflow_type,
+        "entity": s.entity,
+        "id": s.entity_id,
+        "status": s.status,
+        "loaded": s.loaded,
+        "last_error": s.last_error,
+        "api_url": ctx.api_url(source.api) if source else None,
+        "tokens": _fingerprints(ctx),
+        "children": sorted(s.children),
+    }
+
+
+def _fingerprints(ctx: Ctx) -> dict[str, str | None]:
+    return {api: (t or {}).get("fingerprint") for api, t in ctx.state.tokens.items()}
+
+
+def _state(self: StatefulWorkflow) -> dict[str, Any]:
+    s = self._ctx.state  # type: ignore[union-attr]
+    return {"store": s.store, "status": s.status, "loaded": s.loaded, "last_error": s.last_error, "errors": s.errors}
+
+
+def _pending(self: StatefulWorkflow) -> list[dict[str, Any]]:
+    s = self._ctx.state  # type: ignore[union-attr]
+    queued = [{"kind": "signal", "name": name} for name, _ in self._inbox]
+    return queued + ([{"kind": "reload", "waiting_for_token": s.status == "waiting_for_token"}] if s.stale else [])
+
+
+def _subscriptions(self: StatefulWorkflow) -> dict[str, Any]:
+    s = self._ctx.state  # type: ignore[union-attr]
+    edges = {e.field: e for e in self._ctx.wf.children}  # type: ignore[union-attr]
+    return {
+        "subscribers": [{"workflow_id": w, "selectors": sub["selectors"]} for w, sub in sorted(s.subscribers.items())],
+        "subscribed_to": sorted(w for w, c in s.children.items() if edges.get(c["field"]) and edges[c["field"]].subscribe),
+    }
+
+
+def _managed_paths(self: StatefulWorkflow) -> list[dict[str, Any]]:
+    ctx = self._ctx
+    assert ctx is not None
+    return [
+        {
+            "field": e.field,
+            "workflow": e.workflow,
+            "entity": e.entity,
+            "children": sorted(w for w, c in ctx.state.children.items() if c["field"] == e.field),
+        }
+        for e in ctx.wf.children
+    ]
+
+
+QUERIES: dict[str, Callable[[StatefulWorkflow], Any]] = {
+    "id": lambda self: self._ctx.state.entity_id,  # type: ignore[union-attr]
+    "entityName": lambda self: self._ctx.state.entity,  # type: ignore[union-attr]
+    "state": _state,
+    "pendingChanges": _pending,
+    "subscriptions": _subscriptions,
+    "managedPaths": _managed_paths,
+    "apiUrl": lambda self: {api: self._ctx.api_url(api) for api in self._ctx.ir.apis},  # type: ignore[union-attr]
+    "apiToken": lambda self: _fingerprints(self._ctx),  # type: ignore[arg-type]
+    "status": _status,
+}
+
+_EFFECTS: dict[type, Callable[[StatefulWorkflow, Any], Any]] = {
+    Send: StatefulWorkflow._send,
+    Cancel: StatefulWorkflow._cancel,
+    Start: StatefulWorkflow._start,
+}
