@@ -116,7 +116,7 @@ class SampleAPI:
         """Start serving in a daemon thread; port 0 picks a free one. Returns self."""
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name=f"sample-api-{self.port}", daemon=True)
         self._thread.start()
         return self

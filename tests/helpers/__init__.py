@@ -7,6 +7,7 @@
 - ``compile_spec(*paths)`` / ``compile_text(text, tmp_path)``: the IR dict of a spec, or a
   failed test showing the diagnostics.
 - ``copy_specs(dest, api)``: the example specs with 127.0.0.1:8787 replaced by a test API's origin.
+- ``free_port()``: a free 127.0.0.1 port (tests never use 7233/8233/8787).
 - ``unique(prefix)``: an id no other test uses (workflow ids are ``<Entity>-<id>`` on one
   shared dev server).
 - ``run_swfc(*args)`` / ``spawn_swfc(*args)``: the CLI in a subprocess, as a user runs it.
@@ -132,3 +133,12 @@ def stop_process(proc: subprocess.Popen[str], timeout: float = 15) -> tuple[int,
         proc.kill()
         out, err = proc.communicate()
     return proc.returncode, out, err
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
