@@ -1,0 +1,71 @@
+"""`parse(text, filename)`: the one entry point of the front end.
+
+Stage: glue between `dsl.parser` (fast path: one LALR parse that builds the AST as it goes),
+`dsl.recover` (slow path on a syntax error: recover and report every error) and
+`dsl.diagnostics`. Takes any string; gives `(Spec, diagnostics)` and never raises.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from lark.exceptions import UnexpectedInput, VisitError
+
+from dsl.ast import Span, Spec
+from dsl.diagnostics import CODES, Diagnostic
+from dsl.parser import get_parser, parse_lock
+
+
+def parse(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
+    """Parses one `.swf` file.
+
+    Args:
+        text: the file's contents (any string: broken, empty or binary-looking).
+        filename: how to name the file in spans, as the user wrote it.
+
+    Returns:
+        The `Spec` (on syntax errors: the declarations that did parse) and the syntax
+        diagnostics (SWF001), in source order. Nothing is raised.
+    """
+    try:
+        with parse_lock:
+            return _parse(text, filename)
+    except Exception as exc:  # a bug in swfc, never the user's fault: report, don't crash
+        if isinstance(exc, VisitError):
+            exc = exc.orig_exc
+        span = Span(filename, 1, 1, 1, 2)
+        message = f"internal error while parsing: {type(exc).__name__}: {exc}"
+        return Spec(filename, ()), [_diag("SWF099", message, span)]
+
+
+def _parse(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
+    parser, to_ast = get_parser()
+    to_ast.file, to_ast.problems = filename, []
+    try:
+        decls = parser.parse(text)
+    except UnexpectedInput:
+        return _parse_broken(text, filename)
+    return Spec(filename, decls), [_diag("SWF001", m, s) for m, s in to_ast.problems]
+
+
+def _parse_broken(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
+    from dsl.recover import parse_recovering  # only loaded when a file is broken
+
+    parser, to_ast = get_parser()
+    to_ast.problems = []
+    decls, problems = parse_recovering(parser, _wording(), text, filename)
+    diags = [_diag("SWF001", m, s, notes) for m, s, notes in problems]
+    diags += [_diag("SWF001", m, s) for m, s in to_ast.problems]
+    diags.sort(key=Diagnostic.sort_key)
+    return Spec(filename, tuple(d for d in decls if d is not None)), diags
+
+
+@functools.lru_cache(maxsize=1)
+def _wording():
+    from dsl.syntax import Wording
+
+    return Wording(get_parser()[0])
+
+
+def _diag(code: str, message: str, span: Span, notes=()) -> Diagnostic:
+    return Diagnostic(code, CODES[code].severity, message, span, tuple(notes))

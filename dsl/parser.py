@@ -1,0 +1,74 @@
+"""The parser factory: `grammar.lark` → one cached LALR parser that builds the AST as it parses.
+
+Stage: the first step of `dsl.parse`. Takes `.swf` text, gives the tuple of declarations
+(`dsl.ast` nodes) or raises Lark's `UnexpectedInput`, which `dsl.syntax` turns into SWF001.
+
+Two things keep it fast: the `ToAst` callbacks run inside the parse (no parse tree is ever
+built), and Lark's grammar cache (a pickle of the LALR tables) in a user-writable directory
+spares every cold start the table construction.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+import threading
+
+import lark
+from lark import Lark
+
+from dsl.transform import ToAst
+
+
+class AlwaysName:
+    """A no-op post-lexer whose only job is `always_accept`: the contextual lexer then tries
+    NAME in every state, so a keyword glued to a name (`entityUser`) lexes as one name and
+    a keyword in the wrong place (`workflow` inside a workflow) reaches the parser as a
+    NAME, where the error handler can see it, instead of a confusing lexer failure."""
+
+    always_accept = ("NAME",)
+
+    def process(self, stream):
+        return stream  # no per-token work
+
+
+def _cache_path() -> str | bool:
+    """Where Lark keeps the pickled tables: `$XDG_CACHE_HOME/swfc` (or the temp dir), never
+    next to the grammar, which may sit in a read-only install. Lark checks the grammar's
+    hash on load, so a stale file is simply rebuilt."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    version = f"lark{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
+    for folder in (os.path.join(root, "swfc"), os.path.join(tempfile.gettempdir(), "swfc-cache")):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return os.path.join(folder, f"grammar-{version}.lark.pickle")
+        except OSError:
+            continue
+    return False  # no writable place: build the tables each time, still correct
+
+
+@functools.lru_cache(maxsize=1)
+def get_parser() -> tuple[Lark, ToAst]:
+    """The shared parser and its transformer (whose `file`/`problems` are per parse)."""
+    to_ast = ToAst()
+    parser = Lark.open(
+        "grammar.lark",
+        rel_to=__file__,
+        parser="lalr",
+        lexer="contextual",
+        postlex=AlwaysName(),
+        transformer=to_ast,
+        # Spans come from tokens in `ToAst`, so Lark's own position bookkeeping (which
+        # only decorates Tree results) would be pure overhead here.
+        propagate_positions=False,
+        maybe_placeholders=False,
+        cache=_cache_path(),
+    )
+    return parser, to_ast
+
+
+# One parse at a time: the transformer carries the file name and the problems found.
+parse_lock = threading.Lock()

@@ -1,0 +1,331 @@
+"""Error recovery: parse a broken file anyway, reporting each syntax error once.
+
+Stage: the slow path of `dsl.parse`, run only when the fast parse failed. Takes the text;
+gives the declarations that parsed (a partial spec, so the compiler can check the rest) and
+a list of `(message, span, notes)` syntax errors, several per file where possible.
+
+It drives Lark's LALR parser token by token (`Lark.parse_interactive`) and, on an error,
+does what yacc's panic mode and Lark's `find_grammar_errors` do:
+
+* a missing keyword or punctuation (`manages`, `->`, `times`, `{`) is inserted when the
+  next token then fits;
+* a declaration keyword where a statement was due means a `}` is missing: the open blocks
+  are closed and the declaration is parsed;
+* otherwise tokens are skipped until one that fits at a statement boundary (a state that
+  takes `}`) or a declaration boundary; the parser's stack is popped back to it.
+
+Errors are not reported again until a token has been accepted, nor twice on one line.
+"""
+
+from __future__ import annotations
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+from dsl.ast import Span
+from dsl.diagnostics import Note
+from dsl.syntax import DECL_WORDS, Wording
+
+MAX_ERRORS = 30
+MAX_RESTARTS = 10
+
+Problem = tuple[str, Span, tuple[Note, ...]]
+
+
+class _Restart(Exception):
+    """Parse again from the top, treating the NAME at `where` (line, col) as a declaration."""
+
+    def __init__(self, where: tuple[int, int]) -> None:
+        self.where = where
+
+
+def parse_recovering(parser: Lark, wording: Wording, text: str, file: str):
+    """Returns (declarations, problems). Never raises a Lark error."""
+    forced: set[tuple[int, int]] = set()
+    for _ in range(MAX_RESTARTS):
+        run = _Run(parser, wording, text, file, forced)
+        try:
+            return run.parse(), run.problems
+        except _Restart as r:
+            forced.add(r.where)
+    run = _Run(parser, wording, text, file, forced, restarts=False)
+    return run.parse(), run.problems
+
+
+class _Run:
+    """One recovering parse."""
+
+    def __init__(self, parser, wording, text, file, forced, restarts=True) -> None:
+        self.parser, self.wording, self.text, self.file = parser, wording, text, file
+        self.forced, self.restarts = forced, restarts
+        self.problems: list[Problem] = []
+        self.prev: Token | None = None  # the last token the parser accepted
+        self.skipping = False  # an error was reported and nothing accepted since
+        self.last_line = 0
+        self.skip_depth = 0  # `{` skipped over, whose `}` must be skipped too
+
+    # ------------------------------------------------------------------ driving
+
+    def parse(self):
+        ip = self.parser.parse_interactive(self.text)
+        self.ps, self.lexer = ip.parser_state, ip.lexer_thread
+        self.table = self.ps.parse_conf.parse_table.states  # state → {terminal: action}
+        while len(self.problems) < MAX_ERRORS:
+            try:
+                for tok in self.lexer.lex(self.ps):
+                    self.take(tok)
+                break
+            except UnexpectedCharacters as e:
+                self.bad_char(e)
+            except UnexpectedToken as e:
+                self.bad_token(e.token)
+        return self.finish()
+
+    def take(self, tok: Token) -> None:
+        """Feeds one token from the lexer (raises UnexpectedToken if it does not fit)."""
+        if self.forced and tok.type == "NAME" and (tok.line, tok.column) in self.forced:
+            raise UnexpectedToken(tok, set())
+        self.feed(tok)
+
+    def feed(self, tok: Token) -> None:
+        self.ps.feed_token(tok)
+        self.prev = tok
+        self.skipping = False
+
+    def try_feed(self, tok: Token, depth: int | None = None) -> bool:
+        """Pops the stack to `depth` states (if given) and feeds `tok`; undoes all of it
+        and returns False if `tok` does not fit there."""
+        states, values = list(self.ps.state_stack), list(self.ps.value_stack)
+        if depth is not None:
+            del self.ps.state_stack[depth + 1 :]
+            del self.ps.value_stack[depth:]
+        try:
+            self.feed(tok)
+            return True
+        except UnexpectedToken:
+            self.ps.state_stack[:], self.ps.value_stack[:] = states, values
+            return False
+
+    # --------------------------------------------------------------- reporting
+
+    def report(self, message: str, span: Span, notes: tuple[Note, ...] = ()) -> None:
+        if self.skipping or span.line == self.last_line:
+            return
+        self.problems.append((message, span, notes))
+        self.last_line = span.line
+
+    def span_of(self, tok: Token) -> Span:
+        end_line = tok.end_line or tok.line
+        end_col = tok.end_column or tok.column + max(len(tok.value), 1)
+        return Span(self.file, tok.line, tok.column, end_line, end_col)
+
+    def expected_names(self) -> set[str]:
+        return {n for n in self.table[self.ps.position] if n.isupper() or n == "$END"}
+
+    def message(self, found: str, found_type: str) -> str:
+        names = self.expected_names()
+        text = f"expected {self.wording.expected(names, self.prev)}, found {found}"
+        label = self.wording.label(self.ps.position, found_type)
+        return f"{label}: {text}" if label else text
+
+    # ----------------------------------------------------------- bad characters
+
+    def bad_char(self, e: UnexpectedCharacters) -> None:
+        """A character no token starts with: say which, skip it (or the rest of the line
+        for an unterminated string) and go on."""
+        pos = e.pos_in_stream
+        ch = self.text[pos]
+        if ch == '"':
+            end = self.text.find("\n", pos)
+            end = len(self.text) if end < 0 else end
+            message = "unterminated string: a string ends with `\"` on the same line"
+        else:
+            end = pos + 1
+            label = self.wording.label(self.ps.position, "<char>")
+            message = f"unexpected character {self.wording.char(ch)}"
+            if label:
+                message = f"{label}: found {self.wording.char(ch)}"
+        span = Span(self.file, e.line, e.column, e.line, e.column + max(end - pos, 1))
+        self.report(message, span)
+        self.skipping = True
+        self.lexer.state.line_ctr.feed(self.text[pos:end])
+
+    # --------------------------------------------------------------- bad tokens
+
+    def bad_token(self, tok: Token) -> None:
+        found_type = "NAME" if tok.value in self.wording.keywords and tok.type != "NAME" else tok.type
+        if self.missing_brace(tok):
+            return
+        self.report(self.message(self.wording.found(tok), found_type), self.span_of(tok))
+        self.skipping = True
+        if self.insert_missing(tok):
+            return
+        self.check_entity_swallowed()
+        self.resync(tok)
+
+    def insert_missing(self, tok: Token) -> bool:
+        """If exactly one keyword or punctuation fits here and `tok` fits after it, the
+        user most likely left that one out: put it in and carry on."""
+        names = self.expected_names() - {"$END"}
+        if len(names) != 1:
+            return False
+        (name,) = names
+        text = self.wording.text_of.get(name)
+        if text is None:
+            return False
+        states, values, prev = list(self.ps.state_stack), list(self.ps.value_stack), self.prev
+        self.feed(Token.new_borrow_pos(name, text, tok))
+        for candidate in self.variants(tok):
+            if self.try_feed(candidate):
+                return True
+        self.ps.state_stack[:], self.ps.value_stack[:], self.prev = states, values, prev
+        self.skipping = True
+        return False
+
+    def missing_brace(self, tok: Token) -> bool:
+        """A declaration keyword inside a block: the block's `}` is missing. Close the
+        open blocks and go on with the declaration."""
+        if tok.value not in DECL_WORDS or not self.open_braces():
+            return False
+        kw = Token.new_borrow_pos(self.wording.keywords[tok.value], tok.value, tok)
+        opened = self.open_braces()[-1]
+        note = Note("this `{` is not closed", self.span_of(opened))
+        self.report(
+            f"missing `}}` before this `{tok.value}`: the block opened at line {opened.line} "
+            f"is not closed",
+            self.span_of(tok),
+            (note,),
+        )
+        self.skipping = True
+        self.close_blocks(until=kw)
+        if not self.try_feed(kw):
+            self.resync(tok)
+        return True
+
+    def check_entity_swallowed(self) -> None:
+        """Inside an entity, `workflow W manages E {` after a missing `}` parses as fields
+        until the `{`. If a field in the open entity is named by a declaration keyword at
+        the start of a line, parse again with that word as a declaration."""
+        if not self.restarts:
+            return
+        braces = self.open_braces()
+        if not braces:
+            return
+        for name in self.names_after(braces[-1]):
+            where = (name.span.line, name.span.col)
+            if name.value in DECL_WORDS and self.starts_line(name) and where not in self.forced:
+                raise _Restart(where)
+
+    def names_after(self, brace: Token):
+        """The names given after `brace` (in the entity body) that sit on the stack."""
+        from dsl.ast import Field, Name
+
+        values = self.ps.value_stack
+        i = max(i for i, v in enumerate(values) if v is brace)
+        for v in values[i + 1 :]:
+            items = getattr(v, "children", [v])
+            for item in items:
+                if isinstance(item, Field):
+                    yield item.name
+                elif isinstance(item, Name):
+                    yield item
+
+    def starts_line(self, name) -> bool:
+        # `name` is a dsl.ast.Name (value, span)
+        line = self.text.split("\n", name.span.line)[name.span.line - 1] if name.span.line else ""
+        return line[: name.span.col - 1].strip() == ""
+
+    # ------------------------------------------------------------------- resync
+
+    def resync(self, tok: Token) -> None:
+        """Take `tok` at the innermost statement or declaration boundary where it fits,
+        popping what was half-parsed; or skip it."""
+        if tok.type == "RBRACE" and self.skip_depth:
+            self.skip_depth -= 1
+            return
+        for depth in range(len(self.ps.state_stack) - 1, -1, -1):
+            if not self.is_boundary(self.ps.state_stack[depth]):
+                continue
+            for candidate in self.variants(tok):
+                if self.try_feed(candidate, depth):
+                    self.skip_depth = 0
+                    return
+        if tok.type == "LBRACE":
+            self.skip_depth += 1
+
+    def is_boundary(self, state: int) -> bool:
+        actions = self.table[state]
+        return "RBRACE" in actions or "ENTITY" in actions
+
+    def variants(self, tok: Token) -> list[Token]:
+        """`tok` as lexed, and as the keyword or NAME the same text also is."""
+        out = [tok]
+        if tok.type == "NAME" and tok.value in self.wording.keywords:
+            out.append(Token.new_borrow_pos(self.wording.keywords[tok.value], tok.value, tok))
+        elif tok.type != "NAME" and tok.value in self.wording.keywords:
+            out.append(Token.new_borrow_pos("NAME", tok.value, tok))
+        return out
+
+    def open_braces(self) -> list[Token]:
+        return [v for v in self.ps.value_stack if isinstance(v, Token) and v.type == "LBRACE"]
+
+    # --------------------------------------------------------------------- end
+
+    def finish(self):
+        """Feeds the end of the file, closing what is still open; returns the result."""
+        last = self.lexer.state.last_token or self.prev
+        end = _end_token(last)
+        reported = False
+        for _ in range(len(self.ps.state_stack) + 2):
+            if "$END" in self.table[self.ps.position]:
+                try:
+                    return self.ps.feed_token(end, True)
+                except UnexpectedToken:
+                    pass
+            if not reported and len(self.problems) < MAX_ERRORS:
+                self.report_end(end)
+                reported = True
+            self.close_one(end)
+        return ()
+
+    def report_end(self, end: Token) -> None:
+        braces = self.open_braces()
+        message = self.message(self.wording.found(end), "$END")
+        notes = ()
+        if braces:
+            message = f"missing `}}` at the end of the file: {message}"
+            notes = (Note("this `{` is not closed", self.span_of(braces[-1])),)
+        span = Span(self.file, end.line, end.column, end.line, end.column + 1)
+        self.report(message, span, notes)
+        self.skipping = True
+
+    def close_blocks(self, until: Token) -> None:
+        """Closes blocks with `}` until `until` fits (at most as many as are open)."""
+        for _ in range(len(self.ps.state_stack)):
+            if until.type in self.table[self.ps.position]:
+                return
+            if not self.close_one(self.prev or until):
+                return
+
+    def close_one(self, at: Token) -> bool:
+        """Pops to the innermost state that takes `}` and feeds one; else pops to the
+        innermost declaration boundary. False when there is nothing left to pop."""
+        stack = self.ps.state_stack
+        rbrace = Token.new_borrow_pos("RBRACE", "}", at)
+        for depth in range(len(stack) - 1, -1, -1):
+            if "RBRACE" in self.table[stack[depth]] and self.try_feed(rbrace, depth):
+                return True
+        for depth in range(len(stack) - 2, -1, -1):
+            if "$END" in self.table[stack[depth]]:
+                del stack[depth + 1 :]
+                del self.ps.value_stack[depth:]
+                return True
+        return False
+
+
+def _end_token(last: Token | None) -> Token:
+    """`$END`, placed just after the last token (line 1, column 1 for an empty file)."""
+    if last is None or last.end_line is None:
+        return Token("$END", "", 0, 1, 1, 1, 2, 0)
+    return Token("$END", "", last.end_pos, last.end_line, last.end_column,
+                 last.end_line, last.end_column + 1, last.end_pos)

@@ -1,0 +1,212 @@
+"""Lark callbacks → the typed AST of `dsl.ast`.
+
+Stage: runs *inside* the LALR parse (it is handed to `Lark(transformer=...)`), so no parse
+tree is ever built: each rule's callback receives its children — AST nodes, and the keyword
+and brace tokens that `!rules` keep — and returns a frozen node. Spans come straight from
+the tokens: a node starts at its first token and ends after its last one.
+
+Takes: terminals and reduced rules from Lark. Gives: `dsl.ast` nodes. Problems found here
+(an unknown string escape) go to `self.problems`, never raised, so the parse carries on.
+"""
+
+from __future__ import annotations
+
+from lark import Token, Transformer
+
+from dsl.ast import (
+    AllowStmt,
+    Api,
+    AuthStmt,
+    AutostartOpt,
+    BaseStmt,
+    CancelOnDeleteOpt,
+    ChildStmt,
+    Deploy,
+    DeployToken,
+    Duration,
+    Entity,
+    EnvValue,
+    Field,
+    Import,
+    Integer,
+    Name,
+    RetryStmt,
+    SelectStmt,
+    SourceStmt,
+    Span,
+    Spec,
+    Str,
+    SubscribeOpt,
+    TimeoutStmt,
+    TokenStmt,
+    TypeRef,
+    Workflow,
+)
+
+_ESCAPES = {'"': '"', "\\": "\\"}
+
+
+class ToAst(Transformer):
+    """The callbacks. `file` names the file being parsed (set before each parse);
+    `problems` collects `(message, span)` pairs for the caller to turn into SWF001."""
+
+    def __init__(self) -> None:
+        super().__init__(visit_tokens=True)
+        self.file = "<string>"
+        self.problems: list[tuple[str, Span]] = []
+
+    # ------------------------------------------------------------------ helpers
+
+    def span(self, first, last=None) -> Span:
+        """The span from the start of `first` to the end of `last` (tokens or nodes)."""
+        last = first if last is None else last
+        a = first.span if hasattr(first, "span") else None
+        b = last.span if hasattr(last, "span") else None
+        line, col = (a.line, a.col) if a else (first.line, first.column)
+        end_line, end_col = (b.end_line, b.end_col) if b else (last.end_line, last.end_column)
+        return Span(self.file, line, col, end_line, end_col)
+
+    @staticmethod
+    def nodes(children) -> tuple:
+        """The AST nodes among `children`, dropping the keyword and brace tokens."""
+        return tuple(c for c in children if not isinstance(c, Token))
+
+    # ---------------------------------------------------------------- terminals
+
+    def NAME(self, tok: Token) -> Name:
+        return Name(str(tok), self.span(tok))
+
+    def STRING(self, tok: Token) -> Str:
+        return Str(self.unescape(tok), self.span(tok))
+
+    def DURATION(self, tok: Token) -> Duration:
+        return Duration(str(tok), self.span(tok))
+
+    def INT(self, tok: Token) -> Integer:
+        return Integer(int(tok), self.span(tok))
+
+    def unescape(self, tok: Token) -> str:
+        """The string's value; an escape other than `\\"` or `\\\\` is reported and kept as written."""
+        body = tok[1:-1]
+        if "\\" not in body:
+            return body
+        out, i = [], 0
+        while i < len(body):
+            ch = body[i]
+            if ch == "\\" and i + 1 < len(body):
+                nxt = body[i + 1]
+                if nxt in _ESCAPES:
+                    out.append(_ESCAPES[nxt])
+                else:
+                    self.bad_escape(tok, i, nxt)
+                    out.append(ch + nxt)
+                i += 2
+            else:
+                out.append(ch)
+                i += 1
+        return "".join(out)
+
+    def bad_escape(self, tok: Token, i: int, ch: str) -> None:
+        col = tok.column + 1 + i  # +1 for the opening quote
+        where = Span(self.file, tok.line, col, tok.line, col + 2)
+        self.problems.append(
+            (f"unknown escape `\\{ch}` in a string: only `\\\"` and `\\\\` are allowed", where)
+        )
+
+    # ------------------------------------------------------------- declarations
+
+    def start(self, children) -> tuple:
+        return tuple(children)
+
+    def api(self, c) -> Api:
+        return Api(c[1], self.nodes(c[3:-1]), self.span(c[0], c[-1]))
+
+    def entity(self, c) -> Entity:
+        return Entity(c[1], self.nodes(c[3:-1]), self.span(c[0], c[-1]))
+
+    def workflow(self, c) -> Workflow:
+        return Workflow(c[1], c[3], self.nodes(c[5:-1]), self.span(c[0], c[-1]))
+
+    def deploy(self, c) -> Deploy:
+        return Deploy(c[1], c[2], self.nodes(c[3:]), self.span(c[0], c[-1]))
+
+    def import_decl(self, c) -> Import:
+        return Import(c[1], self.span(c[0], c[-1]))
+
+    # --------------------------------------------------------------------- api
+
+    def base(self, c) -> BaseStmt:
+        return BaseStmt(c[1], self.span(c[0], c[-1]))
+
+    def env_value(self, c) -> EnvValue:
+        strings = self.nodes(c)
+        default = strings[1] if len(strings) > 1 else None
+        return EnvValue(strings[0], default, self.span(c[0], c[-1]))
+
+    def auth_bearer(self, c) -> AuthStmt:
+        return AuthStmt("bearer", None, self.span(c[0], c[-1]))
+
+    def auth_header(self, c) -> AuthStmt:
+        return AuthStmt("header", c[2], self.span(c[0], c[-1]))
+
+    def auth_none(self, c) -> AuthStmt:
+        return AuthStmt("none", None, self.span(c[0], c[-1]))
+
+    def allow(self, c) -> AllowStmt:
+        return AllowStmt(self.nodes(c), self.span(c[0], c[-1]))
+
+    def timeout(self, c) -> TimeoutStmt:
+        return TimeoutStmt(c[1], self.span(c[0], c[-1]))
+
+    def retry(self, c) -> RetryStmt:
+        # [retry, N, times] or [retry, N, times, MIN, MAX] (`_backoff` is inlined)
+        lo, hi = (c[3], c[4]) if len(c) == 5 else (None, None)
+        return RetryStmt(c[1], lo, hi, self.span(c[0], c[-1]))
+
+    # ------------------------------------------------------------------ entity
+
+    def field(self, c) -> Field:
+        return Field(c[0], c[1], len(c) == 3, self.span(c[0], c[-1]))
+
+    def type_name(self, c) -> TypeRef:
+        return TypeRef(c[0], False, len(c) == 2, self.span(c[0], c[-1]))
+
+    def type_list(self, c) -> TypeRef:
+        return TypeRef(c[1], True, len(c) == 4, self.span(c[0], c[-1]))
+
+    # ---------------------------------------------------------------- workflow
+
+    def source(self, c) -> SourceStmt:
+        every = c[4] if len(c) == 5 else None
+        return SourceStmt(c[1], c[2], c[3], every, self.span(c[0], c[-1]))
+
+    def select(self, c) -> SelectStmt:
+        return SelectStmt(c[1], self.span(c[0], c[-1]))
+
+    def token_none(self, c) -> TokenStmt:
+        return TokenStmt("none", self.span(c[0], c[-1]))
+
+    def token_inherit(self, c) -> TokenStmt:
+        return TokenStmt("inherit", self.span(c[0], c[-1]))
+
+    def child(self, c) -> ChildStmt:
+        return ChildStmt(c[1], c[3], self.nodes(c[4:]), self.span(c[0], c[-1]))
+
+    def autostart(self, c) -> AutostartOpt:
+        return AutostartOpt(self.span(c[0]))
+
+    def cancel_on_delete(self, c) -> CancelOnDeleteOpt:
+        return CancelOnDeleteOpt(self.span(c[0], c[-1]))
+
+    def subscribe(self, c) -> SubscribeOpt:
+        return SubscribeOpt(c[2], self.span(c[0], c[-1]))
+
+    # ------------------------------------------------------------------ deploy
+
+    def deploy_token(self, c) -> DeployToken:
+        return DeployToken(c[1], c[4], self.span(c[0], c[-1]))
+
+
+def spec_of(file: str, decls) -> Spec:
+    """The `Spec` for a parse result (`start`'s tuple of declarations)."""
+    return Spec(file, tuple(decls))
