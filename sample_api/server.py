@@ -225,13 +225,13 @@ class SampleAPI:
 
     # -- log ---------------------------------------------------------------------------
 
-    @property
     def log(self) -> list[Request]:
+        """Every request so far, oldest first."""
         with self._lock:
             return list(self._state.log)
 
     def requests_to(self, path: str) -> list[Request]:
-        return [r for r in self.log if r.path == path]
+        return [r for r in self.log() if r.path == path]
 
     def clear_log(self) -> None:
         with self._lock:
@@ -304,6 +304,6 @@ def _handler_for(api: SampleAPI) -> type[BaseHTTPRequestHandler]:
         do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
         def log_message(self, format: str, *args: Any) -> None:
-            pass  # the structured log is api.log; keep test output quiet
+            pass  # the structured log is api.log(); keep test output quiet
 
     return Handler

@@ -10,7 +10,7 @@ What you get:
 - ``client``: a ``temporalio.client.Client`` connected to it (namespace ``default``).
 - ``temporal_address``: ``"127.0.0.1:PORT"`` of that server, for ``swfc ... --address``.
 - ``http_api``: a fresh ``sample_api.SampleAPI`` on an ephemeral 127.0.0.1 port, empty, no
-  credentials; configure it in the test (``set_entity``, ``require_auth``, faults, ``log``).
+  credentials; configure it in the test (``set_entity``, ``require_auth``, faults, ``log()``).
 - ``marketplace_api``: the same server preloaded with ``sample_api/data.json`` and requiring
   the token ``MARKETPLACE_TOKEN`` (also exported as ``CRM_TOKEN`` for ``swfc`` subprocesses
   through ``swfc_env``).
