@@ -84,14 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def report(diags, loaded, *, out, fmt: str = "text") -> None:
+def report(diags, texts: dict[str, str], *, out, fmt: str = "text") -> None:
     from cli import render
 
     if fmt == "json":
         out.write(render.to_json(diags))
         return
     color = out.isatty() and "NO_COLOR" not in os.environ
-    render.print_text(diags, loaded.texts, len(loaded.texts) or 1, file=out, color=color)
+    render.print_text(diags, texts, len(texts) or 1, file=out, color=color)
 
 
 def exit_code(diags) -> int:
@@ -101,10 +101,10 @@ def exit_code(diags) -> int:
 
 
 def cmd_validate(args) -> int:
-    from compiler import FileSource, analyse
+    from compiler import check_each
 
-    _, diags, loaded = analyse(args.files, FileSource(), emit_ir=False)
-    report(diags, loaded, out=sys.stdout, fmt=args.format)
+    diags, texts = check_each(args.files)
+    report(diags, texts, out=sys.stdout, fmt=args.format)
     return exit_code(diags)
 
 
@@ -114,7 +114,7 @@ def compile_one(path: str):
 
     ir, diags, loaded = analyse([path], FileSource(), emit_ir=True)
     if diags:
-        report(diags, loaded, out=sys.stderr)
+        report(diags, loaded.texts, out=sys.stderr)
     return ir, exit_code(diags)
 
 

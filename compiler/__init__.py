@@ -15,23 +15,23 @@ from dsl.diagnostics import Collector, Diagnostic
 from compiler.emit import dump_ir
 from compiler.loader import DictSource, FileSource, Loaded, Source, load
 
-__all__ = ["check_files", "check_sources", "compile_files", "compile_sources", "dump_ir",
+__all__ = ["check_each", "check_files", "check_sources", "compile_files", "compile_sources", "dump_ir",
            "analyse"]
 
 
-def analyse(roots: list[str], source: Source, *, emit_ir: bool):
+def analyse(roots: list[str], source: Source, *, emit_ir: bool, parse=None):
     """Run the pipeline over `roots` read from `source`.
 
     Returns:
         `(ir or None, sorted diagnostics, Loaded)`; the IR only when `emit_ir` and no
         errors were found.
     """
-    from dsl import parse
-
     from compiler.check import check
     from compiler.resolve import resolve
     from compiler.routing import route
 
+    if parse is None:
+        from dsl import parse
     diags = Collector()
     loaded = load(roots, source, diags, parse)
     ir = None
@@ -56,6 +56,32 @@ def emit_and_validate(symbols, routes, diags: Collector, roots: list[str]) -> di
     ir = emit(symbols, routes)
     where = Span(roots[0] if roots else "<none>", 1, 1, 1, 1)
     return ir if validate_ir(ir, diags, where) else None
+
+
+def check_each(paths: list[str], source: Source | None = None):
+    """Check every file of `paths` as a spec of its own (with its imports), the way
+    `swfc validate a.swf b.swf` does; a file imported by several is parsed once.
+
+    Returns:
+        `(sorted, deduplicated diagnostics, {file name: text} of every file loaded)`.
+    """
+    from dsl import parse
+
+    source = source or FileSource()
+    cache: dict[tuple[str, str], tuple] = {}
+
+    def parse_once(text: str, name: str):
+        if (name, text) not in cache:
+            cache[(name, text)] = parse(text, name)
+        return cache[(name, text)]
+
+    found: set[Diagnostic] = set()
+    texts: dict[str, str] = {}
+    for path in paths:
+        _, diags, loaded = analyse([path], source, emit_ir=False, parse=parse_once)
+        found.update(diags)
+        texts.update(loaded.texts)
+    return sorted(found, key=Diagnostic.sort_key), texts
 
 
 def check_files(paths: list[str]) -> list[Diagnostic]:

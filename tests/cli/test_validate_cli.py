@@ -1,0 +1,124 @@
+"""`swfc validate` / `compile` / `graph`: exit codes, output formats, and what it imports."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+
+from cli.main import main
+from tests.compiler.helpers import ROOT
+
+
+@pytest.fixture(autouse=True)
+def at_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def run(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_clean_spec_exits_0_with_summary():
+    code, out, _ = run("validate", "specs/marketplace.swf")
+    assert code == 0
+    assert out == "0 errors, 0 warnings in 3 files\n"
+
+
+def test_several_files_and_errors_exit_1():
+    code, out, _ = run("validate", "specs/support_desk.swf", "specs/errors/SWF012_repeated_statement.swf")
+    assert code == 1
+    assert "specs/errors/SWF012_repeated_statement.swf:4:3: error[SWF012]: `base` is given twice" in out
+    assert out.endswith("1 error, 0 warnings in 2 files\n")
+
+
+def test_warnings_alone_exit_0():
+    code, out, _ = run("validate", "specs/errors/SWF080_relation_cycle.swf")
+    assert code == 0
+    assert "warning[SWF080]" in out
+
+
+def test_usage_errors_exit_2():
+    assert run("validate")[0] == 2
+    assert run("validate", "--format", "xml", "specs/marketplace.swf")[0] == 2
+    assert run("nonsense")[0] == 2
+
+
+def test_missing_file_is_a_finding_not_a_traceback():
+    code, out, err = run("validate", "specs/no_such.swf")
+    assert code == 1
+    assert "error[SWF002]" in out and "Traceback" not in out + err
+
+
+def test_json_format_is_one_array_of_flat_records():
+    code, out, _ = run("validate", "--format", "json", "specs/errors/SWF050_bad_deploy.swf",
+                       "specs/errors/SWF082_child_without_autostart.swf")
+    assert code == 1
+    rows = json.loads(out)
+    assert isinstance(rows, list) and len(rows) == 3
+    for row in rows:
+        assert set(row) == {"file", "line", "column", "end_line", "end_column", "severity",
+                            "code", "message"}
+    assert [(r["code"], r["severity"], r["line"]) for r in rows] == [
+        ("SWF050", "error", 16), ("SWF050", "error", 17), ("SWF082", "warning", 18)]
+    assert rows[0]["file"] == "specs/errors/SWF050_bad_deploy.swf"
+
+
+def test_json_format_clean_is_empty_array():
+    code, out, _ = run("validate", "--format", "json", "specs/marketplace.swf")
+    assert (code, json.loads(out)) == (0, [])
+
+
+def test_compile_prints_or_writes_ir(tmp_path):
+    code, out, err = run("compile", "specs/marketplace.swf")
+    assert code == 0 and err == ""
+    assert out == (ROOT / "tests" / "golden" / "marketplace.ir.json").read_text()
+    target = tmp_path / "ir.json"
+    assert run("compile", "specs/marketplace.swf", "-o", str(target))[0] == 0
+    assert target.read_text() == out
+
+
+def test_compile_with_errors_prints_findings_on_stderr():
+    code, out, err = run("compile", "specs/errors/SWF060_token_none_crossed.swf")
+    assert code == 1 and out == ""
+    assert "error[SWF060]" in err
+
+
+def test_graph_is_mermaid():
+    code, out, _ = run("graph", "specs/build_system.swf")
+    assert code == 0
+    assert out.startswith("flowchart TD\n")
+    assert "RepositoryWorkflow -->" in out and "class ArtifactWorkflow tokenNone" in out
+
+
+def test_fmt_not_yet_implemented():
+    assert run("fmt", "specs/marketplace.swf")[0] == 2
+
+
+def test_validate_imports_neither_runtime_nor_heavy_libraries():
+    code = (
+        "import sys\n"
+        "from cli.main import main\n"
+        "rc = main(['validate', 'specs/marketplace.swf'])\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('temporalio', 'httpx', 'runtime', 'jsonschema', 'rich'))\n"
+        "print(rc, bad)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.splitlines()[-1] == "0 []"
+
+
+def test_console_entry_point_runs_as_module():
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "validate", "specs/marketplace.swf"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
