@@ -2,7 +2,11 @@
 
 Credentials come from environment variables, with demo defaults (see ``data.json``):
 
-    CRM_TOKEN   Authorization: Bearer <CRM_TOKEN>   /users/, /listings/   default "demo-crm-token"
+    CRM_TOKEN      Authorization: Bearer …  /users/, /listings/       marketplace.swf     "demo-crm-token"
+    DESK_TOKEN     Authorization: Bearer …  /support/orgs|tickets/    support_desk.swf    "demo-desk-token"
+    NOTES_API_KEY  X-Api-Key: …             /support/comments/        support_desk.swf    "demo-notes-key"
+    CI_TOKEN       Authorization: Bearer …  /ci/repos|builds|jobs/    build_system.swf    "demo-ci-token"
+                   (none)                   /ci/artifacts/            build_system.swf
 
 Run the demo with the same values in the environment of ``swfc deploy``.
 """
