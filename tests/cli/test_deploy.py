@@ -1,0 +1,178 @@
+"""``swfc deploy`` / ``worker`` / ``status`` / ``token set`` as a user runs them: the CLI in a
+subprocess, against the session's real dev server (``--address``) and a real sample API.
+
+One deployment per module (``market``): a ``swfc worker`` process serves it and
+``swfc deploy --no-worker --until-loaded`` starts it. The tests below run in file order
+on that live hierarchy: status, redeploy, token rotation, and last the secrecy audit of
+everything Temporal recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+
+import pytest
+from temporalio.client import Client
+
+from runtime.sealing import fingerprint
+from sample_api import SampleAPI
+from tests.cli.marketplace import Marketplace, make_marketplace, nodes
+from tests.helpers import assert_eventually, stop_process, unique
+from cli.devserver import find_temporal_binary
+
+STATUS_KEYS = {"workflow_id", "workflow_type", "entity", "id", "status", "loaded", "last_error",
+               "api_url", "tokens", "children"}
+
+
+@pytest.fixture(scope="module")
+def module_api():
+    with SampleAPI().start() as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+async def market(env, module_api, tmp_path_factory):
+    """A deployed, loaded marketplace hierarchy (1 user, 2 listings, 3 photos) served by a
+    ``swfc worker`` process; the deploy's CompletedProcess is ``market.deployed``."""
+    address = env.client.service_client.config.target_host
+    market = make_marketplace(module_api, tmp_path_factory.mktemp("market"), address)
+    worker = market.spawn_worker()
+    try:
+        market.deployed = market.deploy("--no-worker", "--until-loaded", "--timeout", "90")
+        market.worker = worker
+        yield market
+    finally:
+        market.worker_exit = stop_process(worker)
+        await env.client.get_workflow_handle(market.root).terminate("test module done")
+
+
+def test_deploy_no_worker_until_loaded_exits_0(market: Marketplace) -> None:
+    result = market.deployed
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{market.root}: started" in result.stdout
+    assert "all 6 workflows of the hierarchy have loaded" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_status_json_is_the_nested_hierarchy(market: Marketplace) -> None:
+    tree = market.status()
+    everything = nodes(tree)
+    assert {n["workflow_id"] for n in everything} == market.workflow_ids
+    assert all(set(n) == STATUS_KEYS for n in everything)
+    assert tree["workflow_type"] == "UserWorkflow" and tree["entity"] == "User" and tree["id"] == market.uid
+    assert all(n["loaded"] and n["status"] == "running" and n["last_error"] is None for n in everything)
+    fp = fingerprint(market.token)
+    for n in everything:
+        if n["entity"] == "Photo":  # `token none`: holds nothing, calls nothing
+            assert n["workflow_type"] == "PhotoWorkflow"
+            assert all(v is None for v in n["tokens"].values()) and n["api_url"] is None
+        else:
+            assert n["tokens"] == {"crm": fp}
+            assert n["api_url"] == market.api.url
+    assert sorted(len(c["children"]) for c in tree["children"]) == [1, 2]
+
+
+def test_status_text_is_a_tree(market: Marketplace) -> None:
+    result = market.swfc("status", market.root, "--address", market.address)
+    assert result.returncode == 0, result.stderr
+    for wid in market.workflow_ids:
+        assert wid in result.stdout
+    assert fingerprint(market.token) in result.stdout
+
+
+async def _count(client: Client, query: str) -> int:
+    return len([w async for w in client.list_workflows(query)])
+
+
+async def test_deploying_twice_starts_nothing_new(market: Marketplace, client: Client) -> None:
+    in_queue = f"TaskQueue = '{market.task_queue}'"
+    await assert_eventually(lambda: _expect(_count(client, in_queue), 6), timeout=15)
+    again = market.deploy("--no-worker")
+    assert again.returncode == 0, again.stderr
+    assert f"{market.root}: already running (nothing started)" in again.stdout
+    # a changed spec is reported, not started beside the running one
+    market.spec.write_text(market.spec.read_text().replace("every 5m", "every 6m"))
+    changed = market.deploy("--no-worker")
+    market.spec.write_text(market.spec.read_text().replace("every 6m", "every 5m"))
+    assert changed.returncode == 0, changed.stderr
+    assert "already running with IR sha256:" in changed.stdout and "nothing started" in changed.stdout
+    assert await _count(client, in_queue) == 6
+    assert await _count(client, f"WorkflowId = '{market.root}'") == 1
+
+
+async def _expect(awaitable, value) -> None:
+    assert await awaitable == value
+
+
+async def test_token_set_reaches_every_workflow_that_needs_it(market: Marketplace) -> None:
+    new = unique("rotated")
+    market.api.require_auth("/", market.token, new)
+    result = market.swfc("token", "set", market.root, "--api", "crm", "--from-env", "NEW_CRM_TOKEN",
+                         "--address", market.address, env=market.env(NEW_CRM_TOKEN=new))
+    assert result.returncode == 0, result.stderr
+    assert fingerprint(new) in result.stdout and new not in result.stdout + result.stderr
+
+    def rotated() -> None:
+        for n in nodes(market.status()):
+            want = None if n["entity"] == "Photo" else fingerprint(new)
+            assert all(v == want for v in n["tokens"].values()), (n["workflow_id"], n["tokens"])
+
+    await assert_eventually(rotated, timeout=15, interval=0.5)
+    market.rotated = new
+
+
+def test_token_set_refuses_an_api_the_workflow_does_not_hold(market: Marketplace) -> None:
+    result = market.swfc("token", "set", market.root, "--api", "billing", "--from-env", "CRM_TOKEN",
+                         "--address", market.address)
+    assert result.returncode == 1
+    assert "holds no token for api billing" in result.stderr and "Traceback" not in result.stderr
+
+
+def _decoded_payloads(node) -> list[bytes]:
+    """Every ``data`` field of an exported history (JSON), base64-decoded."""
+    out: list[bytes] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "data" and isinstance(value, str):
+                try:
+                    out.append(base64.b64decode(value, validate=True))
+                except ValueError:
+                    out.append(value.encode())
+            else:
+                out += _decoded_payloads(value)
+    elif isinstance(node, list):
+        for item in node:
+            out += _decoded_payloads(item)
+    return out
+
+
+async def test_no_plaintext_token_anywhere_temporal_keeps(market: Marketplace, client: Client) -> None:
+    secrets = [market.token, getattr(market, "rotated", market.token)]
+    ids = [w.id async for w in client.list_workflows(f"TaskQueue = '{market.task_queue}'")]
+    assert set(ids) >= market.workflow_ids
+    for wid in ids:
+        shown = subprocess.run([str(find_temporal_binary()), "workflow", "show", "-w", wid,
+                                "--address", market.address, "--output", "json"],
+                               capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        history = json.loads(shown.stdout)
+        blobs = [shown.stdout.encode(), *_decoded_payloads(history)]
+        assert any(b"sha256:" in b for b in blobs), wid  # we did read the payloads
+        handle = client.get_workflow_handle(wid)
+        description = await handle.describe()
+        raw = (await handle.fetch_history()).to_json().encode()
+        blobs += [raw, repr(description.memo).encode(), repr(await description.memo()).encode(),
+                  repr(description.raw_description).encode(), repr(description.search_attributes).encode()]
+        for secret in secrets:
+            assert not any(secret.encode() in b for b in blobs), f"token in what Temporal keeps for {wid}"
+    for output in (market.deployed.stdout, market.deployed.stderr):
+        assert all(secret not in output for secret in secrets)
+
+
+def test_worker_stops_cleanly_on_ctrl_c(market: Marketplace) -> None:
+    code, out, err = stop_process(market.worker)
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert all(secret not in out + err for secret in [market.token, getattr(market, "rotated", "")] if secret)
