@@ -42,10 +42,11 @@ def on_api_token(ctx: Ctx, arg: Any) -> list[Effect]:
     if s.tokens.get(api) == arg:
         return []  # already holds it: stops a cascade from going round a cycle
     s.tokens[api] = arg
-    if ctx.wf.source is not None and ctx.wf.source.api == api:
+    if ctx.wf.source is not None and ctx.wf.source.api == api and (s.status in ("waiting_for_token", "error") or not s.loaded):
+        # Only a workflow the old token failed (or that never loaded) reloads: a rotation
+        # of a healthy hierarchy costs one signal per workflow, not a reload each.
         s.stale = True
-        if s.status == "waiting_for_token":
-            s.status = "loading"
+        s.status = "loading"
     return [
         Send(wid, "apiToken", arg)
         for wid, child in s.children.items()

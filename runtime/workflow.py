@@ -25,14 +25,15 @@ from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, FailureError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from runtime import registry
+    from runtime.registry import get as registration
     from runtime.children import cleanup, plan, publish
     from runtime.normalize import InvalidData, merge_stores, normalize
     from runtime.sealing import is_sealed_token
     from runtime.signals import apply_signal
     from runtime.state import Cancel, Ctx, Effect, Send, Start, WorkflowState
 
-LOAD_ACTIVITY = "load_entity"  # runtime.activities.LOAD_ACTIVITY (not imported: httpx)
+LOAD_ACTIVITY = "load_entity"  # names of runtime.activities (not imported here: httpx)
+DELIVER_ACTIVITY = "deliver_signals"
 ACTIVITY_MARGIN_MS = 5000
 
 
@@ -207,23 +208,20 @@ class StatefulWorkflow:
     # ------------------------------------------------------------------ effects
 
     async def _carry_out(self, effects: list[Effect]) -> None:
-        """Carry out one round's effects concurrently (never one round trip at a time)."""
-        if effects:
-            await asyncio.gather(*(self._effect(e) for e in effects))
+        """Carry out one round's effects concurrently (never one round trip at a time):
+        child starts side by side, every signal and cancel in one `deliver_signals` batch,
+        then the attach signals for ids that another parent had already started."""
+        if not effects:
+            return
+        starts = [e for e in effects if isinstance(e, Start)]
+        others = [e for e in effects if not isinstance(e, Start)]
+        results = await asyncio.gather(self._deliver(others), *(self._start(e) for e in starts))
+        await self._deliver([a for attach in results[1:] for a in attach])
 
-    async def _effect(self, effect: Effect) -> None:
-        try:
-            await _EFFECTS[type(effect)](self, effect)
-        except (FailureError, WorkflowAlreadyStartedError) as exc:
-            self._peer_gone(effect, exc)
-
-    async def _send(self, e: Send) -> None:
-        await workflow.get_external_workflow_handle(e.workflow_id).signal(e.signal, e.arg)
-
-    async def _cancel(self, e: Cancel) -> None:
-        await workflow.get_external_workflow_handle(e.workflow_id).cancel()
-
-    async def _start(self, e: Start) -> None:
+    async def _start(self, e: Start) -> list[Send]:
+        """Start a child; returns the attach signals if its id is already running."""
+        ctx = self._ctx
+        assert ctx is not None
         try:
             handle = await workflow.start_child_workflow(
                 e.workflow,
@@ -233,25 +231,56 @@ class StatefulWorkflow:
                 memo=e.memo,
             )
         except WorkflowAlreadyStartedError:
-            await self._carry_out(list(e.attach))  # one workflow per entity: attach to it
-            return
+            return list(e.attach)  # one workflow per entity: attach to the running one
+        except FailureError as exc:
+            ctx.error("child", f"starting {e.workflow_id} failed: {exc}")
+            ctx.state.children.pop(e.workflow_id, None)  # retried at the next round
+            return []
         handle.add_done_callback(_retrieve)
-        entry = self._ctx.state.children.get(e.workflow_id) if self._ctx else None
+        entry = ctx.state.children.get(e.workflow_id)
         if entry is not None:
             entry["owned"] = True
+        return []
 
-    def _peer_gone(self, effect: Effect, exc: BaseException) -> None:
-        """A signal/cancel whose target is not running: forget it rather than fail."""
+    async def _deliver(self, effects: Sequence[Effect]) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        if not effects:
+            return
+        items = [
+            {"workflow_id": e.workflow_id, "cancel": True}
+            if isinstance(e, Cancel)
+            else {"workflow_id": e.workflow_id, "signal": e.signal, "arg": e.arg}  # type: ignore[union-attr]
+            for e in effects
+        ]
+        try:
+            results = await workflow.execute_local_activity(
+                DELIVER_ACTIVITY,
+                {"items": items},
+                result_type=list,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+        except ActivityError as exc:
+            ctx.error("child", f"delivering {len(items)} signal(s) failed: {_failure_text(exc)}")
+            return
+        for effect, result in zip(effects, results):
+            if not result["ok"]:
+                self._undelivered(effect, result)
+
+    def _undelivered(self, effect: Effect, result: dict[str, Any]) -> None:
+        """A signal/cancel that did not land: forget a peer that is gone, else record it."""
         ctx = self._ctx
         assert ctx is not None
         wid = effect.workflow_id
-        if isinstance(effect, Send) and wid in ctx.state.subscribers and effect.signal == "update":
+        if not result["gone"]:
+            ctx.error("child", f"signalling {wid} failed: {result['error']}")
+            return
+        if isinstance(effect, Send) and effect.signal == "update":
             ctx.state.subscribers.pop(wid, None)
-        child = ctx.state.children.get(wid)
-        if isinstance(effect, Send) and child is not None and effect.signal == "update":
-            child["known"] = None
-        if not isinstance(effect, Cancel):
-            ctx.error("child", f"{effect.signal if isinstance(effect, Send) else 'start'} {wid}: {exc}")
+            child = ctx.state.children.get(wid)
+            if child is not None:
+                child["known"] = None
 
     # ------------------------------------------------------------------ continue-as-new
 
@@ -305,7 +334,7 @@ def _begin(inp: Any) -> Ctx:
     info = workflow.info()
     if not isinstance(inp, dict) or not isinstance(inp.get("ir_hash"), str):
         raise RuntimeError("workflow input lacks ir_hash")  # fails the task, not the workflow
-    ir = registry.get(inp["ir_hash"])
+    ir = registration(inp["ir_hash"])
     if ir is None or info.workflow_type not in ir.workflows:
         # Failing the task (not the workflow) lets a worker that holds the registration take it.
         raise RuntimeError(f"this worker does not hold {info.workflow_type} of IR {inp['ir_hash']}")
@@ -385,7 +414,9 @@ def _status(self: StatefulWorkflow) -> dict[str, Any]:
 
 
 def _fingerprints(ctx: Ctx) -> dict[str, str | None]:
-    return {api: (t or {}).get("fingerprint") for api, t in ctx.state.tokens.items()}
+    """Every api with auth: the fingerprint of the token held, or None (never the token)."""
+    held = ctx.state.tokens
+    return {name: (held.get(name) or {}).get("fingerprint") for name, api in sorted(ctx.ir.apis.items()) if api.needs_token}
 
 
 def _state(self: StatefulWorkflow) -> dict[str, Any]:
@@ -429,13 +460,7 @@ QUERIES: dict[str, Callable[[StatefulWorkflow], Any]] = {
     "pendingChanges": _pending,
     "subscriptions": _subscriptions,
     "managedPaths": _managed_paths,
-    "apiUrl": lambda self: {api: self._ctx.api_url(api) for api in self._ctx.ir.apis},  # type: ignore[union-attr]
+    "apiUrl": lambda self: {api: self._ctx.api_url(api) for api in sorted(self._ctx.ir.apis)},  # type: ignore[union-attr]
     "apiToken": lambda self: _fingerprints(self._ctx),  # type: ignore[arg-type]
     "status": _status,
-}
-
-_EFFECTS: dict[type, Callable[[StatefulWorkflow, Any], Any]] = {
-    Send: StatefulWorkflow._send,
-    Cancel: StatefulWorkflow._cancel,
-    Start: StatefulWorkflow._start,
 }

@@ -1,0 +1,159 @@
+"""Token inheritance on a real dev server and a real HTTP API: tokens reach exactly the
+workflows that need them, rotation cascades, apiUrl stays per workflow and allowed."""
+
+from __future__ import annotations
+
+import time
+
+from runtime.sealing import fingerprint, seal
+from tests.helpers import assert_eventually, new_worker, unique
+from tests.runtime.irs import listing, marketplace_ir, put_user
+from tests.runtime.util import query, start_root, tree, try_query
+
+
+def _hierarchy(api, uid: str, n: int = 2, photos: int = 1) -> list[dict]:
+    listings = [listing(unique("l"), uid, photos=photos) for _ in range(n)]
+    put_user(api, uid, listings)
+    return listings
+
+
+async def _loaded(client, root: str, count: int) -> dict:
+    async def check():
+        t = await tree(client, root)
+        assert len(t) == count, sorted(t)
+        assert all(s["loaded"] for s in t.values()), {w: (s["status"], s["last_error"]) for w, s in t.items()}
+        return t
+
+    return await assert_eventually(check, timeout=20)
+
+
+async def test_tokens_reach_exactly_the_workflows_that_need_them(client, http_api):
+    token = "tok-" + unique("a")
+    http_api.require_auth("/", token)
+    uid = unique("u")
+    listings = _hierarchy(http_api, uid, n=2, photos=2)
+    ir = marketplace_ir(http_api)
+    async with new_worker(client, ir) as worker:
+        await start_root(client, ir, worker.task_queue, uid, token)
+        t = await _loaded(client, f"User-{uid}", 1 + 2 + 4)
+    fp = fingerprint(token)
+    for wid, st in t.items():
+        want = None if wid.startswith("Photo-") else fp
+        assert st["tokens"] == {"crm": want}, wid
+    photo = next(w for w in t if w.startswith("Photo-"))
+    assert t[photo]["api_url"] is None
+    # every request carried the token, and only sources made requests
+    log = http_api.log()
+    assert log and all(r.auth == f"Bearer {token}" and r.status == 200 for r in log)
+    assert sorted({r.path for r in log}) == sorted([f"/users/{uid}"] + [f"/listings/{x['id']}" for x in listings])
+
+
+async def test_rotation_at_the_root_cascades_and_later_loads_use_the_new_token(client, http_api):
+    old, new = "old-" + unique("a"), "new-" + unique("b")
+    http_api.require_auth("/", old, new)
+    uid = unique("u")
+    listings = _hierarchy(http_api, uid, n=2)
+    ir = marketplace_ir(http_api)
+    root = f"User-{uid}"
+    async with new_worker(client, ir) as worker:
+        handle = await start_root(client, ir, worker.task_queue, uid, old)
+        await _loaded(client, root, 5)
+        await handle.signal("apiToken", seal("crm", new))
+
+        async def rotated():
+            t = await tree(client, root)
+            for wid, st in t.items():
+                assert st["tokens"]["crm"] == (None if wid.startswith("Photo-") else fingerprint(new)), wid
+
+        await assert_eventually(rotated, timeout=10)
+        http_api.clear_log()
+        lid = listings[0]["id"]
+        await client.get_workflow_handle(f"Listing-{lid}").signal("update", {})
+
+        def reloaded_with_new():
+            reqs = http_api.requests_to(f"/listings/{lid}")
+            assert reqs and all(r.auth == f"Bearer {new}" for r in reqs)
+
+        await assert_eventually(reloaded_with_new)
+        # the root reloaded on rotation (its source uses crm) with the new token too
+        assert all(r.auth == f"Bearer {new}" for r in http_api.log())
+
+
+async def test_rotation_of_50_children_is_concurrent(client, http_api):
+    old, new = "old-" + unique("a"), "new-" + unique("b")
+    http_api.require_auth("/", old, new)
+    uid = unique("u")
+    _hierarchy(http_api, uid, n=50, photos=0)
+    ir = marketplace_ir(http_api)
+    root = f"User-{uid}"
+    async with new_worker(client, ir) as worker:
+        started = time.monotonic()
+        handle = await start_root(client, ir, worker.task_queue, uid, old)
+        await _loaded(client, root, 51)
+        start_secs = time.monotonic() - started
+        t0 = time.monotonic()
+        await handle.signal("apiToken", seal("crm", new))
+
+        async def all_rotated():
+            t = await tree(client, root)
+            assert all(s["tokens"]["crm"] == fingerprint(new) for s in t.values())
+
+        await assert_eventually(all_rotated, timeout=20, interval=0.05)
+        rotation_secs = time.monotonic() - t0
+    print(f"\n50 children: started+loaded in {start_secs:.2f}s, rotation reached all in {rotation_secs:.2f}s")
+    assert rotation_secs < 3.0
+
+
+async def test_token_none_workflow_never_holds_a_token(client, http_api):
+    uid = unique("u")
+    listings = _hierarchy(http_api, uid, n=1, photos=1)
+    ir = marketplace_ir(http_api)
+    async with new_worker(client, ir) as worker:
+        await start_root(client, ir, worker.task_queue, uid, "t-" + unique())
+        photo = f"Photo-{listings[0]['photos'][0]['id']}"
+        async def started():
+            assert await try_query(client, photo, "apiToken") == {"crm": None}
+
+        await assert_eventually(started, timeout=15)
+        # a token signalled straight at it is refused and recorded, never held
+        await client.get_workflow_handle(photo).signal("apiToken", seal("crm", "sneaky"))
+
+        async def refused():
+            st = await query(client, photo, "state")
+            assert any("does not use api 'crm'" in e["message"] for e in st["errors"])
+
+        await assert_eventually(refused)
+        assert await query(client, photo, "apiToken") == {"crm": None}
+
+
+async def test_api_url_is_per_workflow_and_refused_outside_allow(client, http_api):
+    token = "t-" + unique()
+    uid = unique("u")
+    listings = _hierarchy(http_api, uid, n=1)
+    ir = marketplace_ir(http_api)
+    root = f"User-{uid}"
+    async with new_worker(client, ir) as worker:
+        handle = await start_root(client, ir, worker.task_queue, uid, token)
+        await _loaded(client, root, 3)
+        # refused: an origin outside allow; state untouched
+        await handle.signal("apiUrl", {"api": "crm", "url": "http://evil.example:8080"})
+
+        async def refused():
+            st = await query(client, root, "state")
+            assert any("apiUrl refused" in e["message"] and "evil.example:8080" in e["message"] for e in st["errors"])
+
+        await assert_eventually(refused)
+        assert await query(client, root, "apiUrl") == {"crm": http_api.url}
+        # accepted: localhost is in allow; the root reloads through it, the child is untouched
+        other = f"http://localhost:{http_api.port}"
+        http_api.clear_log()
+        await handle.signal("apiUrl", {"api": "crm", "url": other})
+
+        def via_localhost():
+            reqs = http_api.requests_to(f"/users/{uid}")
+            assert reqs and reqs[-1].headers.get("Host", reqs[-1].headers.get("host")) == f"localhost:{http_api.port}"
+
+        await assert_eventually(via_localhost)
+        assert await query(client, root, "apiUrl") == {"crm": other}
+        assert await query(client, f"Listing-{listings[0]['id']}", "apiUrl") == {"crm": http_api.url}
+        assert not any(r.headers.get("Host", "").startswith("evil") for r in http_api.log())
