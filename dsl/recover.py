@@ -139,12 +139,12 @@ class _Run:
             end = self.text.find("\n", pos)
             end = len(self.text) if end < 0 else end
             message = "unterminated string: a string ends with `\"` on the same line"
+        elif ch == ";":
+            end = pos + 1
+            message = "unexpected `;`: statements need no separator, a new line or a space will do"
         else:
             end = pos + 1
-            label = self.wording.label(self.ps.position, "<char>")
-            message = f"unexpected character {self.wording.char(ch)}"
-            if label:
-                message = f"{label}: found {self.wording.char(ch)}"
+            message = self.message(f"the character {self.wording.char(ch)}", "<char>")
         span = Span(self.file, e.line, e.column, e.line, e.column + max(end - pos, 1))
         self.report(message, span)
         self.skipping = True

@@ -61,7 +61,7 @@ _EXAMPLES: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("missing `->` in `child`: write `child FIELD -> WORKFLOW`",
      ("workflow W manages E { child x Y", "workflow W manages E { child x {"), True),
     ("a field needs a type, such as `string`, `[string]` or an entity name",
-     ("entity E { id }", "entity E { id key", "entity E { id ?"), True),
+     ("entity E { id }", "entity E { id ?", "entity E { id = "), True),
     ("`retry` needs `times`: write `retry 5 times`",
      ("api a { retry 5 }", "api a { retry 5 backoff", "api a { retry 5 timeout"), True),
     ("`retry` takes a whole number of attempts: write `retry 5 times`",
