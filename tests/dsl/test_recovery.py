@@ -1,0 +1,79 @@
+"""After a syntax error the parser carries on: every error of a file is reported, each
+once, and the declarations that parsed are still in the Spec for the compiler to check."""
+
+from __future__ import annotations
+
+from dsl import parse
+from tests.dsl.helpers import errors
+
+BROKEN = """\
+api a {
+  base http://x
+  timeout 10
+  retry 5
+}
+entity E {
+  id string
+  tags [string
+}
+workflow W E {
+  source a get "/x"
+  child x Y { autostart }
+  token crm
+}
+deploy W u1
+import common
+"""
+
+
+def test_every_error_in_a_file_is_reported_once():
+    found = [(line, col) for line, col, _ in errors(BROKEN)]
+    assert found == [(2, 8), (3, 11), (5, 1), (9, 1), (10, 12), (12, 11), (13, 9), (15, 10), (16, 8)]
+
+
+def test_the_declarations_around_errors_are_kept():
+    spec, _ = parse(BROKEN, "t.swf")
+    api, entity, workflow = spec.decls
+    assert [type(s).__name__ for s in api.body] == ["RetryStmt"]  # `times` was put back
+    assert [f.name.value for f in entity.fields] == ["id", "tags"]  # `]` was put back
+    # `manages` and `->` were put back, so the workflow reads as meant
+    assert (workflow.name.value, workflow.entity.value) == ("W", "E")
+    assert [type(s).__name__ for s in workflow.body] == ["SourceStmt", "ChildStmt"]
+    assert workflow.body[1].workflow.value == "Y"
+
+
+def test_a_missing_closing_brace_does_not_swallow_the_next_declaration():
+    text = "entity A {\n  id string\n\nworkflow W manages A {\n  token none\n}\nentity B { id string }"
+    spec, diags = parse(text, "t.swf")
+    assert [(d.span.line, d.span.col) for d in diags] == [(4, 1)]
+    assert [d.name.value for d in spec.decls] == ["A", "W", "B"]
+    assert [f.name.value for f in spec.decls[0].fields] == ["id"]
+
+
+def test_a_bad_statement_is_dropped_and_the_next_one_parsed():
+    spec, diags = parse('workflow W manages E {\n  select\n  source a get "/x"\n}', "t.swf")
+    assert [(d.span.line, d.span.col) for d in diags] == [(3, 3)]
+    assert [type(s).__name__ for s in spec.decls[0].body] == ["SourceStmt"]
+
+
+def test_one_error_per_line():
+    assert len(errors("entity E { id string ; ; ; @ @ }")) == 1
+
+
+def test_errors_stop_after_a_limit():
+    text = "\n".join("entity E { @ }" for _ in range(200))
+    assert 1 < len(errors(text)) <= 30
+
+
+def test_an_unclosed_file_keeps_what_parsed():
+    spec, diags = parse('workflow W manages E {\n  child x -> Y {\n    autostart\n', "t.swf")
+    assert len(diags) == 1 and "end of the file" in diags[0].message
+    (workflow,) = spec.decls
+    assert [type(o).__name__ for o in workflow.body[0].options] == ["AutostartOpt"]
+
+
+def test_garbage_never_raises():
+    for text in ["\x00\x01\x02", "{" * 10_000, "}" * 1000, '"' * 999, "é" * 100, "\r\n" * 50,
+                 "api " * 3000, "entity E { x " + "[" * 5000, "#" * 10_000, "\ufeffapi a {}"]:
+        spec, diags = parse(text, "t.swf")
+        assert all(d.code == "SWF001" for d in diags), [d.message for d in diags if d.code != "SWF001"]
