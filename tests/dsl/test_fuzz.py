@@ -1,0 +1,54 @@
+"""Fuzz: whatever the text, the full check never raises and every finding points inside
+its file.
+
+Inputs are the example specs of specs/ after a few mutations (tests/dsl/mutations.py):
+characters and tokens deleted, inserted, duplicated or swapped, truncation, keywords and
+punctuation injected. `bench/fuzz_validate.py` runs the same mutations 100,000 times.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from compiler import check_sources
+from dsl import parse
+from tests.dsl.mutations import example_specs, mutate, position_problems
+
+SPECS = example_specs()
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+class DrawChooser:
+    """Mutation choices drawn from hypothesis, so that a failure shrinks."""
+
+    def __init__(self, data) -> None:
+        self.data = data
+
+    def choice(self, seq):
+        return seq[self.data.draw(st.integers(0, len(seq) - 1))]
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self.data.draw(st.integers(lo, hi))
+
+
+def assert_sound(diags, files) -> None:
+    assert position_problems(diags, files) == []
+    assert [d for d in diags if d.code == "SWF099"] == []
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(SPECS)), st.integers(1, 4), st.data())
+def test_full_check_of_mutated_specs(name, rounds, data):
+    text = mutate(DrawChooser(data), SPECS[name], rounds)
+    files = {**SPECS, name: text}
+    assert_sound(check_sources(files, [name]), files)
+
+
+@SETTINGS
+@given(st.text(max_size=300))
+def test_parse_of_any_text(text):
+    spec, diags = parse(text, "any.swf")
+    assert spec.file == "any.swf"
+    assert_sound(diags, {"any.swf": text})
+    assert all(d.code == "SWF001" for d in diags)
