@@ -1,0 +1,192 @@
+"""HTTP faults against a real server: retries, Retry-After, bad bodies, refused tokens,
+bad signals — each visible in the state, none failing a workflow."""
+
+from __future__ import annotations
+
+import time
+
+from temporalio.client import WorkflowExecutionStatus
+
+from runtime.sealing import fingerprint, seal
+from tests.helpers import assert_eventually, new_worker, unique
+from tests.runtime.irs import listing, marketplace_ir, put_user
+from tests.runtime.util import query, start_root
+
+
+async def _root_loaded(client, root: str, timeout: float = 15) -> dict:
+    async def check():
+        st = await query(client, root)
+        assert st["loaded"] and st["status"] == "running", st
+        return st
+
+    return await assert_eventually(check, timeout=timeout)
+
+
+async def _error_seen(client, wid: str, *fragments: str) -> dict:
+    async def check():
+        st = await query(client, wid, "state")
+        assert any(all(f in e["message"] for f in fragments) for e in st["errors"]), st["errors"]
+        return st
+
+    return await assert_eventually(check, timeout=15)
+
+
+def _user_only(api, uid: str) -> None:
+    put_user(api, uid, [])
+
+
+async def test_500s_then_success_retries(client, http_api):
+    uid = unique("u")
+    _user_only(http_api, uid)
+    http_api.fail(f"/users/{uid}", times=2)
+    ir = marketplace_ir(http_api)
+    async with new_worker(client, ir) as worker:
+        await start_root(client, ir, worker.task_queue, uid, "t")
+        await _root_loaded(client, f"User-{uid}")
+    assert [r.status for r in http_api.requests_to(f"/users/{uid}")] == [500, 500, 200]
+
+
+async def test_429_honours_retry_after(client, http_api):
+    uid = unique("u")
+    _user_only(http_api, uid)
+    http_api.rate_limit(f"/users/{uid}", retry_after=1.5)
+    ir = marketplace_ir(http_api, retry=(3, 50, 200))  # without Retry-After: ~50 ms
+    async with new_worker(client, ir) as worker:
+        t0 = time.monotonic()
+        await start_root(client, ir, worker.task_queue, uid, "t")
+        await _root_loaded(client, f"User-{uid}")
+        elapsed = time.monotonic() - t0
+    assert [r.status for r in http_api.requests_to(f"/users/{uid}")] == [429, 200]
+    assert elapsed >= 1.4, elapsed
+
+
+async def test_retries_exhausted_is_a_recorded_error_not_a_failed_workflow(client, http_api):
+    uid = unique("u")
+    _user_only(http_api, uid)
+    http_api.fail(f"/users/{uid}", times=None)
+    ir = marketplace_ir(http_api, retry=(2, 50, 100))
+    root = f"User-{uid}"
+    async with new_worker(client, ir) as worker:
+        await start_root(client, ir, worker.task_queue, uid, "t")
+        st = await _error_seen(client, root, "HttpServerError", "HTTP 500")
+        assert st["status"] == "error" and not st["loaded"]
+        assert (await client.get_workflow_handle(root).describe()).status == WorkflowExecutionStatus.RUNNING
+        http_api.clear_faults()
+        await client.get_workflow_handle(root).signal("update", {})
+        await _root_loaded(client, root)
+
+
+async def test_malformed_and_schema_invalid_bodies_leave_state_unchanged(client, http_api):
+    uid = unique("u")
+    lid = unique("l")
+    put_user(http_api, uid, [listing(lid, uid, photos=1)], nested=True)
+    ir = marketplace_ir(http_api)
+    root = f"User-{uid}"
+    async with new_worker(client, ir) as worker:
+        handle = await start_root(client, ir, worker.task_queue, uid, "t")
+        await _root_loaded(client, root)
+        before = (await query(client, root, "state"))["store"]
+
+        http_api.malformed(f"/users/{uid}")
+        await handle.signal("update", {})
+        st = await _error_seen(client, root, "MalformedResponse", "malformed JSON")
+        assert st["store"] == before
+
+        bad = {"data": {"id": uid, "name": "Ann", "tags": [], "listings": [
+            {**listing(lid, uid), "photos": [{"id": "p0", "url": 5}]}]}}
+        http_api.invalid(f"/users/{uid}", bad)
+        await handle.signal("update", {})
+        st = await _error_seen(client, root, "SchemaInvalid", "$.data.listings[0].photos[0].url")
+        assert st["store"] == before
+        assert (await query(client, root))["last_error"].startswith("SchemaInvalid")
+        # only one request each: bad bodies are not retried
+        assert [r.status for r in http_api.requests_to(f"/users/{uid}")] == [200, 200, 200]
+
+
+async def test_401_waits_for_a_token_and_resumes_on_rotation(client, http_api):
+    good = "good-" + unique()
+    http_api.require_auth("/", good)
+    uid = unique("u")
+    _user_only(http_api, uid)
+    ir = marketplace_ir(http_api)
+    root = f"User-{uid}"
+    async with new_worker(client, ir) as worker:
+        handle = await start_root(client, ir, worker.task_queue, uid, "stale-token")
+
+        async def waiting():
+            st = await query(client, root)
+            assert st["status"] == "waiting_for_token" and not st["loaded"], st
+            assert "HTTP 401" in st["last_error"]
+
+        await assert_eventually(waiting)
+        assert await query(client, root, "pendingChanges") == [{"kind": "reload", "waiting_for_token": True}]
+        assert [r.status for r in http_api.requests_to(f"/users/{uid}")] == [401]  # no retry storm
+        await handle.signal("apiToken", seal("crm", good))
+        st = await _root_loaded(client, root)
+        assert st["tokens"] == {"crm": fingerprint(good)}
+
+
+async def test_missing_token_waits_without_a_request(client, http_api):
+    uid = unique("u")
+    _user_only(http_api, uid)
+    ir = marketplace_ir(http_api)
+    root = f"User-{uid}"
+    async with new_worker(client, ir) as worker:
+        handle = await start_root(client, ir, worker.task_queue, uid, None)
+        await assert_eventually(lambda: _status_is(client, root, "waiting_for_token"))
+        assert http_api.log() == []
+        await handle.signal("apiToken", seal("crm", "t"))
+        await _root_loaded(client, root)
+
+
+async def _status_is(client, wid: str, status: str) -> None:
+    assert (await query(client, wid))["status"] == status
+
+
+async def test_bad_and_unknown_signals_are_recorded_errors(client, http_api):
+    uid = unique("u")
+    _user_only(http_api, uid)
+    ir = marketplace_ir(http_api)
+    root = f"User-{uid}"
+    async with new_worker(client, ir) as worker:
+        handle = await start_root(client, ir, worker.task_queue, uid, "t")
+        await _root_loaded(client, root)
+        before = await query(client, root, "state")
+        await handle.signal("apiToken", {"api": "crm", "token": "plain-secret-123"})
+        await handle.signal("apiUrl", "http://x")
+        await handle.signal("update", {"entity": "Nope", "id": "1", "record": {}})
+        await handle.signal("update", {"entity": "Listing", "id": "l9", "record": {**listing("l9", uid), "title": 3}})
+        await handle.signal("subscribe", {"workflow_id": "X-1", "selectors": []})
+        await handle.signal("launchMissiles", {})
+        st = await _error_seen(client, root, "unknown signal 'launchMissiles'")
+        messages = [e["message"] for e in st["errors"]]
+        assert any(m.startswith("apiToken refused") for m in messages)
+        assert any(m.startswith("apiUrl refused") for m in messages)
+        assert any("unknown entity 'Nope'" in m for m in messages)
+        assert any("invalid at $.title" in m for m in messages)
+        assert any(m.startswith("subscribe refused") for m in messages)
+        assert not any("plain-secret-123" in m for m in messages)
+        assert st["store"] == before["store"]
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        assert (await query(client, root))["status"] == "running"
+
+
+async def test_delete_of_own_entity_completes_and_cancels_children(client, http_api):
+    uid = unique("u")
+    l1 = listing(unique("l"), uid, photos=0)
+    put_user(http_api, uid, [l1])
+    ir = marketplace_ir(http_api)
+    root = f"User-{uid}"
+    async with new_worker(client, ir) as worker:
+        handle = await start_root(client, ir, worker.task_queue, uid, "t")
+        await _root_loaded(client, root)
+        await assert_eventually(lambda: _status_is(client, f"Listing-{l1['id']}", "running"), timeout=15)
+        await handle.signal("delete", {})
+        result = await handle.result()
+        assert result["status"] == "deleted"
+
+        async def cancelled():
+            d = await client.get_workflow_handle(f"Listing-{l1['id']}").describe()
+            assert d.status == WorkflowExecutionStatus.CANCELED
+
+        await assert_eventually(cancelled)
