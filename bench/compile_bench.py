@@ -33,9 +33,10 @@ FILES = 8  # workflow files; plus one of apis, FILES of entities, and the root
 
 
 def api_block(i: int) -> str:
+    auth = "bearer" if i % 3 else 'header "X-Api-Key"'
     return (f'api api{i} {{\n'
             f'  base    env("API{i}_URL", "http://127.0.0.1:8787")\n'
-            f'  auth    {"bearer" if i % 3 else "header \\"X-Api-Key\\""}\n'
+            f'  auth    {auth}\n'
             f'  allow   "127.0.0.1:8787", "localhost:8787"\n'
             f'  timeout 10s\n'
             f'  retry   5 times backoff 1s .. 30s\n'
@@ -55,12 +56,16 @@ def entity_blocks(g: int) -> str:
 def workflow_blocks(g: int) -> str:
     out = []
     for level in range(3):
-        child = (f"  child items -> W{g}_{level + 1} {{\n    autostart\n    cancel on delete\n"
-                 f"    subscribe update \"*\"\n  }}\n") if level < 2 else ""
-        token = "  token none\n" if level == 2 and g % 4 == 0 else ""
-        source = "" if token else f'  source api{g} get "/g{g}/l{level}/{{id}}" every 5m\n'
-        out.append(f"workflow W{g}_{level} manages E{g}_{level} {{\n{source}{token}"
-                   f'  select "data.item"\n' * bool(source) + child + "}\n\n")
+        body = []
+        if level == 2 and g % 4 == 0:
+            body.append("  token none\n")
+        else:
+            body.append(f'  source api{g} get "/g{g}/l{level}/{{id}}" every 5m\n')
+            body.append('  select "data.item"\n')
+        if level < 2:
+            body.append(f"  child items -> W{g}_{level + 1} {{\n    autostart\n"
+                        f"    cancel on delete\n    subscribe update \"*\"\n  }}\n")
+        out.append(f"workflow W{g}_{level} manages E{g}_{level} {{\n" + "".join(body) + "}\n\n")
     return "".join(out)
 
 

@@ -9,6 +9,8 @@ input.
 
 from __future__ import annotations
 
+import gc
+
 from dsl.ast import Span
 from dsl.diagnostics import Collector, Diagnostic
 
@@ -26,6 +28,18 @@ def analyse(roots: list[str], source: Source, *, emit_ir: bool, parse=None):
         `(ir or None, sorted diagnostics, Loaded)`; the IR only when `emit_ir` and no
         errors were found.
     """
+    # A compile allocates many small objects and frees none until it returns: the cyclic
+    # collector would only walk them again and again (mypy tunes it away for the same reason).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return run_pipeline(roots, source, emit_ir=emit_ir, parse=parse)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def run_pipeline(roots: list[str], source: Source, *, emit_ir: bool, parse=None):
     from compiler.check import check
     from compiler.resolve import resolve
     from compiler.routing import route

@@ -4,6 +4,9 @@ Stage: last pass of `compiler/`. Takes the IR dict; gives SWF099 findings. A fai
 here is a bug in swfc, never in the user's spec, so it is reported as an internal error
 with the JSON path of the problem. jsonschema is imported here only, on first use:
 `swfc validate` never emits IR and so never pays for it.
+
+jsonschema checks the schema and words every error; the common case (a valid IR) is
+decided by `fastschema`'s compiled predicate, which is ~10x faster on large specs.
 """
 
 from __future__ import annotations
@@ -28,6 +31,18 @@ def validator():
     return Draft202012Validator(schema)
 
 
+@lru_cache(maxsize=1)
+def fast_check():
+    """The compiled accept-path predicate, or None when the schema needs full jsonschema."""
+    from compiler.fastschema import Unsupported, compile_schema
+
+    validator()  # the schema itself must be valid 2020-12 first
+    try:
+        return compile_schema(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+    except Unsupported:
+        return None
+
+
 def json_path(path) -> str:
     out = "$"
     for part in path:
@@ -37,6 +52,9 @@ def json_path(path) -> str:
 
 def validate_ir(ir: dict, diags: Collector, where: Span) -> bool:
     """Validate `ir`; each schema error becomes an SWF099 at `where`. True when valid."""
+    fast = fast_check()
+    if fast is not None and fast(ir):
+        return True
     errors = sorted(validator().iter_errors(ir), key=lambda e: list(map(str, e.absolute_path)))
     for err in errors:
         diags.add("SWF099", f"internal error: the emitted IR does not match its schema at "
