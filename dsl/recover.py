@@ -160,7 +160,7 @@ class _Run:
         self.skipping = True
         if self.insert_missing(tok):
             return
-        self.check_entity_swallowed()
+        self.check_entity_swallowed(tok)
         self.resync(tok)
 
     def insert_missing(self, tok: Token) -> bool:
@@ -202,18 +202,17 @@ class _Run:
             self.resync(tok)
         return True
 
-    def check_entity_swallowed(self) -> None:
+    def check_entity_swallowed(self, tok: Token) -> None:
         """Inside an entity, `workflow W manages E {` after a missing `}` parses as fields
-        until the `{`. If a field in the open entity is named by a declaration keyword at
-        the start of a line, parse again with that word as a declaration."""
-        if not self.restarts:
-            return
+        until the `{` (or the string of `import "x"`). If the line of the error starts with
+        a field named by a declaration keyword, parse again with that word as one."""
         braces = self.open_braces()
-        if not braces:
+        if not self.restarts or not braces or tok.type not in ("LBRACE", "STRING"):
             return
-        for name in self.names_after(braces[-1]):
-            where = (name.span.line, name.span.col)
-            if name.value in DECL_WORDS and self.starts_line(name) and where not in self.forced:
+        names = [n for n in self.names_after(braces[-1]) if n.span.line == tok.line]
+        if names and names[0].value in DECL_WORDS and self.starts_line(names[0]):
+            where = (names[0].span.line, names[0].span.col)
+            if where not in self.forced:
                 raise _Restart(where)
 
     def names_after(self, brace: Token):
