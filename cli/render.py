@@ -86,7 +86,7 @@ def print_text(diags, texts, n_files, *, file, color: bool) -> None:
     out = Text()
     for text, style in pieces:
         out.append(text, style=style or None)
-    Console(file=file, highlight=False, soft_wrap=True).print(out, end="")
+    Console(file=file, highlight=False, soft_wrap=True, force_terminal=True).print(out, end="")
 
 
 def to_json(diags: Iterable[Diagnostic]) -> str:

@@ -14,7 +14,6 @@ import gc
 from dsl.ast import Span
 from dsl.diagnostics import Collector, Diagnostic
 
-from compiler.emit import dump_ir
 from compiler.loader import DictSource, FileSource, Loaded, Source, load
 
 __all__ = ["check_each", "check_files", "check_sources", "compile_files", "compile_sources", "dump_ir",
@@ -70,6 +69,13 @@ def emit_and_validate(symbols, routes, diags: Collector, roots: list[str]) -> di
     ir = emit(symbols, routes)
     where = Span(roots[0] if roots else "<none>", 1, 1, 1, 1)
     return ir if validate_ir(ir, diags, where) else None
+
+
+def dump_ir(ir: dict) -> str:
+    """The canonical text of an IR (docs/ir.md "Determinism")."""
+    from compiler.emit import dump_ir as dump
+
+    return dump(ir)
 
 
 def check_each(paths: list[str], source: Source | None = None):

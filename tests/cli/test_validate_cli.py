@@ -122,3 +122,17 @@ def test_console_entry_point_runs_as_module():
     proc = subprocess.run([sys.executable, "-m", "cli.main", "validate", "specs/marketplace.swf"],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_colour_rendering_has_the_same_text():
+    from cli import render
+    from compiler import FileSource, analyse
+
+    _, diags, loaded = analyse(["specs/errors/SWF060_token_none_crossed.swf"], FileSource(),
+                               emit_ir=False)
+    plain = render.render_text(diags, loaded.texts, 1)
+    coloured = io.StringIO()
+    render.print_text(diags, loaded.texts, 1, file=coloured, color=True)
+    assert "\x1b[" in coloured.getvalue()
+    import re
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured.getvalue()) == plain
