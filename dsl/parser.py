@@ -35,19 +35,29 @@ class AlwaysName:
 
 
 def _cache_path() -> str | bool:
-    """Where Lark keeps the pickled tables: `$XDG_CACHE_HOME/swfc` (or the temp dir), never
-    next to the grammar, which may sit in a read-only install. Lark checks the grammar's
-    hash on load, so a stale file is simply rebuilt."""
+    """Where Lark keeps the pickled tables: `$XDG_CACHE_HOME/swfc` (else a per-user temp
+    dir), never next to the grammar, which may sit in a read-only install. Lark checks the
+    grammar's hash on load, so a stale or torn file is simply rebuilt."""
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
     version = f"lark{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
-    for folder in (os.path.join(root, "swfc"), os.path.join(tempfile.gettempdir(), "swfc-cache")):
-        try:
-            os.makedirs(folder, exist_ok=True)
-            if os.access(folder, os.W_OK):
-                return os.path.join(folder, f"grammar-{version}.lark.pickle")
-        except OSError:
-            continue
-    return False  # no writable place: build the tables each time, still correct
+    for folder in (os.path.join(root, "swfc"), os.path.join(tempfile.gettempdir(), f"swfc-{uid}")):
+        if _private_dir(folder):
+            return os.path.join(folder, f"grammar-{version}.lark.pickle")
+    return False  # no safe place: build the tables each time, still correct
+
+
+def _private_dir(folder: str) -> bool:
+    """True if `folder` exists (or was made) and only we can write to it: the cache is a
+    pickle, and loading someone else's pickle would run their code."""
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        st = os.stat(folder)
+    except OSError:
+        return False
+    if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+        return False
+    return os.access(folder, os.W_OK)
 
 
 @functools.lru_cache(maxsize=1)

@@ -59,12 +59,19 @@ class ToAst(Transformer):
 
     def span(self, first, last=None) -> Span:
         """The span from the start of `first` to the end of `last` (tokens or nodes)."""
-        last = first if last is None else last
-        a = first.span if hasattr(first, "span") else None
-        b = last.span if hasattr(last, "span") else None
-        line, col = (a.line, a.col) if a else (first.line, first.column)
-        end_line, end_col = (b.end_line, b.end_col) if b else (last.end_line, last.end_column)
-        return Span(self.file, line, col, end_line, end_col)
+        if last is None:
+            last = first
+        if isinstance(first, Token):
+            line, col = first.line, first.column
+        else:
+            line, col = first.span.line, first.span.col
+        if isinstance(last, Token):
+            return Span(self.file, line, col, last.end_line, last.end_column)
+        end = last.span
+        return Span(self.file, line, col, end.end_line, end.end_col)
+
+    def tok_span(self, tok: Token) -> Span:
+        return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
 
     @staticmethod
     def nodes(children) -> tuple:
@@ -74,16 +81,16 @@ class ToAst(Transformer):
     # ---------------------------------------------------------------- terminals
 
     def NAME(self, tok: Token) -> Name:
-        return Name(str(tok), self.span(tok))
+        return Name(str(tok), self.tok_span(tok))
 
     def STRING(self, tok: Token) -> Str:
-        return Str(self.unescape(tok), self.span(tok))
+        return Str(self.unescape(tok), self.tok_span(tok))
 
     def DURATION(self, tok: Token) -> Duration:
-        return Duration(str(tok), self.span(tok))
+        return Duration(str(tok), self.tok_span(tok))
 
     def INT(self, tok: Token) -> Integer:
-        return Integer(int(tok), self.span(tok))
+        return Integer(int(tok), self.tok_span(tok))
 
     def unescape(self, tok: Token) -> str:
         """The string's value; an escape other than `\\"` or `\\\\` is reported and kept as written."""

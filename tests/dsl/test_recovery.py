@@ -77,3 +77,10 @@ def test_garbage_never_raises():
                  "api " * 3000, "entity E { x " + "[" * 5000, "#" * 10_000, "\ufeffapi a {}"]:
         spec, diags = parse(text, "t.swf")
         assert all(d.code == "SWF001" for d in diags), [d.message for d in diags if d.code != "SWF001"]
+
+
+def test_a_field_named_like_a_declaration_is_not_taken_for_one():
+    # the error is elsewhere; `api string` stays a field
+    spec, diags = parse("entity E {\n  api string\n  x = 1\n}", "t.swf")
+    assert [(d.span.line, d.span.col) for d in diags] == [(3, 5)]
+    assert [f.name.value for f in spec.decls[0].fields] == ["api"]
