@@ -56,13 +56,16 @@ class LoadActivities:
         api = ir.apis[wf.source.api]
         url = build_url(req["base_url"], wf.source.path, req.get("values") or {})
         token = self._open(api, req.get("token"), url)
+        failure: ApplicationError | None = None
         try:
             response = await self._client.get(url, headers=_auth_headers(api, token), timeout=api.timeout_ms / 1000)
         except httpx.TimeoutException:
-            raise ApplicationError(f"GET {url} timed out after {api.timeout_ms} ms", type="HttpTimeout") from None
+            failure = ApplicationError(f"GET {url} timed out after {api.timeout_ms} ms", type="HttpTimeout")
         except httpx.HTTPError as exc:
             message = _scrub(f"GET {url} failed: {type(exc).__name__}: {exc}", token)
-            raise ApplicationError(message, type="HttpTransportError") from None
+            failure = ApplicationError(message, type="HttpTransportError")
+        if failure is not None:
+            raise failure  # outside the except: no __context__ holding httpx's text (headers)
         return _interpret(ir, wf, req, url, response)
 
     def _open(self, api: Api, sealed: Any, url: str) -> str | None:

@@ -1,0 +1,195 @@
+"""The runtime's pure parts and the HTTP activity, without a Temporal server."""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+
+import httpx
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from runtime import ir as ir_mod
+from runtime import registry
+from runtime.activities import LoadActivities, build_url
+from runtime.normalize import InvalidData, normalize
+from runtime.sealing import SealError, fingerprint, is_sealed_token, load_key, open_sealed, seal
+from runtime.selectors import any_match, changed_paths, matches
+from tests.runtime.irs import marketplace_ir
+
+
+class _Api:
+    url, port = "http://127.0.0.1:8787", 8787
+
+
+IR_DOC = marketplace_ir(_Api())
+IR = ir_mod.load(IR_DOC)
+KEY = os.urandom(32)
+TOKEN = "s3cr3t-token-value"
+
+
+# ---------------------------------------------------------------------------- ir
+
+
+def test_load_reads_the_golden_ir():
+    assert IR.workflows["UserWorkflow"].children[0].tokens == ("crm",)
+    assert IR.workflows["PhotoWorkflow"].needs == ()
+    assert IR.entities["Photo"].key == "id"
+    assert [f.name for f in IR.entities["Listing"].relations] == ["owner", "photos"]
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.update(swf_ir=2), "unsupported IR version 2"),
+    (lambda d: d.pop("workflows"), "lacks the key 'workflows'"),
+    (lambda d: d["workflows"]["UserWorkflow"].update(entity="Nope"), "unknown entity Nope"),
+])
+def test_load_refuses_documents_it_cannot_run(mutate, message):
+    import copy
+
+    doc = copy.deepcopy(IR_DOC)
+    mutate(doc)
+    with pytest.raises(ir_mod.IRError, match=message):
+        ir_mod.load(doc)
+
+
+def test_origin_of():
+    assert ir_mod.origin_of("http://LocalHost/x") == "localhost:80"
+    assert ir_mod.origin_of("https://a.b:8443") == "a.b:8443"
+    assert ir_mod.origin_of("ftp://a.b") == ""
+
+
+# ---------------------------------------------------------------------- sealing
+
+
+def test_seal_roundtrip_and_shape():
+    sealed = seal("crm", TOKEN, KEY)
+    assert is_sealed_token(sealed) and TOKEN not in repr(sealed)
+    assert sealed["fingerprint"] == fingerprint(TOKEN) and len(fingerprint(TOKEN)) == len("sha256:") + 12
+    assert open_sealed(sealed, KEY) == TOKEN
+
+
+def test_sealed_token_is_bound_to_api_and_key():
+    sealed = seal("crm", TOKEN, KEY)
+    with pytest.raises(SealError) as moved:
+        open_sealed({**sealed, "api": "billing"}, KEY)
+    with pytest.raises(SealError) as wrong_key:
+        open_sealed(sealed, os.urandom(32))
+    assert TOKEN not in str(moved.value) + str(wrong_key.value)
+    assert not is_sealed_token({**sealed, "extra": 1})
+    assert not is_sealed_token({"api": "crm", "token": TOKEN})
+
+
+def test_key_file_is_created_0600(tmp_path, monkeypatch):
+    monkeypatch.delenv("SWFC_SEAL_KEY", raising=False)
+    path = tmp_path / ".swfc" / "seal.key"
+    key = load_key(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_key(path) == key
+    monkeypatch.setenv("SWFC_SEAL_KEY", base64.b64encode(b"x" * 32).decode())
+    assert load_key(path) == b"x" * 32
+
+
+# -------------------------------------------------------------------- normalize
+
+
+def test_normalize_extracts_nested_entities_and_keeps_ids():
+    body = {"id": "l1", "title": "t", "price": 1, "owner": {"id": "u1", "name": "A", "tags": [], "listings": ["l1"]},
+            "photos": [{"id": "p1", "url": "u"}, "p2"]}
+    rid, store = normalize(IR, "Listing", body)
+    assert rid == "l1"
+    assert store["Listing"]["l1"]["owner"] == "u1" and store["Listing"]["l1"]["photos"] == ["p1", "p2"]
+    assert store["User"]["u1"]["name"] == "A" and store["Photo"]["p1"] == {"id": "p1", "url": "u"}
+
+
+def test_normalize_reports_the_json_path_of_the_first_problem():
+    body = {"id": "u1", "name": "A", "tags": [], "listings": [
+        "l0", {"id": "l1", "title": "t", "price": 1, "owner": "u1", "photos": [{"id": "p", "url": 5}]}]}
+    with pytest.raises(InvalidData) as err:
+        normalize(IR, "User", body, ["data"])
+    assert err.value.path == "$.data.listings[1].photos[0].url"
+
+
+# -------------------------------------------------------------------- selectors
+
+
+def test_changed_paths_and_selectors():
+    assert changed_paths({"a": 1, "p": [1]}, {"a": 1, "p": [1, 2]}) == ["p.1"]
+    assert changed_paths(None, {"a": 1}) == ["a"]
+    assert changed_paths({"m": {"x": 1}}, {"m": {"x": 2}}) == ["m.x"]
+    assert matches("*", "anything.at.all")
+    assert matches("photos", "photos.1") and matches("photos.*", "photos.1") and not matches("photos.*", "photos")
+    assert matches("a.**", "a.b.c") and matches("**", "x") and not matches("title", "price")
+    assert any_match(["title", "photos.*"], ["price", "photos.0"])
+
+
+# --------------------------------------------------------------------- activity
+
+
+def _activity(handler) -> LoadActivities:
+    registry.register(IR)
+    return LoadActivities(httpx.AsyncClient(transport=httpx.MockTransport(handler)), KEY)
+
+
+def _request(base: str = "http://127.0.0.1:8787", values=None) -> dict:
+    return {"ir_hash": IR.hash, "workflow": "ListingWorkflow", "entity_id": "l 1/x",
+            "base_url": base, "values": values or {"id": "l 1/x"}, "token": seal("crm", TOKEN, KEY)}
+
+
+async def test_activity_sends_bearer_token_and_quotes_placeholders():
+    seen = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen["url"], seen["auth"] = str(request.url), request.headers["authorization"]
+        return httpx.Response(200, json={"id": "l 1/x", "title": "t", "price": 2, "owner": "u1", "photos": []})
+
+    result = await ActivityEnvironment().run(_activity(handler).load_entity, _request())
+    assert seen == {"url": "http://127.0.0.1:8787/listings/l%201%2Fx", "auth": f"Bearer {TOKEN}"}
+    assert result["status"] == "ok" and result["store"]["Listing"]["l 1/x"]["price"] == 2
+
+
+async def test_activity_refuses_to_send_a_token_outside_allow():
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return httpx.Response(200, json={})
+
+    with pytest.raises(ApplicationError) as err:
+        await ActivityEnvironment().run(_activity(handler).load_entity, _request(base="http://evil.example"))
+    assert err.value.non_retryable and err.value.type == "OriginNotAllowed" and not calls
+
+
+@pytest.mark.parametrize("response, kind, retryable", [
+    (httpx.Response(503), "HttpServerError", True),
+    (httpx.Response(429, headers={"Retry-After": "2"}), "HttpRateLimited", True),
+    (httpx.Response(404), "HttpClientError", False),
+    (httpx.Response(200, content=b"{nope"), "MalformedResponse", False),
+    (httpx.Response(200, json={"id": "l 1/x"}), "SchemaInvalid", False),
+])
+async def test_activity_error_kinds(response, kind, retryable):
+    with pytest.raises(ApplicationError) as err:
+        await ActivityEnvironment().run(_activity(lambda r: response).load_entity, _request())
+    assert err.value.type == kind and err.value.non_retryable is (not retryable)
+    if kind == "HttpRateLimited":
+        assert err.value.next_retry_delay.total_seconds() == 2
+
+
+async def test_activity_401_is_a_result_not_an_error():
+    result = await ActivityEnvironment().run(_activity(lambda r: httpx.Response(401)).load_entity, _request())
+    assert result == {"status": "unauthorized", "http_status": 401}
+
+
+async def test_activity_errors_never_contain_the_token():
+    def handler(request):
+        raise httpx.ConnectError(f"could not connect, headers were {request.headers['authorization']}")
+
+    with pytest.raises(ApplicationError) as err:
+        await ActivityEnvironment().run(_activity(handler).load_entity, _request())
+    text = str(err.value) + repr(err.value.details) + repr(err.value.__cause__) + repr(err.value.__context__)
+    assert TOKEN not in text and err.value.type == "HttpTransportError"
+
+
+def test_build_url():
+    assert build_url("http://h:1/", "/users/{id}", {"id": "a b"}) == "http://h:1/users/a%20b"
