@@ -76,7 +76,7 @@ class Checker:
     def allow(self, api: ApiView) -> None:
         base_url = base_default(api)
         base_origin = values.url_origin(base_url) if base_url else None
-        port = int(base_origin.rsplit(":", 1)[1]) if base_origin else 443
+        port = values.default_port(base_url)
         allowed = set()
         for origin in api.allow.origins:
             parsed = values.parse_origin(origin.value, port)

@@ -30,10 +30,9 @@ SCALAR_SCHEMA = {
 def emit_api(api: ApiView) -> dict:
     base = base_default(api)
     env = api.base.value.var.value if isinstance(api.base.value, ast.EnvValue) else None
-    origin = values.url_origin(base)
-    port = int(origin.rsplit(":", 1)[1])
+    port = values.default_port(base)
     allow = [values.parse_origin(o.value, port) for o in api.allow.origins] if api.allow \
-        else [origin]
+        else [values.url_origin(base)]
     auth = api.auth
     return {
         "base": base,

@@ -72,9 +72,14 @@ def url_origin(url: str) -> str | None:
     return f"{parts.hostname}:{parts.port or DEFAULT_PORTS[parts.scheme]}"
 
 
+def default_port(url: str | None) -> int:
+    """The port an `allow` entry without one gets: the default of the base URL's scheme."""
+    return 80 if url and url.startswith("http://") else 443
+
+
 def parse_origin(text: str, default_port: int) -> str | None:
     """An `allow` entry as `"host:port"`: accepts `host:port`, a bare `host`
-    (`default_port`), or an origin URL `http(s)://host[:port]`; None when malformed."""
+    (`default_port`, the base's scheme default), or an origin URL `http(s)://host[:port]`; None when malformed."""
     if "://" in text:
         parts = urlsplit(text)
         if url_problem(text) or parts.path not in ("", "/"):

@@ -1,0 +1,165 @@
+"""Semantic checks one by one, on small in-memory specs (`check_sources`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from compiler import check_sources, compile_sources
+
+API = 'api crm {{\n  base {base}\n  auth bearer\n{extra}}}\n'
+TAIL = ('entity User {\n  id string\n  name string\n  tags [string]\n}\n'
+        'workflow UserWorkflow manages User {\n  source crm get "/users/{id}"\n}\n')
+
+
+def found(text: str) -> list[tuple[str, str]]:
+    return [(d.code, d.message) for d in check_sources({"a.swf": text}, ["a.swf"])]
+
+
+def codes(text: str) -> list[str]:
+    return [c for c, _ in found(text)]
+
+
+def api(base='"http://127.0.0.1:8787"', extra="") -> str:
+    return API.format(base=base, extra=extra) + TAIL
+
+
+@pytest.mark.parametrize("base, expected", [
+    ('"http://127.0.0.1:8787"', []),
+    ('"https://api.example.com/v2"', []),
+    ('env("CRM_URL", "http://localhost:8787")', []),
+    ('"ftp://h:1"', ["SWF042"]),
+    ('"http://"', ["SWF042"]),
+    ('"http://h:99999"', ["SWF042"]),
+    ('"http://h/x?y=1"', ["SWF042"]),
+    ('env("CRM_URL")', ["SWF042"]),
+    ('env("CRM-URL", "http://h:1")', ["SWF042"]),
+    ('env("CRM_URL", "nope")', ["SWF042"]),
+])
+def test_base_urls(base, expected):
+    assert codes(api(base=base)) == expected
+
+
+@pytest.mark.parametrize("allow, expected", [
+    ('"127.0.0.1:8787"', []),
+    ('"127.0.0.1:8787", "localhost:8787"', []),
+    ('"http://127.0.0.1:8787"', []),
+    ('"127.0.0.1"', ["SWF043"]),          # default port 80 is not the base's 8787
+    ('"localhost:8787"', ["SWF043"]),
+    ('"127.0.0.1:8787", "a b:1"', ["SWF043"]),
+    ('"127.0.0.1:8787", "h:0"', ["SWF043"]),
+    ('"127.0.0.1:8787", "h/x:1"', ["SWF043"]),
+])
+def test_allow_origins(allow, expected):
+    assert codes(api(extra=f"  allow {allow}\n")) == expected
+
+
+@pytest.mark.parametrize("stmt, expected", [
+    ("timeout 500ms", []), ("timeout 1d", []), ("timeout 0s", ["SWF040"]),
+    ("timeout 5w", ["SWF040"]),
+    ("retry 3 times", []), ("retry 1 times backoff 1s .. 1s", []),
+    ("retry 0 times", ["SWF041"]), ("retry 3 times backoff 2m .. 1m", ["SWF041"]),
+    ("retry 3 times backoff 0s .. 1m", ["SWF040"]),
+])
+def test_durations_and_retry(stmt, expected):
+    assert codes(api(extra=f"  {stmt}\n")) == expected
+
+
+def test_bad_unit_message_lists_the_units():
+    ((code, message),) = found(api(extra="  timeout 5w\n"))
+    assert "unknown unit `w`: use ms, s, m, h or d" in message
+
+
+@pytest.mark.parametrize("header, expected", [('"X-Api-Key"', []), ('"X Api"', ["SWF045"]),
+                                              ('""', ["SWF045"])])
+def test_auth_header(header, expected):
+    text = api().replace("auth bearer", f"auth header {header}")
+    assert codes(text) == expected
+
+
+TEAM = ('api crm {\n  base "http://127.0.0.1:8787"\n  auth none\n}\n'
+        'entity Team {\n  id string\n}\n'
+        'workflow TeamWorkflow manages Team {\n  source crm get "/t/{id}"\n}\n')
+WF = TEAM + 'entity User {\n  id string\n  tags [string]\n  team Team?\n}\n'
+
+
+@pytest.mark.parametrize("body, expected", [
+    ('source crm get "/users/{id}" every 5m\n  select "data.user"', []),
+    ('source crm post "/users/{id}"', ["SWF034"]),
+    ('source crm get "users/{id}"', ["SWF034"]),
+    ('source crm get "/users/{id"', ["SWF034"]),
+    ('source crm get "/users/{tags}"', ["SWF032"]),
+    ('source crm get "/users/{nope}"', ["SWF032"]),
+    ('source crm get "/users/{}"', ["SWF032"]),
+    ('source crm get "/users/{id}"\n  select ""', ["SWF035"]),
+    ('select "data"', ["SWF035"]),
+    ('source crm get "/users/{id}"\n  child team -> TeamWorkflow { autostart subscribe update "a..b" }',
+     ["SWF035"]),
+    ('source crm get "/users/{id}"\n  child team -> TeamWorkflow { autostart subscribe update "*" }',
+     []),
+    ('source crm get "/users/{id}"\n  child tags -> TeamWorkflow { autostart }', ["SWF030"]),
+    ('source crm get "/users/{id}"\n  child team -> TeamWorkflow', ["SWF082"]),
+    ('source crm get "/users/{id}"\n  child team -> TeamWorkflow { autostart autostart }',
+     ["SWF012"]),
+    ('source crm get "/users/{id}"\n  token none\n  token inherit', ["SWF012"]),
+])
+def test_workflow_statements(body, expected):
+    text = WF + f"workflow UserWorkflow manages User {{\n  {body}\n}}\n"
+    assert codes(text) == expected
+
+
+def test_did_you_mean():
+    ((code, _),) = found(WF + 'workflow W manages Usr {\n}\n')
+    diags = check_sources({"a.swf": WF + 'workflow W manages Usr {\n}\n'}, ["a.swf"])
+    assert code == "SWF020" and diags[0].hint == "did you mean `User`?"
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ("id string", []),
+    ("number integer key", []),
+    ("name string", ["SWF033"]),
+    ("id string?", ["SWF033"]),
+    ("id [string]", ["SWF033"]),
+    ("id number", ["SWF033"]),
+    ("a string key\n  b string key", ["SWF033"]),
+    ("id User", ["SWF033"]),
+])
+def test_keys(fields, expected):
+    text = 'entity User {\n  ' + fields + '\n}\nworkflow UW manages User {\n}\n'
+    assert codes(text) == expected
+
+
+@pytest.mark.parametrize("deploy, expected", [
+    ('deploy TeamWorkflow "t1"', []),
+    ('deploy TeamWorkflow ""', ["SWF050"]),
+    ('deploy TeamWorkflow "a\tb"', ["SWF050"]),
+    ('deploy TeamWorkflow "t1" { token crm from env "1X" }', ["SWF050", "SWF063"]),
+    ('deploy TeamWorkflow "t1"\ndeploy TeamWorkflow "t1"', ["SWF013"]),
+    ('deploy TeamWorkflow "t1" { token crm from env "A" token crm from env "B" }',
+     ["SWF012", "SWF063"]),
+])
+def test_deploys(deploy, expected):
+    text = TEAM + deploy + "\n"
+    assert sorted(codes(text)) == expected
+
+
+def test_duplicates_note_the_first_definition():
+    text = TEAM + 'api crm {\n  base "http://h:1"\n}\n'
+    (d,) = check_sources({"a.swf": text}, ["a.swf"])
+    assert d.code == "SWF010" and d.notes[0].message == "first defined here"
+    assert d.notes[0].span.line == 1
+
+
+def test_unused_warnings_and_no_ir_only_on_errors():
+    text = TEAM + 'entity Lonely {\n  id string\n}\n'
+    ir, diags = compile_sources({"a.swf": text}, ["a.swf"])
+    assert [d.code for d in diags] == ["SWF081"] and diags[0].severity == "warning"
+    assert ir is not None
+    ir, diags = compile_sources({"a.swf": text + "entity Lonely {\n}\n"}, ["a.swf"])
+    assert ir is None
+
+
+def test_many_findings_in_one_run():
+    text = ('api a {\n  base "ftp://x"\n  timeout 0s\n}\nentity E {\n  x strng\n}\n'
+            'workflow W manages F {\n  source b get "nope"\n}\ndeploy Q ""\n')
+    assert sorted(set(codes(text))) == ["SWF020", "SWF021", "SWF022", "SWF024", "SWF033",
+                                        "SWF034", "SWF040", "SWF042", "SWF050"]
