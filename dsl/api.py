@@ -54,7 +54,7 @@ def _parse_broken(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
     parser, to_ast = get_parser()
     to_ast.problems = []
     decls, problems = parse_recovering(parser, _wording(), text, filename)
-    diags = [_diag("SWF001", m, s, notes) for m, s, notes in problems]
+    diags = [_diag("SWF001", m, s, notes, hint) for m, s, notes, hint in problems]
     diags += [_diag("SWF001", m, s) for m, s in to_ast.problems]
     diags.sort(key=Diagnostic.sort_key)
     return Spec(filename, tuple(d for d in decls if d is not None)), diags
@@ -67,5 +67,5 @@ def _wording():
     return Wording(get_parser()[0])
 
 
-def _diag(code: str, message: str, span: Span, notes=()) -> Diagnostic:
-    return Diagnostic(code, CODES[code].severity, message, span, tuple(notes))
+def _diag(code: str, message: str, span: Span, notes=(), hint=None) -> Diagnostic:
+    return Diagnostic(code, CODES[code].severity, message, span, tuple(notes), hint)

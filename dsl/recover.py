@@ -29,7 +29,7 @@ from dsl.syntax import DECL_WORDS, Wording
 MAX_ERRORS = 30
 MAX_RESTARTS = 10
 
-Problem = tuple[str, Span, tuple[Note, ...]]
+Problem = tuple[str, Span, tuple[Note, ...], "str | None"]  # message, where, notes, hint
 
 
 class _Restart(Exception):
@@ -60,6 +60,7 @@ class _Run:
         self.forced, self.restarts = forced, restarts
         self.problems: list[Problem] = []
         self.prev: Token | None = None  # the last token the parser accepted
+        self.before_prev: Token | None = None  # and the one before it
         self.skipping = False  # an error was reported and nothing accepted since
         self.last_line = 0
         self.skip_depth = 0  # `{` skipped over, whose `}` must be skipped too
@@ -89,7 +90,7 @@ class _Run:
 
     def feed(self, tok: Token) -> None:
         self.ps.feed_token(tok)
-        self.prev = tok
+        self.before_prev, self.prev = self.prev, tok
         self.skipping = False
 
     def try_feed(self, tok: Token, depth: int | None = None) -> bool:
@@ -108,10 +109,10 @@ class _Run:
 
     # --------------------------------------------------------------- reporting
 
-    def report(self, message: str, span: Span, notes: tuple[Note, ...] = ()) -> None:
+    def report(self, message: str, span: Span, notes: tuple[Note, ...] = (), hint=None) -> None:
         if self.skipping or span.line == self.last_line:
             return
-        self.problems.append((message, span, notes))
+        self.problems.append((message, span, notes, hint))
         self.last_line = span.line
 
     def span_of(self, tok: Token) -> Span:
@@ -122,11 +123,17 @@ class _Run:
     def expected_names(self) -> set[str]:
         return {n for n in self.table[self.ps.position] if n.isupper() or n == "$END"}
 
-    def message(self, found: str, found_type: str) -> str:
-        names = self.expected_names()
-        text = f"expected {self.wording.expected(names, self.prev)}, found {found}"
+    def expected(self) -> str:
+        return self.wording.expected(self.expected_names(), self.prev)
+
+    def message(self, found: str, found_type: str) -> tuple[str, str | None]:
+        """(message, hint): "expected X, found Y"; or, for a labelled mistake, the label
+        (found Y) with "expected X" as the hint."""
+        expected = self.expected()
         label = self.wording.label(self.ps.position, found_type)
-        return f"{label}: {text}" if label else text
+        if label:
+            return f"{label} (found {found})", f"expected {expected}"
+        return f"expected {expected}, found {found}", None
 
     # ----------------------------------------------------------- bad characters
 
@@ -134,7 +141,7 @@ class _Run:
         """A character no token starts with: say which, skip it (or the rest of the line
         for an unterminated string) and go on."""
         pos = e.pos_in_stream
-        ch = self.text[pos]
+        ch, hint = self.text[pos], None
         if ch == '"':
             end = self.text.find("\n", pos)
             end = len(self.text) if end < 0 else end
@@ -144,9 +151,9 @@ class _Run:
             message = "unexpected `;`: statements need no separator, a new line or a space will do"
         else:
             end = pos + 1
-            message = self.message(f"the character {self.wording.char(ch)}", "<char>")
+            message, hint = self.message(f"the character {self.wording.char(ch)}", "<char>")
         span = Span(self.file, e.line, e.column, e.line, e.column + max(end - pos, 1))
-        self.report(message, span)
+        self.report(message, span, hint=hint)
         self.skipping = True
         self.lexer.state.line_ctr.feed(self.text[pos:end])
 
@@ -156,12 +163,25 @@ class _Run:
         found_type = "NAME" if tok.value in self.wording.keywords and tok.type != "NAME" else tok.type
         if self.missing_brace(tok):
             return
-        self.report(self.message(self.wording.found(tok), found_type), self.span_of(tok))
+        message, hint = self.message(self.wording.found(tok), found_type)
+        self.report(message, self.span_of(tok), hint=self.key_hint() or hint)
         self.skipping = True
         if self.insert_missing(tok):
             return
         self.check_entity_swallowed(tok)
         self.resync(tok)
+
+    def key_hint(self) -> str:
+        """`id string` then `key string` on the next line reads as `id string key`, then a
+        field `string` without a type: say why, when a type was due after such a `key`."""
+        kw = self.before_prev
+        if kw is None or kw.type != "KEY" or "LSQB" not in self.table[self.ps.position]:
+            return ""
+        line = self.text.split("\n", kw.line)[kw.line - 1]
+        if line[: kw.column - 1].strip():
+            return ""
+        return ("`key` after a field marks that field as the key; a field named `key` "
+                "must come first in its entity")
 
     def insert_missing(self, tok: Token) -> bool:
         """If exactly one keyword or punctuation fits here and `tok` fits after it, the
@@ -289,13 +309,13 @@ class _Run:
 
     def report_end(self, end: Token) -> None:
         braces = self.open_braces()
-        message = self.message(self.wording.found(end), "$END")
+        message, hint = self.message(self.wording.found(end), "$END")
         notes = ()
         if braces:
-            message = f"missing `}}` at the end of the file: {message}"
+            message, hint = "missing `}` at the end of the file", f"expected {self.expected()}"
             notes = (Note("this `{` is not closed", self.span_of(braces[-1])),)
         span = Span(self.file, end.line, end.column, end.line, end.column + 1)
-        self.report(message, span, notes)
+        self.report(message, span, notes, hint)
         self.skipping = True
 
     def close_blocks(self, until: Token) -> None:

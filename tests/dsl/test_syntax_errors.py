@@ -36,20 +36,20 @@ TABLE = [
     ("deploy W u1", 1, 10, "`deploy WORKFLOW \"id\"`"),
     ("import common.swf", 1, 8, "`import \"common.swf\"`"),
     # --- api
-    (A + "base http://x\n}", 2, 8, "expected a string in double quotes or `env`, found `http`"),
-    (A + "base env(X)\n}", 2, 12, "expected a string in double quotes, found `X`"),
-    (A + "auth basic\n}", 2, 8, "expected `bearer`, `header` or `none`, found `basic`"),
+    (A + "base http://x\n}", 2, 8, "a value is a string in double quotes or `env(\"VAR\")`"),
+    (A + "base env(X)\n}", 2, 12, "(found `X`)"),
+    (A + "auth basic\n}", 2, 8, "`auth` is `auth bearer`, `auth header \"NAME\"` or `auth none` (found `basic`)"),
     (A + "timeout 10\n}", 2, 11, "a duration needs a unit"),
     (A + "timeout\n}", 3, 1, "expected a duration such as `10s`, found `}`"),
     (A + "retry 5\n}", 3, 1, "`retry` needs `times`"),
     (A + "retry 5 backoff 1s .. 2s\n}", 2, 11, "`retry` needs `times`"),
-    (A + "retry five times\n}", 2, 9, "expected a whole number such as `5`, found `five`"),
+    (A + "retry five times\n}", 2, 9, "`retry` takes a whole number of attempts"),
     (A + "retry 5 times backoff 1s 30s\n}", 2, 28, "`backoff MIN .. MAX`"),
     (A + "allow \"x\",\n}", 3, 1, "expected a string in double quotes, found `}`"),
     (A + "source crm get \"/x\"\n}", 2, 3, "expected an api setting (`base`, `auth`, `allow`, `timeout` or `retry`) or `}`"),
     # --- entity
     (E + "id\n}", 3, 1, "a field needs a type, such as `string`"),
-    (E + "name = \"x\"\n}", 2, 8, "expected a type such as `string`, `[string]` or an entity name"),
+    (E + "name = \"x\"\n}", 2, 8, "a field needs a type, such as `string`, `[string]` or an entity name (found the character `=`)"),
     (E + "tags [string\n}", 3, 1, "missing `]`"),
     (E + "tags [[string]]\n}", 2, 9, "expected a type such as `string` or an entity name, found `[`"),
     (E + "id string;\n}", 2, 12, "statements need no separator"),
@@ -59,7 +59,7 @@ TABLE = [
     (W + "child x -> Y { cancel }\n}", 2, 25, "write `cancel on delete`"),
     (W + "child x -> Y { subscribe \"*\" }\n}", 2, 28, "write `subscribe update \"SELECTOR\"`"),
     (W + "child x -> Y { autostart, cancel on delete }\n}", 2, 27, "found `,`"),
-    (W + "source crm \"/x\"\n}", 2, 14, "expected a method such as `get`"),
+    (W + "source crm \"/x\"\n}", 2, 14, "`source` takes an api, a method and a path"),
     (W + "source crm get /users/{id}\n}", 2, 18, "must be a string in double quotes"),
     (W + "source crm get \"/x\" every\n}", 3, 1, "expected a duration such as `10s`"),
     (W + "token crm\n}", 2, 9, "`token none` or `token inherit`"),
@@ -100,3 +100,34 @@ def test_an_unclosed_block_points_back_at_its_brace():
     (note,) = d.notes
     assert (note.span.line, note.span.col) == (1, 7)
     assert "not closed" in note.message
+
+
+def test_a_labelled_mistake_still_says_what_was_expected_in_its_hint():
+    _, [d] = parse("api a {\n  auth basic\n}", "t.swf")
+    assert d.hint == "expected `bearer`, `header` or `none`"
+
+
+def test_a_plain_error_needs_no_hint():
+    _, [d] = parse("entity E { id string } }", "t.swf")
+    assert d.message.startswith("expected a declaration") and d.hint is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("api a {\n  auth none\n  source x get \"/\"\n}", "expected an api setting"),
+        ("entity E {\n  id string\n  42 string\n}", "expected a field name, `?`, `key` or `}`"),
+        ("entity E {\n  x [42]\n}", "expected a type such as `string` or an entity name"),
+        ("workflow W manages E {\n  child 1\n}", "expected a field name (a relation of the managed entity)"),
+        ("workflow W manages E {\n  child x -> 1\n}", "expected a workflow name"),
+        ("workflow W manages 1", "expected an entity name"),
+        ("api 1", "expected a name for the api"),
+        ("deploy 1", "expected a workflow name"),
+        ("deploy W \"x\" {\n  token 1\n}", "expected an api name"),
+        ("workflow W manages E {\n  source 1\n}", "expected an api name"),
+        ("workflow W manages E {\n  child x -> Y { 1 }\n}", "expected a child option (`autostart`, `cancel on delete` or `subscribe update"),
+    ],
+)
+def test_what_a_name_is_depends_on_where_it_goes(text, expected):
+    _, diags = parse(text, "t.swf")
+    assert expected in diags[0].message + (diags[0].hint or "")
