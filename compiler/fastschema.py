@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 Check = Callable[[object], bool]
 
+OBJECT = {"required", "properties", "additionalProperties", "propertyNames"}
 ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description", "format", "$comment"}
 TYPES: dict[str, Check] = {
     "object": lambda v: isinstance(v, dict),
@@ -28,6 +29,10 @@ TYPES: dict[str, Check] = {
     "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool))
     or (isinstance(v, float) and v.is_integer()),
 }
+
+
+def accept(v) -> bool:
+    return True
 
 
 class Unsupported(Exception):
@@ -63,13 +68,19 @@ class Compiler:
 
     def compile(self, schema) -> Check:
         if schema is True or schema == {}:
-            return lambda v: True
+            return accept
         if schema is False:
             return lambda v: False
-        checks = [self.keyword(k, val, schema) for k, val in schema.items() if k not in ANNOTATIONS]
+        rest = {k: v for k, v in schema.items() if k not in ANNOTATIONS and k not in OBJECT}
+        checks = [self.keyword(k, val, schema) for k, val in rest.items()]
+        if OBJECT & schema.keys():
+            checks.append(self.object(schema))
         checks = [c for c in checks if c is not None]
         if len(checks) == 1:
             return checks[0]
+        if len(checks) == 2:
+            first, second = checks
+            return lambda v: first(v) and second(v)
         return lambda v: all(c(v) for c in checks)
 
     def keyword(self, key: str, val, schema: dict) -> Check | None:
@@ -83,6 +94,8 @@ class Compiler:
 
     def kw_type(self, val, schema):
         tests = [TYPES[t] for t in ([val] if isinstance(val, str) else val)]
+        if len(tests) == 1:
+            return tests[0]
         return lambda v: any(t(v) for t in tests)
 
     def kw_const(self, val, schema):
@@ -114,25 +127,28 @@ class Compiler:
         item = self.compile(val)
         return lambda v: not isinstance(v, list) or all(map(item, v))
 
-    def kw_required(self, val, schema):
-        return lambda v: not isinstance(v, dict) or all(k in v for k in val)
-
-    def kw_properties(self, val, schema):
-        props = {k: self.compile(s) for k, s in val.items()}
-        return lambda v: not isinstance(v, dict) or all(
-            props[k](x) for k, x in v.items() if k in props)
-
-    def kw_additionalProperties(self, val, schema):
-        known = set(schema.get("properties", {}))
+    def object(self, schema: dict) -> Check:
+        """`required`, `properties`, `additionalProperties` and `propertyNames` in one
+        loop over the object's items (the shape of every object in the IR schema)."""
         if "patternProperties" in schema:
             raise Unsupported("patternProperties")
-        extra = self.compile(val)
-        return lambda v: not isinstance(v, dict) or all(
-            extra(x) for k, x in v.items() if k not in known)
+        required = tuple(schema.get("required", ()))
+        props = {k: self.compile(sub) for k, sub in schema.get("properties", {}).items()}
+        extra = self.compile(schema.get("additionalProperties", True))
+        name = self.compile(schema["propertyNames"]) if "propertyNames" in schema else None
 
-    def kw_propertyNames(self, val, schema):
-        name = self.compile(val)
-        return lambda v: not isinstance(v, dict) or all(map(name, v))
+        def check(v) -> bool:
+            if not isinstance(v, dict):
+                return True  # these keywords say nothing about other types
+            for k in required:
+                if k not in v:
+                    return False
+            for k, x in v.items():
+                if not props.get(k, extra)(x) or (name is not None and not name(k)):
+                    return False
+            return True
+
+        return check
 
     def kw_oneOf(self, val, schema):
         subs = [self.compile(s) for s in val]
