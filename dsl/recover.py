@@ -177,8 +177,7 @@ class _Run:
         kw = self.before_prev
         if kw is None or kw.type != "KEY" or "LSQB" not in self.table[self.ps.position]:
             return ""
-        line = self.text.split("\n", kw.line)[kw.line - 1]
-        if line[: kw.column - 1].strip():
+        if not self.starts_line(kw):
             return ""
         return ("`key` after a field marks that field as the key; a field named `key` "
                 "must come first in its entity")
@@ -205,7 +204,7 @@ class _Run:
     def missing_brace(self, tok: Token) -> bool:
         """A declaration keyword inside a block: the block's `}` is missing. Close the
         open blocks and go on with the declaration."""
-        if tok.value not in DECL_WORDS or not self.open_braces():
+        if tok.value not in DECL_WORDS or not self.open_braces() or not self.starts_line(tok):
             return False
         kw = Token.new_borrow_pos(self.wording.keywords[tok.value], tok.value, tok)
         opened = self.open_braces()[-1]
@@ -249,20 +248,25 @@ class _Run:
                 elif isinstance(item, Name):
                     yield item
 
-    def starts_line(self, name) -> bool:
-        # `name` is a dsl.ast.Name (value, span)
-        line = self.text.split("\n", name.span.line)[name.span.line - 1] if name.span.line else ""
-        return line[: name.span.col - 1].strip() == ""
+    def starts_line(self, item) -> bool:
+        """Whether only blanks precede `item` (a Token or a node with a span) on its line."""
+        span = getattr(item, "span", None)
+        line, col = (span.line, span.col) if span else (item.line, item.column)
+        text = self.text.split("\n", line)[line - 1]
+        return text[: col - 1].strip() == ""
 
     # ------------------------------------------------------------------- resync
 
     def resync(self, tok: Token) -> None:
         """Take `tok` at the innermost statement or declaration boundary where it fits,
-        popping what was half-parsed; or skip it."""
+        popping what was half-parsed; or skip it. Never pops out of an open block: only
+        its `}` (or `missing_brace`) closes it, so a stray word keeps the block."""
         if tok.type == "RBRACE" and self.skip_depth:
             self.skip_depth -= 1
             return
-        for depth in range(len(self.ps.state_stack) - 1, -1, -1):
+        values = self.ps.value_stack
+        inner = max((i for i, v in enumerate(values) if _is_lbrace(v)), default=-1)
+        for depth in range(len(self.ps.state_stack) - 1, inner, -1):
             if not self.is_boundary(self.ps.state_stack[depth]):
                 continue
             for candidate in self.variants(tok):
@@ -286,7 +290,7 @@ class _Run:
         return out
 
     def open_braces(self) -> list[Token]:
-        return [v for v in self.ps.value_stack if isinstance(v, Token) and v.type == "LBRACE"]
+        return [v for v in self.ps.value_stack if _is_lbrace(v)]
 
     # --------------------------------------------------------------------- end
 
@@ -340,6 +344,10 @@ class _Run:
                 del self.ps.value_stack[depth:]
                 return True
         return False
+
+
+def _is_lbrace(value) -> bool:
+    return isinstance(value, Token) and value.type == "LBRACE"
 
 
 def _end_token(last: Token | None) -> Token:

@@ -78,7 +78,7 @@ _EXAMPLES: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("a list type is written `[T]`: missing `]`",
      ("entity E { x [string }", "entity E { x [string y"), True),
     ("the request path must be a string in double quotes, such as \"/users/{id}\"",
-     ("workflow W manages E { source a get /",), True),
+     ("workflow W manages E { source a get /", "workflow W manages E { source a get users"), False),
     ("`source` takes an api, a method and a path: `source API get \"/path/{id}\"`",
      ("workflow W manages E { source a \"/x\"",), False),
     ("`token` in a workflow is `token none` or `token inherit`",
