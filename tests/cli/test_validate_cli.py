@@ -11,7 +11,7 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 
 from cli.main import main
-from tests.compiler.helpers import ROOT
+from tests.compiler.helpers import ROOT, golden
 
 
 @pytest.fixture(autouse=True)
@@ -94,11 +94,17 @@ def test_compile_with_errors_prints_findings_on_stderr():
     assert "error[SWF060]" in err
 
 
-def test_graph_is_mermaid():
-    code, out, _ = run("graph", "specs/build_system.swf")
+@pytest.mark.parametrize("stem", ["marketplace", "support_desk", "build_system"])
+def test_graph_is_mermaid(stem):
+    code, out, _ = run("graph", f"specs/{stem}.swf")
     assert code == 0
     assert out.startswith("flowchart TD\n")
-    assert "RepositoryWorkflow -->" in out and "class ArtifactWorkflow tokenNone" in out
+    golden(ROOT / "tests" / "golden" / f"{stem}.mmd", out)
+
+
+def test_graph_of_broken_spec_reports_instead():
+    code, out, err = run("graph", "specs/errors/SWF031_child_wrong_entity.swf")
+    assert (code, out) == (1, "") and "error[SWF031]" in err
 
 
 def test_fmt_not_yet_implemented():
