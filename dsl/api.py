@@ -43,21 +43,20 @@ def _parse(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
     to_ast.file, to_ast.problems = filename, []
     try:
         decls = parser.parse(text)
-    except UnexpectedInput:
-        return _parse_broken(text, filename)
+    except UnexpectedInput as failure:
+        return _parse_broken(text, filename, failure)
     return Spec(filename, decls), [_diag("SWF001", m, s) for m, s in to_ast.problems]
 
 
-def _parse_broken(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
+def _parse_broken(text: str, filename: str, failure) -> tuple[Spec, list[Diagnostic]]:
     from dsl.recover import parse_recovering  # only loaded when a file is broken
 
     parser, to_ast = get_parser()
-    to_ast.problems = []
-    decls, problems = parse_recovering(parser, _wording(), text, filename)
-    diags = [_diag("SWF001", m, s, notes, hint) for m, s, notes, hint in problems]
-    diags += [_diag("SWF001", m, s) for m, s in to_ast.problems]
-    diags.sort(key=Diagnostic.sort_key)
-    return Spec(filename, tuple(d for d in decls if d is not None)), diags
+    decls, problems = parse_recovering(parser, _wording(), text, filename, failure)
+    diags = {_diag("SWF001", m, s, notes, hint) for m, s, notes, hint in problems}
+    diags |= {_diag("SWF001", m, s) for m, s in to_ast.problems}  # a restart repeats them
+    order = sorted(diags, key=lambda d: (d.sort_key(), d.hint or "", repr(d.notes)))
+    return Spec(filename, tuple(d for d in decls if d is not None)), order
 
 
 @functools.lru_cache(maxsize=1)

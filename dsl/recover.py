@@ -39,15 +39,19 @@ class _Restart(Exception):
         self.where = where
 
 
-def parse_recovering(parser: Lark, wording: Wording, text: str, file: str):
-    """Returns (declarations, problems). Never raises a Lark error."""
+def parse_recovering(parser: Lark, wording: Wording, text: str, file: str, failure=None):
+    """Returns (declarations, problems). Never raises a Lark error.
+
+    `failure`, the `UnexpectedInput` of a plain parse of the same text, lets the first run
+    go on from where that parse stopped instead of parsing the text again."""
     forced: set[tuple[int, int]] = set()
     for _ in range(MAX_RESTARTS):
         run = _Run(parser, wording, text, file, forced)
         try:
-            return run.parse(), run.problems
+            return run.parse(failure), run.problems
         except _Restart as r:
             forced.add(r.where)
+            failure = None  # the restart changes how the text before it reads
     run = _Run(parser, wording, text, file, forced, restarts=False)
     return run.parse(), run.problems
 
@@ -67,10 +71,14 @@ class _Run:
 
     # ------------------------------------------------------------------ driving
 
-    def parse(self):
-        ip = self.parser.parse_interactive(self.text)
+    def parse(self, failure=None):
+        ip = getattr(failure, "interactive_parser", None)
+        if ip is None:
+            failure, ip = None, self.parser.parse_interactive(self.text)
         self.ps, self.lexer = ip.parser_state, ip.lexer_thread
         self.table = self.ps.parse_conf.parse_table.states  # state → {terminal: action}
+        if failure is not None and not self.resume(failure):
+            return self.finish()
         while len(self.problems) < MAX_ERRORS:
             try:
                 for tok in self.lexer.lex(self.ps):
@@ -81,6 +89,20 @@ class _Run:
             except UnexpectedToken as e:
                 self.bad_token(e.token)
         return self.finish()
+
+    def resume(self, failure) -> bool:
+        """Takes over where a plain parse failed: handles its error; False if that was
+        the end of the file."""
+        values = self.ps.value_stack
+        self.prev = _as_token(values[-1]) if values else None
+        self.before_prev = _as_token(values[-2]) if len(values) > 1 else None
+        if isinstance(failure, UnexpectedCharacters):
+            self.bad_char(failure)
+        elif failure.token.type == "$END":
+            return False
+        else:
+            self.bad_token(failure.token)
+        return True
 
     def take(self, tok: Token) -> None:
         """Feeds one token from the lexer (raises UnexpectedToken if it does not fit)."""
@@ -344,6 +366,20 @@ class _Run:
                 del self.ps.value_stack[depth:]
                 return True
         return False
+
+
+def _as_token(value) -> Token | None:
+    """A value from the parser's stack as a token (for a node: a stand-in where it ends)."""
+    if isinstance(value, Token):
+        return value
+    span = getattr(value, "span", None)
+    if span is None:  # a list of nodes (Lark's Tree for `x*`)
+        children = getattr(value, "children", None)
+        return _as_token(children[-1]) if children else None
+    kind = "NAME" if type(value).__name__ == "Name" else type(value).__name__
+    text = getattr(value, "value", "")
+    return Token(kind, text if isinstance(text, str) else "", None, span.line, span.col,
+                 span.end_line, span.end_col)
 
 
 def _is_lbrace(value) -> bool:
