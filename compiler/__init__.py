@@ -14,7 +14,7 @@ import gc
 from dsl.ast import Span
 from dsl.diagnostics import Collector, Diagnostic
 
-from compiler.loader import DictSource, FileSource, Loaded, Source, load
+from compiler.loader import DictSource, FileSource, Loaded, Loader, Source
 
 __all__ = ["check_each", "check_files", "check_sources", "compile_files", "compile_sources", "dump_ir",
            "analyse"]
@@ -46,16 +46,19 @@ def run_pipeline(roots: list[str], source: Source, *, emit_ir: bool, parse=None)
     if parse is None:
         from dsl import parse
     diags = Collector()
-    loaded = load(roots, source, diags, parse)
+    loader = Loader(source, diags, parse)
+    loaded = loader.result
     ir = None
     try:
+        for name in roots:
+            loader.load_root(name)
         symbols = resolve(loaded.specs, diags)
         check(symbols, diags)
         routes = route(symbols, diags)
         if emit_ir and not diags.has_errors:
             ir = emit_and_validate(symbols, routes, diags, roots)
     except Exception as exc:  # a bug, never the user's fault: say so, don't crash
-        where = loaded.specs[0].file if loaded.specs else (roots[0] if roots else "<none>")
+        where = next(iter(loaded.texts), roots[0] if roots else "<none>")
         diags.add("SWF099", f"internal error: {type(exc).__name__}: {exc}", Span(where, 1, 1, 1, 1),
                   hint="this is a bug in swfc, not in your spec; please report it")
         ir = None

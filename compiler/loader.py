@@ -124,6 +124,24 @@ class Loader:
         self.load(self.source.display_name(name), None)
 
     def load(self, name: str, via: Import | None) -> None:
+        """Load `name` and, depth-first, everything it imports. An explicit stack of
+        frames (not recursion), so a long chain of imports cannot exhaust Python's."""
+        frames: list[tuple[str, object]] = []
+        self.enter(name, via, frames)
+        while frames:
+            importer, imports = frames[-1]
+            imp = next(imports, None)
+            if imp is None:
+                frames.pop()
+                self.stack.pop()
+            elif not imp.path.value:
+                self.diags.add("SWF071", "`import` needs a file name", imp.path.span)
+            else:
+                self.enter(self.source.join(importer, imp.path.value), imp, frames)
+
+    def enter(self, name: str, via: Import | None, frames: list) -> None:
+        """Read and parse one file and push a frame for its imports (unless it is on the
+        stack already: a cycle, or loaded already: a diamond)."""
         key = self.source.key(name)
         on_stack = [k for k, _ in self.stack]
         if key in on_stack:
@@ -140,16 +158,7 @@ class Loader:
         self.diags.extend(found)
         self.result.specs.append(spec)
         self.stack.append((key, name))
-        for decl in spec.decls:
-            if isinstance(decl, Import):
-                self.visit_Import(name, decl)
-        self.stack.pop()
-
-    def visit_Import(self, importer: str, imp: Import) -> None:
-        if not imp.path.value:
-            self.diags.add("SWF071", "`import` needs a file name", imp.path.span)
-            return
-        self.load(self.source.join(importer, imp.path.value), imp)
+        frames.append((name, (d for d in spec.decls if isinstance(d, Import))))
 
     def read(self, name: str, via: Import | None) -> str | None:
         try:

@@ -58,3 +58,13 @@ def test_directory_as_input(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "d.swf").mkdir()
     assert [d.code for d in check_files(["d.swf"])] == ["SWF002"]
+
+
+def test_long_import_chain():
+    n = 1500
+    files = {f"f{i}.swf": f'import "f{i + 1}.swf"\n' for i in range(n)}
+    files[f"f{n}.swf"] = API + ENT + WF
+    assert check_sources(files, ["f0.swf"]) == []
+    files[f"f{n}.swf"] += 'import "f0.swf"\n'
+    (d,) = check_sources(files, ["f0.swf"])
+    assert d.code == "SWF070" and d.message.count("->") == n + 1
