@@ -41,6 +41,8 @@ def parse(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
 def _parse(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
     parser, to_ast = get_parser()
     to_ast.file, to_ast.problems = filename, []
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark: editors do not show it or count it as a column
     try:
         decls = parser.parse(text)
     except UnexpectedInput as failure:

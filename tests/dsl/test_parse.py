@@ -116,10 +116,14 @@ def test_an_empty_api():
     assert shape(only("api a {}")) == shape(Api(n("a"), (), S))
 
 
-def test_durations_are_kept_as_written_even_with_a_bad_unit():
-    # the compiler, not the parser, reports `5x` (SWF040)
-    (stmt,) = only("api a { timeout 5x }").body
-    assert stmt.duration.text == "5x"
+@pytest.mark.parametrize("text", ["5x", "1.5s", "5m30s", "10S"])
+def test_durations_are_kept_as_written_even_when_bad(text):
+    # the compiler, not the parser, says what is wrong with them (SWF040)
+    (stmt,) = only(f"api a {{ timeout {text} }}").body
+    assert stmt.duration.text == text
+
+
+def test_backoff_range_without_spaces():
     (stmt,) = only("api a { retry 1 times backoff 500ms..1d }").body
     assert (stmt.backoff_min.text, stmt.backoff_max.text) == ("500ms", "1d")
 
@@ -272,6 +276,29 @@ def test_comments_and_newlines_do_not_matter():
 def test_an_empty_file_or_only_comments_is_an_empty_spec():
     assert parse("", "e.swf") == (Spec("e.swf", ()), [])
     assert parse("# nothing here\n\n", "e.swf") == (Spec("e.swf", ()), [])
+
+
+def test_a_byte_order_mark_is_not_a_column():
+    (decl,) = parse_ok("\ufeffapi a {}")
+    assert decl.span.col == 1
+
+
+def test_no_lark_object_leaves_the_front_end():
+    import lark
+
+    def walk(value):
+        assert not isinstance(value, (lark.Token, lark.Tree)), value
+        assert type(value).__module__ in ("builtins", "dsl.ast"), type(value)
+        if isinstance(value, tuple):
+            for item in value:
+                walk(item)
+        elif hasattr(value, "__dataclass_fields__"):
+            for name in value.__dataclass_fields__:
+                walk(getattr(value, name))
+
+    for path in sorted((ROOT / "specs").glob("*.swf")):
+        walk(parse(path.read_text(encoding="utf-8"), path.name)[0])
+    walk(parse("entity E { id string\n workflow W E { child x Y", "broken.swf")[0])
 
 
 def test_keywords_glued_to_names_are_names():
