@@ -46,7 +46,12 @@ def url_problem(url: str) -> str | None:
     """Why `url` is not an http(s) URL with a host, or None."""
     if not url or any(c.isspace() for c in url):
         return "a URL cannot be empty or contain spaces"
-    parts = urlsplit(url)
+    if "[" in url or "]" in url:
+        return "IPv6 hosts are not supported; use a host name"
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return str(exc)
     if parts.scheme not in DEFAULT_PORTS:
         return "expected an http:// or https:// URL"
     if not parts.hostname:
@@ -78,11 +83,11 @@ def default_port(url: str | None) -> int:
 
 
 def parse_origin(text: str, default_port: int) -> str | None:
-    """An `allow` entry as `"host:port"`: accepts `host:port`, a bare `host`
-    (`default_port`, the base's scheme default), or an origin URL `http(s)://host[:port]`; None when malformed."""
+    """An `allow` entry as `"host:port"`: accepts `host:port`, a bare `host` (with
+    `default_port`, the base's scheme default), or an origin URL `http(s)://host[:port]`;
+    None when malformed."""
     if "://" in text:
-        parts = urlsplit(text)
-        if url_problem(text) or parts.path not in ("", "/"):
+        if url_problem(text) or urlsplit(text).path not in ("", "/"):
             return None
         return url_origin(text)
     if ":" not in text:

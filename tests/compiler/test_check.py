@@ -163,3 +163,9 @@ def test_many_findings_in_one_run():
             'workflow W manages F {\n  source b get "nope"\n}\ndeploy Q ""\n')
     assert sorted(set(codes(text))) == ["SWF020", "SWF021", "SWF022", "SWF024", "SWF033",
                                         "SWF034", "SWF040", "SWF042", "SWF050"]
+
+
+@pytest.mark.parametrize("base", ['"http://[::1]:8787"', '"http://[oops"', '"http://h:1]"'])
+def test_bracketed_hosts_are_findings_not_crashes(base):
+    assert codes(api(base=base)) == ["SWF042"]
+    assert codes(api(extra=f"  allow {base}, \"127.0.0.1:8787\"\n")) == ["SWF043"]
