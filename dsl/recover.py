@@ -22,11 +22,12 @@ from __future__ import annotations
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
-from dsl.ast import Span
+from dsl.ast import Field, Name, Span
 from dsl.diagnostics import Note
 from dsl.syntax import DECL_WORDS, Wording
 
-MAX_ERRORS = 30
+MAX_ERRORS = 30  # reported; then the rest of the file is not read
+MAX_EVENTS = 5000  # errors met, reported or not: binary junk must not take minutes
 MAX_RESTARTS = 10
 
 Problem = tuple[str, Span, tuple[Note, ...], "str | None"]  # message, where, notes, hint
@@ -68,6 +69,7 @@ class _Run:
         self.skipping = False  # an error was reported and nothing accepted since
         self.last_line = 0
         self.skip_depth = 0  # `{` skipped over, whose `}` must be skipped too
+        self.lines: list[str] | None = None  # the text's lines, split when first needed
 
     # ------------------------------------------------------------------ driving
 
@@ -79,7 +81,11 @@ class _Run:
         self.table = self.ps.parse_conf.parse_table.states  # state → {terminal: action}
         if failure is not None and not self.resume(failure):
             return self.finish()
-        while len(self.problems) < MAX_ERRORS:
+        events = 1
+        while True:
+            if len(self.problems) >= MAX_ERRORS or events >= MAX_EVENTS:
+                self.give_up()
+                break
             try:
                 for tok in self.lexer.lex(self.ps):
                     self.take(tok)
@@ -88,7 +94,15 @@ class _Run:
                 self.bad_char(e)
             except UnexpectedToken as e:
                 self.bad_token(e.token)
+            events += 1
         return self.finish()
+
+    def give_up(self) -> None:
+        """Too many errors: say where reading stopped; what parsed so far is kept."""
+        state = self.lexer.state.line_ctr
+        span = Span(self.file, state.line, state.column, state.line, state.column + 1)
+        self.problems.append(("too many syntax errors: the rest of the file was not read",
+                              span, (), None))
 
     def resume(self, failure) -> bool:
         """Takes over where a plain parse failed: handles its error; False if that was
@@ -122,11 +136,13 @@ class _Run:
         if depth is not None:
             del self.ps.state_stack[depth + 1 :]
             del self.ps.value_stack[depth:]
+        prevs = self.before_prev, self.prev
         try:
             self.feed(tok)
             return True
         except UnexpectedToken:
             self.ps.state_stack[:], self.ps.value_stack[:] = states, values
+            self.before_prev, self.prev = prevs
             return False
 
     # --------------------------------------------------------------- reporting
@@ -173,6 +189,8 @@ class _Run:
             message = "unexpected `;`: statements need no separator, a new line or a space will do"
         else:
             end = pos + 1
+            while end < len(self.text) and _is_junk(self.text[end]):
+                end += 1  # one error for a run of characters no token can start with
             message, hint = self.message(f"the character {self.wording.char(ch)}", "<char>")
         span = Span(self.file, e.line, e.column, e.line, e.column + max(end - pos, 1))
         self.report(message, span, hint=hint)
@@ -214,13 +232,14 @@ class _Run:
         text = self.wording.text_of.get(name)
         if text is None:
             return False
-        states, values, prev = list(self.ps.state_stack), list(self.ps.value_stack), self.prev
-        self.feed(Token.new_borrow_pos(name, text, tok))
-        for candidate in self.variants(tok):
-            if self.try_feed(candidate):
-                return True
-        self.ps.state_stack[:], self.ps.value_stack[:], self.prev = states, values, prev
-        self.skipping = True
+        states, values = list(self.ps.state_stack), list(self.ps.value_stack)
+        prevs = self.before_prev, self.prev
+        if self.try_feed(Token.new_borrow_pos(name, text, tok)):
+            for candidate in self.variants(tok):
+                if self.try_feed(candidate):
+                    return True
+        self.ps.state_stack[:], self.ps.value_stack[:] = states, values
+        (self.before_prev, self.prev), self.skipping = prevs, True
         return False
 
     def missing_brace(self, tok: Token) -> bool:
@@ -258,8 +277,6 @@ class _Run:
 
     def names_after(self, brace: Token):
         """The names given after `brace` (in the entity body) that sit on the stack."""
-        from dsl.ast import Field, Name
-
         values = self.ps.value_stack
         i = max(i for i, v in enumerate(values) if v is brace)
         for v in values[i + 1 :]:
@@ -274,8 +291,9 @@ class _Run:
         """Whether only blanks precede `item` (a Token or a node with a span) on its line."""
         span = getattr(item, "span", None)
         line, col = (span.line, span.col) if span else (item.line, item.column)
-        text = self.text.split("\n", line)[line - 1]
-        return text[: col - 1].strip() == ""
+        if self.lines is None:
+            self.lines = self.text.split("\n")
+        return self.lines[line - 1][: col - 1].strip() == ""
 
     # ------------------------------------------------------------------- resync
 
@@ -380,6 +398,12 @@ def _as_token(value) -> Token | None:
     text = getattr(value, "value", "")
     return Token(kind, text if isinstance(text, str) else "", None, span.line, span.col,
                  span.end_line, span.end_col)
+
+
+def _is_junk(ch: str) -> bool:
+    """No token starts with a control or non-ASCII character (strings and comments may
+    hold them, but start with `"` or `#`)."""
+    return not (ch.isascii() and ch.isprintable()) and not ch.isspace()
 
 
 def _is_lbrace(value) -> bool:

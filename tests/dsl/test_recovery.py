@@ -62,7 +62,18 @@ def test_one_error_per_line():
 
 def test_errors_stop_after_a_limit():
     text = "\n".join("entity E { @ }" for _ in range(200))
-    assert 1 < len(errors(text)) <= 30
+    found = errors(text)
+    assert len(found) == 31
+    assert found[-1] == (31, 1, "too many syntax errors: the rest of the file was not read")
+
+
+def test_junk_is_read_fast_and_reported_once_per_run():
+    import time
+
+    start = time.perf_counter()
+    for junk in ["€" * 100_000, "{" * 100_000, '"\n' * 50_000, "api " * 50_000]:
+        assert len(errors(junk)) <= 2
+    assert time.perf_counter() - start < 10
 
 
 def test_an_unclosed_file_keeps_what_parsed():
