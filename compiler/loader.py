@@ -38,11 +38,13 @@ class LoadError(Exception):
     """A file that cannot be loaded: `missing` (SWF071 when imported) or not (SWF002);
     `line`/`col` point at a bad byte when the file is not UTF-8."""
 
-    def __init__(self, message: str, *, missing: bool = False, line: int = 1, col: int = 1):
+    def __init__(self, message: str, *, missing: bool = False, line: int = 1, col: int = 1,
+                 text: str | None = None):
         super().__init__(message)
         self.missing = missing
         self.line = line
         self.col = col
+        self.text = text  # what could be read, for showing the bad line
 
 
 class FileSource(Source):
@@ -97,7 +99,8 @@ def decode(data: bytes) -> str:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
         col = exc.start - (before.rfind(b"\n") + 1) + 1
-        raise LoadError(f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", line=line, col=col) from None
+        raise LoadError(f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", line=line, col=col,
+                        text=data.decode("utf-8", errors="replace")) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -169,6 +172,8 @@ class Loader:
             elif via is not None and exc.line == 1 and exc.col == 1:
                 self.diags.add("SWF002", f"cannot read `{name}`: {exc}", via.path.span)
             else:
+                if exc.text is not None:
+                    self.result.texts[name] = exc.text
                 span = Span(name, exc.line, exc.col, exc.line, exc.col + 1)
                 self.diags.add("SWF002", f"cannot read `{name}`: {exc}", span)
             return None

@@ -121,7 +121,8 @@ class Router:
             user = self.s.workflows[path[-1]]
             self.diags.add(
                 "SWF060",
-                f"workflow `{wf.name}` is `token none`, but {describe(path, api)}",
+                f"workflow `{wf.name}` is `token none`, but it needs a token for api "
+                f"`{api}`: {describe(path, api)}",
                 wf.token.span,
                 notes=(Note(f"api `{api}` used here", user.source.api.span),),
                 hint=f"remove `token none`, or stop `{path[-1]}` from using api `{api}`")
@@ -137,7 +138,7 @@ class Router:
                 self.diags.add(
                     "SWF061",
                     f"deployed root `{root.name}` needs a token for api `{api}` "
-                    f"({describe(path, api)}), but its deploy block does not give one",
+                    f"({describe(path, api)}), but its deploy block gives none",
                     dep.decl.workflow.span,
                     hint=f'add `token {api} from env "{api.upper()}_TOKEN"` to the deploy block')
         for api, tok in dep.tokens.items():
@@ -211,10 +212,10 @@ class Router:
 
 
 def describe(path: list[str], api: str) -> str:
-    """`"ListingWorkflow uses api `crm`"` or `"A -> B -> C uses ..."` for the message."""
+    """Why a workflow needs `api`'s token, for the message: its own source, or a path."""
     if len(path) == 1:
-        return f"it uses api `{api}` itself"
-    return f"{' -> '.join(path)} reaches a source using api `{api}`"
+        return f"its own source uses api `{api}`"
+    return f"{' -> '.join(path)}, and `{path[-1]}`'s source uses api `{api}`"
 
 
 def route(symbols: Symbols, diags: Collector) -> Routes:

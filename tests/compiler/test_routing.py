@@ -89,7 +89,7 @@ def test_token_none_workflow_using_auth_api_itself():
                                  token="none"),
                       b.deploy("UserWorkflow", "u1", crm="CRM_TOKEN"))
     (d,) = [d for d in diags if d.code == "SWF060"]
-    assert "uses api `crm` itself" in d.message
+    assert "its own source uses api `crm`" in d.message
 
 
 def test_root_lacking_a_token_and_giving_an_unneeded_one():
