@@ -127,9 +127,13 @@ def cmd_compile(args) -> int:
     text = dump_ir(ir)
     if args.output in (None, "-"):
         sys.stdout.write(text)
-    else:
+        return code
+    try:
         with open(args.output, "w", encoding="utf-8") as fh:
             fh.write(text)
+    except OSError as exc:
+        print(f"swfc compile: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     return code
 
 

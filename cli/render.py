@@ -8,7 +8,6 @@ start-up small.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 
 from dsl.ast import Span
@@ -91,6 +90,8 @@ def print_text(diags, texts, n_files, *, file, color: bool) -> None:
 
 def to_json(diags: Iterable[Diagnostic]) -> str:
     """One JSON array of `{file, line, column, end_line, end_column, severity, code, message}`."""
+    import json
+
     rows = [{"file": d.span.file, "line": d.span.line, "column": d.span.col,
              "end_line": d.span.end_line, "end_column": d.span.end_col,
              "severity": d.severity, "code": d.code, "message": d.message} for d in diags]

@@ -9,7 +9,6 @@ a name that did not resolve is simply absent, so they skip it without a second r
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 from dsl import ast
@@ -98,6 +97,8 @@ def first_here(span: ast.Span) -> tuple[Note, ...]:
 
 def suggest(name: str, candidates) -> str | None:
     """A "did you mean" hint for `name` among `candidates`, or None."""
+    import difflib  # only when a name is unknown
+
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
 

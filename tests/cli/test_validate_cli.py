@@ -142,3 +142,8 @@ def test_colour_rendering_has_the_same_text():
     assert "\x1b[" in coloured.getvalue()
     import re
     assert re.sub(r"\x1b\[[0-9;]*m", "", coloured.getvalue()) == plain
+
+
+def test_compile_to_unwritable_place_is_a_usage_error(tmp_path):
+    code, _, err = run("compile", "specs/marketplace.swf", "-o", str(tmp_path / "no" / "ir.json"))
+    assert code == 2 and "cannot write" in err and "Traceback" not in err
