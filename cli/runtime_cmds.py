@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
@@ -47,6 +48,7 @@ class CommandError(Exception):
 def _run(command: Callable[[Any], Coroutine[Any, Any, int]], args: Any, *, ctrl_c_code: int = 0) -> int:
     """Run an async command to its exit code: messages instead of tracebacks, Ctrl-C and
     SIGTERM end it cleanly, and the process exits with exactly that code."""
+    _setup_logging()
     try:
         code = asyncio.run(_interruptible(command(args)))
     except KeyboardInterrupt:
@@ -86,6 +88,71 @@ def _exit(code: int) -> int:
         except Exception:
             pass
     os._exit(code)
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to the current ``sys.stderr`` (rich's live view swaps it to print above)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+class _OneLine(logging.Formatter):
+    """``swfc: warning: <first line> (<Exception>: <first line>)``: no tracebacks."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage().splitlines()[0] if record.getMessage() else ""
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            text += f" ({type(exc).__name__}: {_first_line(exc)})"
+        return f"swfc: {record.levelname.lower()}: {text}"
+
+
+class _Once(logging.Filter):
+    """Let a given message through once per ``window`` seconds: a worker retrying a failing
+    workflow task (e.g. one of an IR it does not hold) reports it, not a flood."""
+
+    def __init__(self, window: float = 60.0) -> None:
+        super().__init__()
+        self.window, self.seen = window, {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.getMessage().splitlines()[0] if record.getMessage() else "")
+        now = time.monotonic()
+        if now - self.seen.get(key, -self.window) < self.window:
+            return False
+        self.seen[key] = now
+        return True
+
+
+def _setup_logging() -> None:
+    """Warnings of temporalio (worker task failures, activity retries) as deduplicated one-liners."""
+    root = logging.getLogger()
+    if any(isinstance(h, _StderrHandler) for h in root.handlers):
+        return
+    handler = _StderrHandler()
+    handler.setFormatter(_OneLine())
+    handler.addFilter(_Once())
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+
+
+_RUNTIME = None
+
+
+def _temporal_runtime() -> Any:
+    """One temporalio core runtime whose own (Rust) log lines are errors only; the Python
+    side already reports the same events through ``_setup_logging``."""
+    global _RUNTIME
+    if _RUNTIME is None:
+        from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+        _RUNTIME = Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(
+            filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))))
+    return _RUNTIME
 
 
 def _error(message: str) -> None:
@@ -134,7 +201,8 @@ async def connect(args: Any, address: str) -> Any:
         tls = True
     try:
         return await asyncio.wait_for(
-            Client.connect(address, namespace=namespace, api_key=api_key, tls=tls), 30)
+            Client.connect(address, namespace=namespace, api_key=api_key, tls=tls,
+                           runtime=_temporal_runtime()), 30)
     except Exception as exc:
         raise CommandError(f"cannot reach Temporal at {address} (namespace {namespace}): "
                            f"{_first_line(exc)}. Is the server running? Pass --address HOST:PORT "
@@ -409,8 +477,11 @@ def _node_label(node: dict) -> Any:
         text.append(f" {node['workflow_type']}", style="dim")
     text.append(f"  {node['status'] or '?'}", style=_STATUS_STYLE.get(node["status"], ""))
     text.append("  loaded" if node["loaded"] else "  not loaded", style="" if node["loaded"] else "yellow")
-    for api, fp in sorted(node["tokens"].items()):
-        text.append(f"  {api}:{fp or '-'}", style="magenta" if fp else "dim")
+    held = {api: fp for api, fp in sorted(node["tokens"].items()) if fp}
+    for api, fp in held.items():
+        text.append(f"  {api} {fp}", style="magenta")
+    if not held and node["status"] != "unreachable":
+        text.append("  no tokens", style="dim")
     if node["last_error"]:
         text.append(f"\n  last error: {node['last_error']}", style="red")
     return text
@@ -428,7 +499,10 @@ def summary_lines(trees: list[dict]) -> list[str]:
 def _console(file: Any = None) -> Any:
     from rich.console import Console
 
-    return Console(file=file or sys.stdout, highlight=False, soft_wrap=False)
+    console = Console(file=file or sys.stdout, highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 120  # piped or captured: don't wrap at rich's 80-column default
+    return console
 
 
 # -- commands --------------------------------------------------------------------------
