@@ -11,7 +11,8 @@ from dsl import ast
 from dsl.diagnostics import Collector, Note
 
 from compiler import values
-from compiler.resolve import ApiView, DeployView, EntityView, Symbols, WorkflowView, suggest
+from compiler.resolve import (ApiView, ChildView, DeployView, EntityView, Symbols, WorkflowView,
+                              suggest)
 
 KEY_TYPES = ("string", "integer")
 HEADER_CHARS = set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -170,7 +171,7 @@ class Checker:
             self.diags.add("SWF035", "`select` without a `source`: there is no response to "
                            "select from", stmt.span)
 
-    def child(self, child, entity: EntityView | None) -> None:
+    def child(self, child: ChildView, entity: EntityView | None) -> None:
         stmt = child.stmt
         for sub in child.subscribe:
             if values.dotted(sub.selector.value, star=True) is None:
@@ -181,8 +182,11 @@ class Checker:
             self.diags.add("SWF082", f"`child {stmt.field.value}` has no `autostart`: it only "
                            "attaches to workflows started elsewhere", stmt.span)
         f = entity.fields.get(stmt.field.value) if entity else None
-        if f is None:
-            return
+        if f is not None:
+            self.relation(stmt, entity, f)
+
+    def relation(self, stmt: ast.ChildStmt, entity: EntityView, f: ast.Field) -> None:
+        """A child edge must follow a relation, to a workflow managing its target."""
         target = f.type.name.value
         if not entity.is_relation(f):
             self.diags.add("SWF030", f"field `{f.name.value}` of entity "
@@ -190,11 +194,11 @@ class Checker:
                            "entity", stmt.field.span, notes=(Note("field defined here", f.span),))
             return
         wf = self.s.workflows.get(stmt.workflow.value)
-        managed = wf.decl.entity.value if wf else None
-        if managed is not None and target in self.s.entities and managed != target:
-            self.diags.add("SWF031", f"workflow `{wf.name}` manages `{managed}`, but "
-                           f"`{f.name.value}` relates to `{target}`", stmt.workflow.span,
-                           notes=(Note(f"`{wf.name}` declared here", wf.decl.name.span),))
+        if wf is None or target not in self.s.entities or wf.decl.entity.value == target:
+            return
+        self.diags.add("SWF031", f"workflow `{wf.name}` manages `{wf.decl.entity.value}`, but "
+                       f"`{f.name.value}` relates to `{target}`", stmt.workflow.span,
+                       notes=(Note(f"`{wf.name}` declared here", wf.decl.name.span),))
 
     # --------------------------------------------------------------- deploy
 
