@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -105,6 +106,11 @@ class _OneLine(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = record.getMessage().splitlines()[0] if record.getMessage() else ""
+        activity = getattr(record, "temporal_activity", None)
+        if isinstance(activity, dict):  # say which workflow, not the whole activity info dict
+            text = (f"{re.sub(r' [(][{].*[}][)]$', '', text)} ({activity.get('activity_type')} of "
+                    f"{activity.get('workflow_id')}, "
+                    f"attempt {activity.get('attempt')})")
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None:
             text += f" ({type(exc).__name__}: {_first_line(exc)})"
@@ -220,7 +226,8 @@ def _read(path: str | None) -> bytes | None:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    os_message = re.search(r'message: "([^"]+)"', text)  # tonic's transport errors bury the cause
+    return os_message.group(1) if os_message else text.splitlines()[0]
 
 
 # -- compile ---------------------------------------------------------------------------
