@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from runtime.registry import get as registration
     from runtime.children import cleanup, plan, publish
     from runtime.normalize import InvalidData, merge_stores, normalize
+    from runtime.queries import QUERIES
     from runtime.sealing import is_sealed_token
     from runtime.signals import apply_signal
     from runtime.state import Cancel, Ctx, Effect, Send, Start, WorkflowState
@@ -72,7 +73,7 @@ class StatefulWorkflow:
             raise RuntimeError("the workflow has not started yet")
         if name not in QUERIES:
             raise ValueError(f"unknown query {name!r} (known: {', '.join(sorted(QUERIES))})")
-        return QUERIES[name](self)
+        return QUERIES[name](self._ctx, [n for n, _ in self._inbox])
 
     # ------------------------------------------------------------------ the cycle
 
@@ -393,74 +394,3 @@ def _initial_data(ctx: Ctx, data: Any) -> None:
 def _summary(ctx: Ctx) -> dict[str, Any]:
     s = ctx.state
     return {"workflow_id": s.workflow_id, "status": s.status, "loads": s.loads}
-
-
-def _status(self: StatefulWorkflow) -> dict[str, Any]:
-    ctx = self._ctx
-    assert ctx is not None
-    s, source = ctx.state, ctx.wf.source
-    return {
-        "workflow_id": s.workflow_id,
-        "workflow_type": s.workflow_type,
-        "entity": s.entity,
-        "id": s.entity_id,
-        "status": s.status,
-        "loaded": s.loaded,
-        "last_error": s.last_error,
-        "api_url": ctx.api_url(source.api) if source else None,
-        "tokens": _fingerprints(ctx),
-        "children": sorted(s.children),
-    }
-
-
-def _fingerprints(ctx: Ctx) -> dict[str, str | None]:
-    """Every api with auth: the fingerprint of the token held, or None (never the token)."""
-    held = ctx.state.tokens
-    return {name: (held.get(name) or {}).get("fingerprint") for name, api in sorted(ctx.ir.apis.items()) if api.needs_token}
-
-
-def _state(self: StatefulWorkflow) -> dict[str, Any]:
-    s = self._ctx.state  # type: ignore[union-attr]
-    return {"store": s.store, "status": s.status, "loaded": s.loaded, "last_error": s.last_error, "errors": s.errors}
-
-
-def _pending(self: StatefulWorkflow) -> list[dict[str, Any]]:
-    s = self._ctx.state  # type: ignore[union-attr]
-    queued = [{"kind": "signal", "name": name} for name, _ in self._inbox]
-    return queued + ([{"kind": "reload", "waiting_for_token": s.status == "waiting_for_token"}] if s.stale else [])
-
-
-def _subscriptions(self: StatefulWorkflow) -> dict[str, Any]:
-    s = self._ctx.state  # type: ignore[union-attr]
-    edges = {e.field: e for e in self._ctx.wf.children}  # type: ignore[union-attr]
-    return {
-        "subscribers": [{"workflow_id": w, "selectors": sub["selectors"]} for w, sub in sorted(s.subscribers.items())],
-        "subscribed_to": sorted(w for w, c in s.children.items() if edges.get(c["field"]) and edges[c["field"]].subscribe),
-    }
-
-
-def _managed_paths(self: StatefulWorkflow) -> list[dict[str, Any]]:
-    ctx = self._ctx
-    assert ctx is not None
-    return [
-        {
-            "field": e.field,
-            "workflow": e.workflow,
-            "entity": e.entity,
-            "children": sorted(w for w, c in ctx.state.children.items() if c["field"] == e.field),
-        }
-        for e in ctx.wf.children
-    ]
-
-
-QUERIES: dict[str, Callable[[StatefulWorkflow], Any]] = {
-    "id": lambda self: self._ctx.state.entity_id,  # type: ignore[union-attr]
-    "entityName": lambda self: self._ctx.state.entity,  # type: ignore[union-attr]
-    "state": _state,
-    "pendingChanges": _pending,
-    "subscriptions": _subscriptions,
-    "managedPaths": _managed_paths,
-    "apiUrl": lambda self: {api: self._ctx.api_url(api) for api in sorted(self._ctx.ir.apis)},  # type: ignore[union-attr]
-    "apiToken": lambda self: _fingerprints(self._ctx),  # type: ignore[arg-type]
-    "status": _status,
-}

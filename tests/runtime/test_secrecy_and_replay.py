@@ -17,7 +17,8 @@ from temporalio.worker import Replayer
 from runtime import ir as ir_mod
 from runtime import registry
 from runtime.sealing import seal
-from runtime.workflow import QUERIES, StatefulWorkflow
+from runtime.queries import QUERIES
+from runtime.workflow import StatefulWorkflow
 from tests.helpers import assert_eventually, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
 from tests.runtime.util import query, start_root, tree
