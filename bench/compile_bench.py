@@ -92,38 +92,43 @@ def generate(lines: int, folder: Path) -> tuple[Path, int]:
     return folder / "main.swf", total
 
 
-def interleaved(a, b, runs: int) -> tuple[float, float]:
-    """Median seconds of `a()` and `b()`, run alternately `runs` times each."""
-    ta, tb = [], []
+def interleaved(*fns, runs: int) -> list[float]:
+    """Median seconds of each of `fns`, run in turn `runs` times each."""
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(runs):
-        for fn, out in ((a, ta), (b, tb)):
+        for fn, out in zip(fns, times):
             start = time.perf_counter()
             fn()
             out.append(time.perf_counter() - start)
-    return statistics.median(ta), statistics.median(tb)
+    return [statistics.median(t) for t in times]
 
 
 def bench_compile(lines: int, runs: int) -> float:
     from lark import Lark
 
     from compiler import compile_files
+    from dsl import parse
 
     with tempfile.TemporaryDirectory() as tmp:
         root, total = generate(lines, Path(tmp))
-        texts = [p.read_text(encoding="utf-8") for p in sorted(Path(tmp).glob("*.swf"))]
+        named = [(str(p), p.read_text(encoding="utf-8")) for p in sorted(Path(tmp).glob("*.swf"))]
+        texts = [text for _, text in named]
         bare = Lark.open(str(ROOT / "grammar.lark"), parser="lalr")
         ir, diags = compile_files([str(root)])  # warm up: parser tables, schema validator
         errors = [d for d in diags if d.severity == "error"]
         if ir is None or errors:
             sys.exit(f"generated spec does not compile: {errors[:3]}")
         n_wf = len(ir["workflows"])
-        t_compile, t_parse = interleaved(lambda: compile_files([str(root)]),
-                                         lambda: [bare.parse(t) for t in texts], runs)
+        t_compile, t_parse, t_dsl = interleaved(
+            lambda: compile_files([str(root)]), lambda: [bare.parse(t) for t in texts],
+            lambda: [parse(t, n) for n, t in named], runs=runs)
     ratio = t_compile / t_parse
     print(f"(a) compile {total} lines, {len(texts)} files, {n_wf} workflows: "
           f"compile {t_compile * 1000:.0f} ms, bare Lark parse {t_parse * 1000:.0f} ms, "
           f"ratio {ratio:.2f} (target <= {TARGET_COMPILE}) "
           f"{'PASS' if ratio <= TARGET_COMPILE else 'MISS'}")
+    print(f"    of which dsl.parse (AST, positions, syntax checks) {t_dsl * 1000:.0f} ms "
+          f"({t_dsl / t_parse:.2f}x bare), compiler passes {(t_compile - t_dsl) * 1000:.0f} ms")
     return ratio
 
 
@@ -145,7 +150,7 @@ def bench_cold(runs: int) -> float:
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     run(cmd)()  # fill the grammar cache and the bytecode caches once
-    t_swfc, t_base = interleaved(run(cmd), run(base), runs)
+    t_swfc, t_base = interleaved(run(cmd), run(base), runs=runs)
     ratio = t_swfc / t_base
     print(f"(b) cold start `{' '.join(Path(cmd[0]).name if i == 0 else c for i, c in enumerate(cmd))}`"
           f" {t_swfc * 1000:.0f} ms vs `import lark, jsonschema` {t_base * 1000:.0f} ms, "
