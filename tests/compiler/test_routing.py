@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dsl.diagnostics import Collector
 
 from compiler.check import check
@@ -157,3 +160,45 @@ def test_deep_chain_does_not_recurse():
     _, routes, diags = run(*decls)
     assert diags == []
     assert routes.needs["W0"] == ["crm"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 7).flatmap(lambda n: st.tuples(
+    st.just(n),
+    st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=12),
+    st.lists(st.sampled_from([None, "a", "b", "open"]), min_size=n, max_size=n),
+    st.lists(st.booleans(), min_size=n, max_size=n))))
+def test_needs_are_the_fixpoint_of_docs_ir_md(graph):
+    """Random workflow graphs: `needs` is exactly docs/ir.md's definition, edges carry the
+    child's needs, and SWF060 appears exactly where a `token none` would need a token."""
+    n, edges, sources, nones = graph
+    edges = sorted(set(edges))
+    decls = [b.api("a"), b.api("b"), b.api("open", auth="none")]
+    for i in range(n):
+        kids = [j for p, j in edges if p == i]
+        decls.append(b.entity(f"E{i}", b.fld("id", "string"),
+                              *[b.fld(f"r{j}", f"E{j}", lst=True) for j in kids]))
+        decls.append(b.workflow(f"W{i}", f"E{i}", *[b.child(f"r{j}", f"W{j}") for j in kids],
+                                source=(sources[i], "/x/{id}") if sources[i] else None,
+                                token="none" if nones[i] else None))
+    symbols, routes, diags = run(*decls)
+    own = {i: {sources[i]} & {"a", "b"} for i in range(n)}
+    raw = {i: set(own[i]) for i in range(n)}
+    changed = True
+    while changed:  # the definition, evaluated naively to a fixpoint
+        changed = False
+        for p, c in edges:
+            if not nones[c] and not raw[c] <= raw[p]:
+                raw[p] |= raw[c]
+                changed = True
+    for i in range(n):
+        assert routes.needs[f"W{i}"] == ([] if nones[i] else sorted(raw[i]))
+    crossing = sorted((f"W{i}", api) for i in range(n) if nones[i] for api in raw[i])
+    reported = sorted((d.message.split("`")[1], d.message.split("`")[5]) for d in diags
+                      if d.code == "SWF060")
+    assert reported == crossing
+    if not crossing:
+        ir = emit(symbols, routes)
+        for name, wf in ir["workflows"].items():
+            for child in wf["children"]:
+                assert child["tokens"] == ir["workflows"][child["workflow"]]["needs"]
