@@ -64,7 +64,10 @@ def cleanup(ctx: Ctx) -> list[Effect]:
 
 
 def _drop(ctx: Ctx, wid: str) -> list[Effect]:
+    """A child whose id left the relation: forget it and its record, cancel or unsubscribe."""
     entry = ctx.state.children.pop(wid)
+    if not _referenced(ctx, entry["entity"], entry["id"]):
+        ctx.state.store.get(entry["entity"], {}).pop(entry["id"], None)
     edge = ctx.wf.edge(entry["field"])
     if edge is None:
         return []
@@ -73,6 +76,11 @@ def _drop(ctx: Ctx, wid: str) -> list[Effect]:
     if edge.subscribe:
         return [Send(wid, "unsubscribe", {"workflow_id": ctx.state.workflow_id})]
     return []
+
+
+def _referenced(ctx: Ctx, entity: str, rid: str) -> bool:
+    relations = ctx.ir.entities[ctx.state.entity].relations
+    return any(rid in ctx.related_ids(r.name) for r in relations if r.type == entity)
 
 
 def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | None) -> list[Effect]:

@@ -88,8 +88,7 @@ def _extract(ir: IR, ent: Entity, value: Any, at: list[Any], store: Store) -> st
             ]
         else:
             record[rel.name] = _ref(ir, target, record[rel.name], at + [rel.name], store)
-    rid = str(record[ent.key])
-    record[ent.key] = rid
+    rid = str(record[ent.key])  # the store is keyed by text; the record keeps the key's own type
     table = store.setdefault(ent.name, {})
     table[rid] = {**table.get(rid, {}), **record}
     return rid

@@ -90,11 +90,15 @@ def on_update(ctx: Ctx, arg: Any) -> list[Effect]:
     if not isinstance(record, dict):
         ctx.error("signal", "update refused: `record` must be an object")
         return []
-    record = {**record, ctx.ir.entities[entity].key: arg["id"]}
+    key = ctx.ir.entities[entity].key
+    record = {key: arg["id"], **record}
     try:
         rid, store = normalize(ctx.ir, entity, record)
     except InvalidData as exc:
         ctx.error("signal", f"update refused: record {entity} {arg['id']} is invalid at {exc.path}: {exc.reason}")
+        return []
+    if rid != arg["id"]:
+        ctx.error("signal", f"update refused: the record's {key} is not {arg['id']!r}")
         return []
     _note_sender(ctx, arg.get("from"), entity, rid, store[entity][rid])
     merge_stores(ctx.state.store, store)

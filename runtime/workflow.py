@@ -383,9 +383,12 @@ def _initial_data(ctx: Ctx, data: Any) -> None:
     s = ctx.state
     try:
         key = ctx.ir.entities[s.entity].key
-        _, store = normalize(ctx.ir, s.entity, {**data, key: s.entity_id} if isinstance(data, dict) else data)
+        rid, store = normalize(ctx.ir, s.entity, {key: s.entity_id, **data} if isinstance(data, dict) else data)
     except InvalidData as exc:
         ctx.error("input", f"initial data is invalid at {exc.path}: {exc.reason}")
+        return
+    if rid != s.entity_id:
+        ctx.error("input", f"initial data is for {s.entity} {rid!r}, not {s.entity_id!r}")
         return
     merge_stores(s.store, store)
     s.loaded = ctx.wf.source is None

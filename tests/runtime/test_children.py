@@ -72,8 +72,18 @@ async def test_children_start_update_and_cancel_as_the_parent_data_changes(clien
             child = await query(client, f"Listing-{l1['id']}", "state")
             assert child["store"]["Listing"][l1["id"]]["title"] == "renamed"
             assert (await try_query(client, f"Listing-{l3['id']}")) is not None
+            store = (await query(client, root, "state"))["store"]
+            assert set(store["Listing"]) == {l1["id"], l3["id"]}  # l2's record left with it
 
         await assert_eventually(followed, timeout=15)
+        # `delete` of a related record: the reference goes, and the child with it
+        await handle.signal("delete", {"entity": "Listing", "id": l3["id"]})
+
+        async def deleted():
+            assert (await query(client, root))["children"] == [f"Listing-{l1['id']}"]
+            assert await execution_status(client, f"Listing-{l3['id']}") == WorkflowExecutionStatus.CANCELED
+
+        await assert_eventually(deleted, timeout=15)
         # the cancelled listing cancelled its own `cancel on delete` photo child too
         photo = f"Photo-{l2['photos'][0]['id']}"
         await assert_eventually(

@@ -53,6 +53,8 @@ async def test_example_spec_runs_with_least_privilege(client, marketplace_api, t
             return t
 
         t = await assert_eventually(all_loaded, timeout=30)
+        states = {w: await ns_client.get_workflow_handle(w).query("state") for w in t}
+    assert {w: st["errors"] for w, st in states.items() if st["errors"]} == {}
     for wid, st in t.items():
         held = {api for api, fp in st["tokens"].items() if fp}
         assert held == expect[st["entity"]], wid
