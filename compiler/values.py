@@ -11,7 +11,7 @@ import re
 from urllib.parse import urlsplit
 
 UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-DURATION_RE = re.compile(r"(\d+)([a-z]*)\Z")
+DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z][A-Za-z0-9_]*|)\Z")
 ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 ORIGIN_RE = re.compile(r"([^\s/:@]+):(\d{1,5})\Z")
@@ -20,12 +20,17 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def duration_ms(text: str) -> int | None:
-    """`"5m"` -> 300000; None when the text is not a positive duration with a known unit."""
-    m = DURATION_RE.match(text)
-    if m is None or m.group(2) not in UNITS_MS:
+    """`"5m"` -> 300000, `"1.5s"` -> 1500; None unless a positive whole number of ms."""
+    if duration_problem(text):
         return None
-    ms = int(m.group(1)) * UNITS_MS[m.group(2)]
-    return ms if ms > 0 else None
+    numerator, denominator = _ms(DURATION_RE.match(text))
+    return numerator // denominator
+
+
+def _ms(m: re.Match) -> tuple[int, int]:
+    """The duration in ms as a fraction `(numerator, denominator)`: exact, no floats."""
+    whole, _, frac = m.group(1).partition(".")
+    return int(whole + frac) * UNITS_MS[m.group(2)], 10 ** len(frac)
 
 
 def duration_problem(text: str) -> str | None:
@@ -34,11 +39,14 @@ def duration_problem(text: str) -> str | None:
     if m is None:
         return "expected a number followed by a unit: ms, s, m, h or d"
     if m.group(2) not in UNITS_MS:
-        unit = m.group(2) or "no unit"
-        return f"unknown unit `{unit}`: use ms, s, m, h or d" if m.group(2) else \
-            "missing unit: use ms, s, m, h or d"
-    if int(m.group(1)) == 0:
+        if not m.group(2):
+            return "missing unit: use ms, s, m, h or d"
+        return f"unknown unit `{m.group(2)}`: use ms, s, m, h or d"
+    numerator, denominator = _ms(m)
+    if numerator == 0:
         return "a duration must be greater than zero"
+    if numerator % denominator:
+        return "a duration must be a whole number of milliseconds"
     return None
 
 

@@ -55,6 +55,8 @@ def test_allow_origins(allow, expected):
 
 @pytest.mark.parametrize("stmt, expected", [
     ("timeout 500ms", []), ("timeout 1d", []), ("timeout 0s", ["SWF040"]),
+    ("timeout 1.5s", []), ("timeout 0.5ms", ["SWF040"]), ("timeout 5", ["SWF001"]),
+    ("timeout 5S", ["SWF040"]), ("timeout 0.0s", ["SWF040"]),
     ("timeout 5w", ["SWF040"]),
     ("retry 3 times", []), ("retry 1 times backoff 1s .. 1s", []),
     ("retry 0 times", ["SWF041"]), ("retry 3 times backoff 2m .. 1m", ["SWF041"]),
@@ -62,6 +64,13 @@ def test_allow_origins(allow, expected):
 ])
 def test_durations_and_retry(stmt, expected):
     assert codes(api(extra=f"  {stmt}\n")) == expected
+
+
+def test_fractional_durations_are_exact():
+    from compiler.values import duration_ms
+
+    assert [duration_ms(t) for t in ("1.5s", "0.25m", "2h", "1.001s", "0.5ms")] == [
+        1500, 15000, 7_200_000, 1001, None]
 
 
 def test_bad_unit_message_lists_the_units():
