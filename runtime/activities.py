@@ -142,7 +142,8 @@ def _interpret(ir: IR, wf: Workflow, req: dict[str, Any], url: str, response: ht
         raise ApplicationError(f"GET {url}: 429 Too Many Requests", type="HttpRateLimited", next_retry_delay=delay)
     if status >= 500:
         raise ApplicationError(f"GET {url}: HTTP {status}", type="HttpServerError")
-    if status >= 400 or status < 200:
+    if not 200 <= status < 300:
+        # 3xx included: redirects are not followed, so a token never follows one to another origin
         raise ApplicationError(f"GET {url}: HTTP {status}", non_retryable=True, type="HttpClientError")
     try:
         body = json.loads(response.content)
