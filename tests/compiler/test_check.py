@@ -56,7 +56,9 @@ def test_allow_origins(allow, expected):
 @pytest.mark.parametrize("stmt, expected", [
     ("timeout 500ms", []), ("timeout 1d", []), ("timeout 0s", ["SWF040"]),
     ("timeout 1.5s", []), ("timeout 0.5ms", ["SWF040"]), ("timeout 5", ["SWF001"]),
-    ("timeout 5S", ["SWF040"]), ("timeout 0.0s", ["SWF040"]),
+    ("timeout 5S", ["SWF040"]), ("timeout 0.0s", ["SWF040"]), ("timeout 365d", []),
+    ("timeout 366d", ["SWF040"]), ("timeout 99999999999999999999h", ["SWF040"]),
+    ("retry 1000 times", []), ("retry 1001 times", ["SWF041"]),
     ("timeout 5w", ["SWF040"]),
     ("retry 3 times", []), ("retry 1 times backoff 1s .. 1s", []),
     ("retry 0 times", ["SWF041"]), ("retry 3 times backoff 2m .. 1m", ["SWF041"]),
