@@ -147,3 +147,28 @@ def test_colour_rendering_has_the_same_text():
 def test_compile_to_unwritable_place_is_a_usage_error(tmp_path):
     code, _, err = run("compile", "specs/marketplace.swf", "-o", str(tmp_path / "no" / "ir.json"))
     assert code == 2 and "cannot write" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["deploy", "s.swf", "--address", "h:7233", "--namespace", "ns", "--task-queue", "q",
+      "--no-worker", "--until-loaded", "--timeout", "30", "--tls", "--api-key", "k"],
+     {"file": "s.swf", "address": "h:7233", "namespace": "ns", "task_queue": "q",
+      "no_worker": True, "until_loaded": True, "timeout": 30.0, "tls": True, "api_key": "k"}),
+    (["worker", "s.swf", "--task-queue", "q"], {"file": "s.swf", "task_queue": "q"}),
+    (["status", "User-u1", "--format", "json", "--address", "h:1"],
+     {"workflow_id": "User-u1", "format": "json", "address": "h:1"}),
+    (["token", "set", "User-u1", "--api", "crm", "--from-env", "CRM_TOKEN"],
+     {"workflow_id": "User-u1", "api": "crm", "from_env": "CRM_TOKEN", "token_command": "set"}),
+])
+def test_runtime_commands_parse_into_the_names_runtime_cmds_reads(argv, expected):
+    from cli.main import build_parser
+
+    args = vars(build_parser().parse_args(argv))
+    assert {k: args[k] for k in expected} == expected
+
+
+def test_runtime_command_defaults_are_left_to_runtime_cmds():
+    from cli.main import build_parser
+
+    args = build_parser().parse_args(["deploy", "s.swf"])
+    assert (args.address, args.namespace, args.task_queue, args.timeout, args.tls) == (None,) * 5
