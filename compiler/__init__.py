@@ -16,8 +16,8 @@ from dsl.diagnostics import Collector, Diagnostic
 
 from compiler.loader import DictSource, FileSource, Loaded, Loader, Source
 
-__all__ = ["check_each", "check_files", "check_sources", "compile_files", "compile_sources", "dump_ir",
-           "analyse"]
+__all__ = ["DictSource", "FileSource", "Loaded", "Source", "analyse", "check_each", "check_files",
+           "check_sources", "compile_files", "compile_sources", "dump_ir"]
 
 
 def analyse(roots: list[str], source: Source, *, emit_ir: bool, parse=None):
@@ -39,6 +39,7 @@ def analyse(roots: list[str], source: Source, *, emit_ir: bool, parse=None):
 
 
 def run_pipeline(roots: list[str], source: Source, *, emit_ir: bool, parse=None):
+    """`analyse` without the GC pause: load, resolve, check, route, then emit and validate."""
     from compiler.check import check
     from compiler.resolve import resolve
     from compiler.routing import route
