@@ -55,11 +55,15 @@ def plan(ctx: Ctx) -> list[Effect]:
     return effects
 
 
-def cleanup(ctx: Ctx) -> list[Effect]:
-    """This entity is gone: drop every child (cancel the `cancel on delete` ones we own)."""
+def cleanup(ctx: Ctx, *, tell_subscribers: bool = False) -> list[Effect]:
+    """This entity is gone: drop every child (cancel the `cancel on delete` ones we own) and,
+    on an explicit `delete`, tell subscribers so their relation lets go of it too."""
+    s = ctx.state
     effects: list[Effect] = []
-    for wid in list(ctx.state.children):
+    for wid in list(s.children):
         effects += _drop(ctx, wid)
+    if tell_subscribers:
+        effects += [Send(w, "delete", {"entity": s.entity, "id": s.entity_id}) for w in s.subscribers]
     return effects
 
 

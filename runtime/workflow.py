@@ -83,7 +83,7 @@ class StatefulWorkflow:
         while True:
             effects = self._apply_inbox()
             if ctx.state.status == "deleted":
-                await self._carry_out(effects + cleanup(ctx))
+                await self._carry_out(effects + cleanup(ctx, tell_subscribers=True))
                 return
             if self._load_due():
                 await self._carry_out(effects)

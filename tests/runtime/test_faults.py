@@ -10,7 +10,7 @@ from temporalio.client import WorkflowExecutionStatus
 from runtime.sealing import fingerprint, seal
 from tests.helpers import assert_eventually, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import query, start_root
+from tests.runtime.util import query, start_root, try_query
 
 
 async def _root_loaded(client, root: str, timeout: float = 15) -> dict:
@@ -140,7 +140,7 @@ async def test_missing_token_waits_without_a_request(client, http_api):
 
 
 async def _status_is(client, wid: str, status: str) -> None:
-    assert (await query(client, wid))["status"] == status
+    assert ((await try_query(client, wid)) or {}).get("status") == status
 
 
 async def test_bad_and_unknown_signals_are_recorded_errors(client, http_api):
@@ -169,6 +169,27 @@ async def test_bad_and_unknown_signals_are_recorded_errors(client, http_api):
         assert st["store"] == before["store"]
         assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
         assert (await query(client, root))["status"] == "running"
+
+
+async def test_a_deleted_child_leaves_its_parents_relation(client, http_api):
+    uid = unique("u")
+    l1, l2 = listing(unique("l"), uid, photos=0), listing(unique("l"), uid, photos=0)
+    put_user(http_api, uid, [l1, l2])
+    ir = marketplace_ir(http_api)
+    root = f"User-{uid}"
+    async with new_worker(client, ir) as worker:
+        await start_root(client, ir, worker.task_queue, uid, "t")
+        await assert_eventually(lambda: _status_is(client, f"Listing-{l2['id']}", "running"), timeout=15)
+        child = client.get_workflow_handle(f"Listing-{l2['id']}")
+        await child.signal("delete", {})
+        assert (await child.result())["status"] == "deleted"
+
+        async def let_go():
+            st = await query(client, root, "state")
+            assert st["store"]["User"][uid]["listings"] == [l1["id"]]
+            assert (await query(client, root))["children"] == [f"Listing-{l1['id']}"]
+
+        await assert_eventually(let_go)
 
 
 async def test_delete_of_own_entity_completes_and_cancels_children(client, http_api):
