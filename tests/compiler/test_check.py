@@ -180,3 +180,7 @@ def test_many_findings_in_one_run():
 def test_bracketed_hosts_are_findings_not_crashes(base):
     assert codes(api(base=base)) == ["SWF042"]
     assert codes(api(extra=f"  allow {base}, \"127.0.0.1:8787\"\n")) == ["SWF043"]
+
+
+def test_a_library_without_workflows_has_no_unused_warnings():
+    assert codes('api crm {\n  base "http://h:1"\n}\nentity E {\n  id string\n}\n') == []
