@@ -70,3 +70,17 @@ def test_unicode_columns_count_characters():
     (deploy,) = parse_ok('deploy W "ünï✓" { token crm from env "X" }')
     assert deploy.entity_id.span.end_col == 16
     assert deploy.tokens[0].span.col == 19
+
+
+def test_spans_made_by_the_parser_are_ordinary_spans():
+    # the transformer builds Spans without the dataclass __init__ (for speed)
+    (api,) = parse_ok("api a {}", "f.swf")
+    made = api.name.span
+    assert type(made) is Span and made == Span("f.swf", 1, 5, 1, 6)
+    assert hash(made) == hash(Span("f.swf", 1, 5, 1, 6)) and str(made) == "f.swf:1:5"
+    try:
+        made.line = 2
+    except AttributeError:
+        pass
+    else:
+        raise AssertionError("a span must stay frozen")
