@@ -5,6 +5,8 @@ Takes nothing from the compiler: it finds the ``temporal`` binary of the tempora
 127.0.0.1:7233 with its data in ``.swfc/temporal.db`` (a restart finds the hierarchy where
 it was), waits until it answers, and stops it on exit. If 7233 already serves Temporal it is
 used as is; if something else holds the port, ``DevServerError`` says what to do.
+
+``SWFC_DEV_PORT`` / ``SWFC_DEV_UI_PORT`` move the server off 7233/8233 (tests use free ports).
 """
 
 from __future__ import annotations
@@ -70,9 +72,11 @@ class EmbeddedServer:
     """
 
     def __init__(self, data_dir: Path = Path(".swfc"), ip: str = DEFAULT_IP,
-                 port: int = DEFAULT_PORT, ui_port: int = DEFAULT_UI_PORT) -> None:
+                 port: int | None = None, ui_port: int | None = None) -> None:
         self.data_dir = Path(data_dir)
-        self.ip, self.port, self.ui_port = ip, port, ui_port
+        self.ip = ip
+        self.port = port or int(os.environ.get("SWFC_DEV_PORT") or DEFAULT_PORT)
+        self.ui_port = ui_port or int(os.environ.get("SWFC_DEV_UI_PORT") or DEFAULT_UI_PORT)
         self.process = None  # subprocess.Popen, when we started it
         self.ui_url: str | None = None
 

@@ -534,6 +534,9 @@ def run_token_set(args: Any) -> int:
 async def _deploy(args: Any) -> int:
     ir = load_ir(_spec_paths(args))
     environ = dict(os.environ)
+    if not ir["deployments"]:
+        raise CommandError(f"nothing to deploy: {_spec_paths(args)[0]} has no `deploy` block "
+                           f"(to serve workflows started elsewhere, run `swfc worker`)")
     roots = prepare_roots(ir, environ)  # before any connection: a missing token fails fast
     for warning in base_warnings(ir, environ):
         print(warning, file=sys.stderr)

@@ -71,3 +71,9 @@ def test_token_set_reads_only_from_the_environment(market: Marketplace) -> None:
 def test_usage_errors_exit_2() -> None:
     result = run_swfc("token", "set", "User-u1", "--api", "crm")
     assert result.returncode == 2 and "--from-env" in result.stderr
+
+
+def test_a_spec_without_deploy_block_has_nothing_to_deploy(market: Marketplace) -> None:
+    result = market.swfc("deploy", str(market.spec.with_name("listings.swf")), *market.connection())
+    assert_clean_failure(result)
+    assert "nothing to deploy" in result.stderr and "swfc worker" in result.stderr
