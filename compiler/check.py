@@ -175,17 +175,28 @@ class Checker:
 
     def child(self, child: ChildView, entity: EntityView | None) -> None:
         stmt = child.stmt
+        target = self.s.workflows.get(stmt.workflow.value)
+        fields = self.s.entities.get(target.decl.entity.value) if target else None
         for sub in child.subscribe:
-            if values.dotted(sub.selector.value, star=True) is None:
-                self.diags.add("SWF035", f"bad subscribe selector `{sub.selector.value}`: "
-                               "expected \"*\" or a field path such as \"price\"",
-                               sub.selector.span)
+            self.selector(sub.selector, fields)
         if child.autostart is None:
             self.diags.add("SWF082", f"`child {stmt.field.value}` has no `autostart`: it only "
                            "attaches to workflows started elsewhere", stmt.span)
         f = entity.fields.get(stmt.field.value) if entity else None
         if f is not None:
             self.relation(stmt, entity, f)
+
+    def selector(self, sel: ast.Str, entity: EntityView | None) -> None:
+        """`*`, `**`, or a dotted path whose first segment is a field of the child's entity."""
+        segments = values.dotted(sel.value, star=True)
+        if segments is None:
+            self.diags.add("SWF035", f"bad subscribe selector `{sel.value}`: expected \"*\" or "
+                           "a field path such as \"price\"", sel.span)
+        elif entity is not None and segments[0] not in ("*", "**") \
+                and segments[0] not in entity.fields:
+            self.diags.add("SWF035", f"subscribe selector `{sel.value}`: entity "
+                           f"`{entity.decl.name.value}` has no field `{segments[0]}`", sel.span,
+                           hint=suggest(segments[0], entity.fields))
 
     def relation(self, stmt: ast.ChildStmt, entity: EntityView, f: ast.Field) -> None:
         """A child edge must follow a relation, to a workflow managing its target."""

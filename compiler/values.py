@@ -120,15 +120,15 @@ def placeholders(path: str) -> list[str] | None:
 
 
 def dotted(path: str, *, star: bool = False) -> list[str] | None:
-    """`"a.b"` -> `["a", "b"]`; None when a segment is empty or has spaces or dots only.
-    With `star`, a segment may be `*`."""
+    """`"a.b"` -> `["a", "b"]`; None when a segment is empty or has spaces.
+    With `star` (subscribe selectors), a segment may be `*` (one segment) or `**` (any)."""
     if not path:
         return None
     segments = path.split(".")
     for seg in segments:
         if not seg or any(c.isspace() for c in seg):
             return None
-        if star and seg == "*":
+        if star and seg in ("*", "**"):
             continue
         if "*" in seg:
             return None

@@ -107,6 +107,12 @@ WF = TEAM + 'entity User {\n  id string\n  tags [string]\n  team Team?\n}\n'
      ["SWF035"]),
     ('source crm get "/users/{id}"\n  child team -> TeamWorkflow { autostart subscribe update "*" }',
      []),
+    ('source crm get "/users/{id}"\n  child team -> TeamWorkflow { autostart subscribe update "id" '
+     'subscribe update "**" subscribe update "*.x" subscribe update "id.**" }', []),
+    ('source crm get "/users/{id}"\n  child team -> TeamWorkflow { autostart subscribe update "nme" }',
+     ["SWF035"]),
+    ('source crm get "/users/{id}"\n  child team -> TeamWorkflow { autostart subscribe update "a***" }',
+     ["SWF035"]),
     ('source crm get "/users/{id}"\n  child tags -> TeamWorkflow { autostart }', ["SWF030"]),
     ('source crm get "/users/{id}"\n  child team -> TeamWorkflow', ["SWF082"]),
     ('source crm get "/users/{id}"\n  child team -> TeamWorkflow { autostart autostart }',
