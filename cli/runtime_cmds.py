@@ -372,10 +372,12 @@ async def _start_root(client: Any, root: Root, task_queue: str, ir_hash: str) ->
         running = False
     if running:
         current = await running_ir_hash(handle)
+        queue = description.task_queue
+        elsewhere = f" on task queue {queue} (workers here poll {task_queue})" if queue != task_queue else ""
         if current and current != ir_hash:
-            return (f"{root.workflow_id}: already running with IR {_short(current)}; this spec is "
-                    f"{_short(ir_hash)}. It keeps the IR it was started with (nothing started).")
-        return f"{root.workflow_id}: already running (nothing started)"
+            return (f"{root.workflow_id}: already running{elsewhere} with IR {_short(current)}; this "
+                    f"spec is {_short(ir_hash)}. It keeps the IR it was started with (nothing started).")
+        return f"{root.workflow_id}: already running{elsewhere} (nothing started)"
     try:
         await client.start_workflow(
             root.workflow_type, root.input, id=root.workflow_id, task_queue=task_queue,
