@@ -280,24 +280,17 @@ def _print_diagnostics(diagnostics: list, n_files: int) -> None:
 
 @dataclass(frozen=True)
 class Root:
-    """One ``deploy`` root, ready to start: its workflow id, type and input."""
+    """One ``deploy`` root, ready to start: its workflow id, type, input and memo."""
 
     workflow_id: str
     workflow_type: str
     input: dict
+    memo: dict
 
 
 def api_bases(ir: dict, environ: dict[str, str]) -> dict[str, str]:
     """Each api's base for this deployment: ``$base_env`` when set, else the spec's base."""
     return {name: environ.get(api.get("base_env") or "") or api["base"] for name, api in ir["apis"].items()}
-
-
-def origin_of(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.hostname}:{port}"
 
 
 def prepare_roots(ir: dict, environ: dict[str, str]) -> list[Root]:
@@ -306,8 +299,6 @@ def prepare_roots(ir: dict, environ: dict[str, str]) -> list[Root]:
     Raises:
         CommandError naming every missing or empty token variable (never a token).
     """
-    from runtime.sealing import seal
-
     missing = [(dep, api, ref["env"]) for dep in ir["deployments"]
                for api, ref in sorted(dep["tokens"].items()) if not environ.get(ref["env"])]
     if missing:
@@ -317,20 +308,23 @@ def prepare_roots(ir: dict, environ: dict[str, str]) -> list[Root]:
         raise CommandError("missing token environment variable(s) " + names + ":\n" + "\n".join(lines)
                            + "\nexport them (e.g. `export " + missing[0][2] + "=...`) and deploy again")
     bases = api_bases(ir, environ)
-    return [Root(dep["workflow_id"], dep["workflow"], {
-        "ir_hash": ir["hash"],
-        "entity_id": dep["id"],
-        "data": None,
-        "tokens": {api: seal(api, environ[ref["env"]]) for api, ref in sorted(dep["tokens"].items())},
-        "api_bases": bases,
-        "ancestors": [],
-        "subscribers": [],
-        "carried": None,
-    }) for dep in ir["deployments"]]
+    return [_root(ir, dep, environ, bases) for dep in ir["deployments"]]
+
+
+def _root(ir: dict, dep: dict, environ: dict[str, str], bases: dict[str, str]) -> Root:
+    from runtime.sealing import seal
+
+    tokens = {api: seal(api, environ[ref["env"]]) for api, ref in sorted(dep["tokens"].items())}
+    workflow_input = {"ir_hash": ir["hash"], "entity_id": dep["id"], "data": None, "tokens": tokens,
+                      "api_bases": bases, "ancestors": [], "subscribers": [], "carried": None}
+    memo = {"entity": ir["workflows"][dep["workflow"]]["entity"], "id": dep["id"]}
+    return Root(dep["workflow_id"], dep["workflow"], workflow_input, memo)
 
 
 def base_warnings(ir: dict, environ: dict[str, str]) -> list[str]:
     """Overridden bases whose origin is not in the api's ``allow`` list (tokens won't go there)."""
+    from runtime.ir import origin_of
+
     out = []
     for name, base in api_bases(ir, environ).items():
         api = ir["apis"][name]
@@ -380,7 +374,7 @@ async def _start_root(client: Any, root: Root, task_queue: str, ir_hash: str) ->
         return f"{root.workflow_id}: already running{elsewhere} (nothing started)"
     try:
         await client.start_workflow(
-            root.workflow_type, root.input, id=root.workflow_id, task_queue=task_queue,
+            root.workflow_type, root.input, id=root.workflow_id, task_queue=task_queue, memo=root.memo,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
     except WorkflowAlreadyStartedError:

@@ -56,6 +56,11 @@ def test_deploy_no_worker_until_loaded_exits_0(market: Marketplace) -> None:
     assert "Traceback" not in result.stderr
 
 
+async def test_root_memo_names_its_entity(market: Marketplace, client: Client) -> None:
+    description = await client.get_workflow_handle(market.root).describe()
+    assert await description.memo() == {"entity": "User", "id": market.uid}
+
+
 def test_status_json_is_the_nested_hierarchy(market: Marketplace) -> None:
     tree = market.status()
     everything = nodes(tree)
