@@ -1,6 +1,6 @@
 """Semantic checks: everything of DESIGN.md §2 that is neither a name nor a token route.
 
-Stage: after `resolve`. Takes the `Symbols`; reports SWF013, SWF030-035, SWF040-045,
+Stage: after `resolve`. Takes the `Symbols`; reports SWF013/014, SWF030-035, SWF040-045,
 SWF050, and the SWF081/082 warnings. Names that did not resolve are skipped (resolve
 already reported them), so one mistake gives one finding.
 """
@@ -31,6 +31,7 @@ class Checker:
             for view in group:
                 getattr(self, "visit_" + type(view).__name__)(view)
         self.deploy_duplicates()
+        self.one_workflow_per_entity()
         # A spec without workflows is a library (like common.swf): its declarations are
         # for the files that import it. And an unknown name may be the missing use.
         if self.s.workflows and not any(d.code.startswith("SWF02") for d in self.diags.items):
@@ -237,6 +238,18 @@ class Checker:
                                notes=(Note("first deployed here", seen[wid].decl.span),))
             else:
                 seen[wid] = dep
+
+    def one_workflow_per_entity(self) -> None:
+        """Workflow ids are `<Entity>-<id>`: two workflow types of one entity would collide."""
+        managers: dict[str, WorkflowView] = {}
+        for wf in self.s.workflows.values():
+            entity = wf.decl.entity.value
+            first = managers.setdefault(entity, wf)
+            if first is not wf and entity in self.s.entities:
+                self.diags.add("SWF014", f"entity `{entity}` is already managed by workflow "
+                               f"`{first.name}`: both would run as `{entity}-<id>`",
+                               wf.decl.entity.span,
+                               notes=(Note("first managed here", first.decl.entity.span),))
 
     # --------------------------------------------------------------- unused
 

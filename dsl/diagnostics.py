@@ -59,6 +59,7 @@ CODES: dict[str, Code] = {
         Code("SWF011", "error", "duplicate field in an entity"),
         Code("SWF012", "error", "a statement given twice where only one is allowed"),
         Code("SWF013", "error", "the same root deployed twice"),
+        Code("SWF014", "error", "two workflows manage the same entity (their workflow ids `<Entity>-<id>` would collide)"),
         Code("SWF020", "error", "unknown entity"),
         Code("SWF021", "error", "unknown workflow"),
         Code("SWF022", "error", "unknown api"),
