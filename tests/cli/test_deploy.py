@@ -155,17 +155,18 @@ def _decoded_payloads(node) -> list[bytes]:
 
 async def test_no_plaintext_token_anywhere_temporal_keeps(market: Marketplace, client: Client) -> None:
     secrets = [market.token, getattr(market, "rotated", market.token)]
-    ids = [w.id async for w in client.list_workflows(f"TaskQueue = '{market.task_queue}'")]
-    assert set(ids) >= market.workflow_ids
-    for wid in ids:
-        shown = subprocess.run([str(find_temporal_binary()), "workflow", "show", "-w", wid,
+    runs = [(w.id, w.run_id) async for w in client.list_workflows(f"TaskQueue = '{market.task_queue}'")]
+    assert {wid for wid, _ in runs} >= market.workflow_ids
+    for wid, run_id in runs:  # every run, continued-as-new ones included
+        shown = subprocess.run([str(find_temporal_binary()), "workflow", "show", "-w", wid, "-r", run_id,
                                 "--address", market.address, "--output", "json"],
                                capture_output=True, text=True, timeout=60)
         assert shown.returncode == 0, shown.stderr
         history = json.loads(shown.stdout)
-        blobs = [shown.stdout.encode(), *_decoded_payloads(history)]
-        assert any(b"sha256:" in b for b in blobs), wid  # we did read the payloads
-        handle = client.get_workflow_handle(wid)
+        decoded = _decoded_payloads(history)
+        assert any(b'"ir_hash"' in b for b in decoded), wid  # the input payload, base64-decoded
+        blobs = [shown.stdout.encode(), *decoded]
+        handle = client.get_workflow_handle(wid, run_id=run_id)
         description = await handle.describe()
         raw = (await handle.fetch_history()).to_json().encode()
         blobs += [raw, repr(description.memo).encode(), repr(await description.memo()).encode(),
