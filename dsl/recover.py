@@ -164,14 +164,18 @@ class _Run:
     def expected(self) -> str:
         return self.wording.expected(self.expected_names(), self.prev)
 
-    def message(self, found: str, found_type: str) -> tuple[str, str | None]:
+    def message(self, found: str, found_type: str, word: str = "") -> tuple[str, str | None]:
         """(message, hint): "expected X, found Y"; or, for a labelled mistake, the label
-        (found Y) with "expected X" as the hint."""
+        (found Y) with "expected X" as the hint. A misspelt keyword (`word`) gets a
+        "did you mean" either way."""
         expected = self.expected()
         label = self.wording.label(self.ps.position, found_type)
         if label:
-            return f"{label} (found {found})", f"expected {expected}"
-        return f"expected {expected}, found {found}", None
+            message, hint = f"{label} (found {found})", f"expected {expected}"
+        else:
+            message, hint = f"expected {expected}, found {found}", None
+        guess = self.wording.did_you_mean(word, self.expected_names())
+        return (f"{message}; did you mean `{guess}`?", hint) if guess else (message, hint)
 
     # ----------------------------------------------------------- bad characters
 
@@ -203,10 +207,10 @@ class _Run:
         found_type = "NAME" if tok.value in self.wording.keywords and tok.type != "NAME" else tok.type
         if self.missing_brace(tok):
             return
-        message, hint = self.message(self.wording.found(tok), found_type)
+        message, hint = self.message(self.wording.found(tok), found_type, str(tok.value))
         self.report(message, self.span_of(tok), hint=self.key_hint() or hint)
         self.skipping = True
-        if self.insert_missing(tok):
+        if self.fix_typo(tok) or self.insert_missing(tok):
             return
         self.check_entity_swallowed(tok)
         self.resync(tok)
@@ -221,6 +225,13 @@ class _Run:
             return ""
         return ("`key` after a field marks that field as the key; a field named `key` "
                 "must come first in its entity")
+
+    def fix_typo(self, tok: Token) -> bool:
+        """A misspelt keyword (`sorce`): read it as the keyword it resembles."""
+        guess = self.wording.did_you_mean(str(tok.value), self.expected_names())
+        if guess is None:
+            return False
+        return self.try_feed(Token.new_borrow_pos(self.wording.keywords[guess], guess, tok))
 
     def insert_missing(self, tok: Token) -> bool:
         """If exactly one keyword or punctuation fits here and `tok` fits after it, the

@@ -147,6 +147,18 @@ class Wording:
         key = "NAME" if prev.type == "NAME" else str(prev.value)
         return _NAME_AFTER.get(key, "a name")
 
+    def did_you_mean(self, word: str, names: set[str]) -> str | None:
+        """The expected keyword `word` is a likely typo of (`bas` → `base`), or None."""
+        if not word.isidentifier():
+            return None
+        keywords = [self.text_of[n] for n in names if self.text_of.get(n, "").isidentifier()]
+        if word in keywords:
+            return None
+        import difflib  # only on a syntax error
+
+        close = difflib.get_close_matches(word.lower(), keywords, n=1, cutoff=0.6)
+        return close[0] if close else None
+
     @staticmethod
     def found(token: Token) -> str:
         """The token found, as the user wrote it."""

@@ -131,3 +131,30 @@ def test_a_plain_error_needs_no_hint():
 def test_what_a_name_is_depends_on_where_it_goes(text, expected):
     _, diags = parse(text, "t.swf")
     assert expected in diags[0].message + (diags[0].hint or "")
+
+
+@pytest.mark.parametrize(
+    "text, guess",
+    [
+        ("pai a {}", "api"),
+        ("api a {\n  bas \"x\"\n}", "base"),
+        ("api a {\n  auth baerer\n}", "bearer"),
+        ("workflow W manages E {\n  sorce a get \"/x\"\n}", "source"),
+        ("workflow W manages E {\n  child x -> Y { autostrat }\n}", "autostart"),
+        ("workflow W manage E {}", "manages"),
+    ],
+)
+def test_a_misspelt_keyword_gets_a_suggestion(text, guess):
+    _, diags = parse(text, "t.swf")
+    assert diags[0].message.endswith(f"did you mean `{guess}`?")
+
+
+def test_a_misspelt_keyword_is_read_as_the_keyword():
+    spec, diags = parse("workflow W manages E {\n  sorce a get \"/x\"\n  selct \"data\"\n}", "t.swf")
+    assert len(diags) == 2
+    assert [type(s).__name__ for s in spec.decls[0].body] == ["SourceStmt", "SelectStmt"]
+
+
+def test_no_suggestion_for_a_word_unlike_any_keyword():
+    _, [d] = parse("api a {\n  frobnicate \"x\"\n}", "t.swf")
+    assert "did you mean" not in d.message
