@@ -72,8 +72,9 @@ class EmbeddedServer:
     """
 
     def __init__(self, data_dir: Path = Path(".swfc"), ip: str = DEFAULT_IP,
-                 port: int | None = None, ui_port: int | None = None) -> None:
+                 port: int | None = None, ui_port: int | None = None, namespace: str = "default") -> None:
         self.data_dir = Path(data_dir)
+        self.namespace = namespace
         self.ip = ip
         self.port = port or int(os.environ.get("SWFC_DEV_PORT") or DEFAULT_PORT)
         self.ui_port = ui_port or int(os.environ.get("SWFC_DEV_UI_PORT") or DEFAULT_UI_PORT)
@@ -113,6 +114,8 @@ class EmbeddedServer:
         command = [str(find_temporal_binary()), "server", "start-dev",
                    "--ip", self.ip, "--port", str(self.port),
                    "--db-filename", str(self.data_dir / "temporal.db"), "--log-level", "warn"]
+        if self.namespace != "default":  # "default" always exists; others are made at start
+            command += ["--namespace", self.namespace]
         if port_is_open(self.ip, self.ui_port):
             command.append("--headless")
         else:

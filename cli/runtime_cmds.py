@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_TASK_QUEUE = "swfc"
-DEFAULT_ADDRESS = "127.0.0.1:7233"
 QUERY_TIMEOUT = timedelta(seconds=5)
 
 
@@ -57,12 +56,23 @@ def _run(command: Callable[[Any], Coroutine[Any, Any, int]], args: Any, *, ctrl_
     except CommandError as exc:
         _error(str(exc))
         code = exc.code
-    except Exception as exc:  # a bug or an unexpected server answer: say what, briefly
-        _error(f"internal error: {type(exc).__name__}: {exc}")
-        code = 2
+    except Exception as exc:
+        code = _explain(exc)
     if code is None:  # Ctrl-C or SIGTERM: the command has already shut down what it ran
         code = ctrl_c_code
     return _exit(code)
+
+
+def _explain(exc: Exception) -> int:
+    """Report an exception that escaped a command; 1 if Temporal refused, 2 for a bug."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    if isinstance(exc, RPCError) and exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.PERMISSION_DENIED,
+                                                    RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.UNAVAILABLE):
+        _error(f"Temporal refused the request ({exc.status.name}): {exc.message}")
+        return 1
+    _error(f"internal error: {type(exc).__name__}: {exc}")  # a bug: say what, briefly
+    return 2
 
 
 async def _interruptible(coro: Coroutine[Any, Any, int]) -> int | None:
@@ -186,6 +196,17 @@ def _address(args: Any) -> str | None:
     return _opt(args, "address") or os.environ.get("TEMPORAL_ADDRESS") or None
 
 
+def _address_or_embedded(args: Any) -> str:
+    """``--address``, else ``TEMPORAL_ADDRESS``, else where ``swfc deploy`` runs its dev server."""
+    from cli.devserver import DEFAULT_IP, DEFAULT_PORT
+
+    return _address(args) or f"{DEFAULT_IP}:{os.environ.get('SWFC_DEV_PORT') or DEFAULT_PORT}"
+
+
+def _namespace(args: Any) -> str:
+    return _opt(args, "namespace") or os.environ.get("TEMPORAL_NAMESPACE") or "default"
+
+
 async def connect(args: Any, address: str) -> Any:
     """A client for ``address`` with namespace, TLS and API key as Temporal's CLI takes them:
     ``--namespace``/``TEMPORAL_NAMESPACE``, ``--api-key``/``TEMPORAL_API_KEY``, ``--tls`` (or
@@ -194,7 +215,7 @@ async def connect(args: Any, address: str) -> Any:
     from temporalio.client import Client
     from temporalio.service import TLSConfig
 
-    namespace = _opt(args, "namespace") or os.environ.get("TEMPORAL_NAMESPACE") or "default"
+    namespace = _namespace(args)
     api_key = _opt(args, "api_key") or os.environ.get("TEMPORAL_API_KEY") or None
     tls: bool | TLSConfig | None = None  # None: TLS when an API key is given
     files = {name: _opt(args, f"tls_{name}_path") or os.environ.get(f"TEMPORAL_TLS_{name.upper()}")
@@ -542,7 +563,7 @@ async def _deploy(args: Any) -> int:
     if address is None:
         from cli.devserver import DevServerError, EmbeddedServer
 
-        server = EmbeddedServer()
+        server = EmbeddedServer(namespace=_namespace(args))
         try:
             address = await server.start(say=_say)
         except DevServerError as exc:
@@ -629,7 +650,7 @@ async def _live_view(client: Any, ids: list[str]) -> None:
 
 async def _worker(args: Any) -> int:
     ir = load_ir(_spec_paths(args))
-    address = _address(args) or DEFAULT_ADDRESS
+    address = _address_or_embedded(args)
     client = await connect(args, address)
     task_queue = _opt(args, "task_queue", DEFAULT_TASK_QUEUE)
     worker = _build_worker(client, ir, task_queue)
@@ -643,7 +664,7 @@ async def _worker(args: Any) -> int:
 
 async def _status(args: Any) -> int:
     wid = _opt(args, "workflow_id")
-    address = _address(args) or DEFAULT_ADDRESS
+    address = _address_or_embedded(args)
     client = await connect(args, address)
     await _require_workflow(client, wid, address)
     tree = await collect_status(client, wid)
@@ -661,6 +682,8 @@ async def _require_workflow(client: Any, wid: str, address: str) -> Any:
     try:
         return await handle.describe()
     except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND and "namespace" in exc.message.lower():
+            raise CommandError(f"namespace {client.namespace} does not exist on {address}") from None
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise CommandError(f"no workflow {wid} on {address} (namespace {client.namespace})") from None
         raise
@@ -675,7 +698,7 @@ async def _token_set(args: Any) -> int:
         raise CommandError(f"environment variable {var} is not set or empty (swfc reads tokens from "
                            f"the environment only, never from the command line)")
     sealed = seal(api, token)
-    address = _address(args) or DEFAULT_ADDRESS
+    address = _address_or_embedded(args)
     client = await connect(args, address)
     await _require_workflow(client, wid, address)
     handle = client.get_workflow_handle(wid)

@@ -77,3 +77,9 @@ def test_a_spec_without_deploy_block_has_nothing_to_deploy(market: Marketplace) 
     result = market.swfc("deploy", str(market.spec.with_name("listings.swf")), *market.connection())
     assert_clean_failure(result)
     assert "nothing to deploy" in result.stderr and "swfc worker" in result.stderr
+
+
+def test_unknown_namespace_is_reported_not_a_crash(temporal_address: str) -> None:
+    result = run_swfc("status", "User-u1", "--address", temporal_address, "--namespace", "no-such-ns")
+    assert_clean_failure(result)
+    assert "namespace no-such-ns does not exist" in result.stderr

