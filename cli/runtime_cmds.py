@@ -227,13 +227,29 @@ async def connect(args: Any, address: str) -> Any:
     elif _opt(args, "tls") or os.environ.get("TEMPORAL_TLS", "").lower() in ("1", "true", "yes"):
         tls = True
     try:
-        return await asyncio.wait_for(
+        client = await asyncio.wait_for(
             Client.connect(address, namespace=namespace, api_key=api_key, tls=tls,
                            runtime=_temporal_runtime()), 30)
     except Exception as exc:
         raise CommandError(f"cannot reach Temporal at {address} (namespace {namespace}): "
                            f"{_first_line(exc)}. Is the server running? Pass --address HOST:PORT "
                            f"or set TEMPORAL_ADDRESS.") from None
+    await _check_namespace(client, address)
+    return client
+
+
+async def _check_namespace(client: Any, address: str) -> None:
+    """Fail early and clearly on a namespace the server does not have (a worker would only
+    say so from deep inside its start-up)."""
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    try:
+        await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=client.namespace))
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise CommandError(f"namespace {client.namespace} does not exist on {address}") from None
+        # Other refusals (an API key that may not describe namespaces): let the real call decide.
 
 
 def _read(path: str | None) -> bytes | None:
