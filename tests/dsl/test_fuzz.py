@@ -8,6 +8,8 @@ punctuation injected. `bench/fuzz_validate.py` runs the same mutations 100,000 t
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,10 +47,18 @@ def test_full_check_of_mutated_specs(name, rounds, data):
     assert_sound(check_sources(files, [name]), files)
 
 
+WORDS = st.sampled_from(["api", "entity", "workflow", "deploy", "import", "manages", "source",
+                         "child", "->", "{", "}", "[", "]", "?", '"x"', "5s", "5", "key", "env(",
+                         ")", ",", "..", "token", "none", "times", "backoff", "\n", " ", "E"])
+
+
 @SETTINGS
-@given(st.text(max_size=300))
+@given(st.one_of(st.text(max_size=300), st.lists(WORDS, max_size=60).map(" ".join)))
 def test_parse_of_any_text(text):
     spec, diags = parse(text, "any.swf")
     assert spec.file == "any.swf"
     assert_sound(diags, {"any.swf": text})
     assert all(d.code == "SWF001" for d in diags)
+    for d in diags:  # in the user's words: no Lark terminal names outside `code`
+        prose = re.sub(r"`[^`]*`|U\+[0-9A-F]{4,6}", "", d.message + " " + (d.hint or ""))
+        assert not re.search(r"__ANON|[A-Z]{3,}|\$END", prose), d.message
