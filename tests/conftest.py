@@ -11,15 +11,19 @@ What you get:
 - ``temporal_address``: ``"127.0.0.1:PORT"`` of that server, for ``swfc ... --address``.
 - ``http_api``: a fresh ``sample_api.SampleAPI`` on an ephemeral 127.0.0.1 port, empty, no
   credentials; configure it in the test (``set_entity``, ``require_auth``, faults, ``log()``).
-- ``marketplace_api``: the same server preloaded with ``sample_api/data.json`` and requiring
-  the token ``MARKETPLACE_TOKEN`` (also exported as ``CRM_TOKEN`` for ``swfc`` subprocesses
-  through ``swfc_env``).
+- ``marketplace_api``: the same server preloaded with the demo data (``sample_api/data.json``),
+  ``/users/`` and ``/listings/`` behind the token ``MARKETPLACE_TOKEN`` (also ``$CRM_TOKEN``
+  here and in ``swfc`` subprocesses), the other specs' paths behind their demo tokens. Its ids
+  are fixed (``u1``, ``l1``…): on the shared server, a test that runs workflows on it should be
+  the only one using those ids — prefer ``http_api`` with ``unique`` ids.
 - ``processes``: a list to append background ``spawn_swfc(...)`` processes to; each is
   Ctrl-C'd (then killed) after the test.
 
 Helpers to import (``from tests.helpers import ...``): ``new_worker``, ``assert_eventually``,
-``compile_spec``, ``compile_text``, ``copy_specs``, ``unique``, ``run_swfc``, ``spawn_swfc``,
-``stop_process``.
+``compile_spec``, ``compile_text``, ``copy_specs``, ``unique``, ``free_port``, ``run_swfc``,
+``spawn_swfc``, ``stop_process``. CLI tests build a deployment of their own with
+``tests.cli.marketplace.make_marketplace`` (unique ids, specs re-pointed at ``http_api``).
+Ports 7233/8233/8787 belong to the demo: tests use free ports only.
 
 The seal key: the whole run (this process and every CLI subprocess it starts) shares one
 random ``SWFC_SEAL_KEY``, so nothing writes ``.swfc/seal.key`` into the repo.
