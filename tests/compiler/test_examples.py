@@ -68,3 +68,14 @@ def test_token_routing_of_examples(at_root):
     assert build["JobWorkflow"]["children"][0]["tokens"] == []
     assert build["ArtifactWorkflow"] == {**build["ArtifactWorkflow"], "token": "none",
                                          "needs": []}
+
+
+@pytest.mark.parametrize("stem", EXAMPLES)
+def test_hash_is_as_docs_ir_md_defines_it(stem, at_root):
+    import hashlib
+    import json
+
+    ir = compiled(f"specs/{stem}.swf")
+    body = {k: v for k, v in ir.items() if k != "hash"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert ir["hash"] == "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
