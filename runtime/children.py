@@ -63,7 +63,8 @@ def cleanup(ctx: Ctx, *, tell_subscribers: bool = False) -> list[Effect]:
     for wid in list(s.children):
         effects += _drop(ctx, wid)
     if tell_subscribers:
-        effects += [Send(w, "delete", {"entity": s.entity, "id": s.entity_id}) for w in s.subscribers]
+        gone = {"entity": s.entity, "id": s.entity_id, "from": s.workflow_id}
+        effects += [Send(w, "delete", gone) for w in s.subscribers]
     return effects
 
 

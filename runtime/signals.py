@@ -39,14 +39,18 @@ def on_api_token(ctx: Ctx, arg: Any) -> list[Effect]:
         ctx.error("signal", f"apiToken refused: {ctx.wf.name} does not use api {api!r}")
         return []
     s = ctx.state
+    uses = ctx.wf.source is not None and ctx.wf.source.api == api
     if s.tokens.get(api) == arg:
-        return []  # already holds it: stops a cascade from going round a cycle
+        # Already held: not forwarded (that stops a cascade going round a cycle), but a
+        # workflow waiting for a token tries it again (the API may have refused it briefly).
+        if uses and s.status == "waiting_for_token":
+            s.stale, s.status = True, "loading"
+        return []
     s.tokens[api] = arg
-    if ctx.wf.source is not None and ctx.wf.source.api == api and (s.status in ("waiting_for_token", "error") or not s.loaded):
+    if uses and (s.status in ("waiting_for_token", "error") or not s.loaded):
         # Only a workflow the old token failed (or that never loaded) reloads: a rotation
         # of a healthy hierarchy costs one signal per workflow, not a reload each.
-        s.stale = True
-        s.status = "loading"
+        s.stale, s.status = True, "loading"
     return [
         Send(wid, "apiToken", arg)
         for wid, child in s.children.items()
@@ -81,7 +85,10 @@ def on_api_url(ctx: Ctx, arg: Any) -> list[Effect]:
 def on_update(ctx: Ctx, arg: Any) -> list[Effect]:
     """Merge a record sent by a parent or a child; `{}` marks this workflow's data stale."""
     if arg == {} or arg is None:
+        # An explicit reload request; it also retries a workflow waiting for a token.
         ctx.state.stale = ctx.wf.source is not None
+        if ctx.state.stale and ctx.state.status == "waiting_for_token":
+            ctx.state.status = "loading"
         return []
     entity = _entity_ref(ctx, arg, "update")
     if entity is None:
@@ -128,6 +135,8 @@ def on_delete(ctx: Ctx, arg: Any) -> list[Effect]:
     if entity is None:
         return []
     s.store.get(entity, {}).pop(arg["id"], None)
+    if arg.get("from") == f"{entity}-{arg['id']}":
+        s.children.pop(arg["from"], None)  # it ended itself: nothing to cancel
     record = ctx.record
     if record is not None:
         s.store[s.entity][s.entity_id] = _without(ctx, record, entity, arg["id"])

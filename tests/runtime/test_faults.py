@@ -126,6 +126,20 @@ async def test_401_waits_for_a_token_and_resumes_on_rotation(client, http_api):
         assert st["tokens"] == {"crm": fingerprint(good)}
 
 
+async def test_a_transient_401_retries_with_the_same_token_on_request(client, http_api):
+    uid = unique("u")
+    _user_only(http_api, uid)
+    http_api.unauthorized(f"/users/{uid}")
+    ir = marketplace_ir(http_api)
+    root = f"User-{uid}"
+    async with new_worker(client, ir) as worker:
+        handle = await start_root(client, ir, worker.task_queue, uid, "same")
+        await assert_eventually(lambda: _status_is(client, root, "waiting_for_token"))
+        await handle.signal("apiToken", seal("crm", "same"))
+        st = await _root_loaded(client, root)
+        assert st["tokens"] == {"crm": fingerprint("same")}
+
+
 async def test_missing_token_waits_without_a_request(client, http_api):
     uid = unique("u")
     _user_only(http_api, uid)
