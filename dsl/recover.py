@@ -65,7 +65,6 @@ class _Run:
         self.forced, self.restarts = forced, restarts
         self.problems: list[Problem] = []
         self.prev: Token | None = None  # the last token the parser accepted
-        self.before_prev: Token | None = None  # and the one before it
         self.skipping = False  # an error was reported and nothing accepted since
         self.last_line = 0
         self.skip_depth = 0  # `{` skipped over, whose `}` must be skipped too
@@ -109,7 +108,6 @@ class _Run:
         the end of the file."""
         values = self.ps.value_stack
         self.prev = _as_token(values[-1]) if values else None
-        self.before_prev = _as_token(values[-2]) if len(values) > 1 else None
         if isinstance(failure, UnexpectedCharacters):
             self.bad_char(failure)
         elif failure.token.type == "$END":
@@ -126,7 +124,7 @@ class _Run:
 
     def feed(self, tok: Token) -> None:
         self.ps.feed_token(tok)
-        self.before_prev, self.prev = self.prev, tok
+        self.prev = tok
         self.skipping = False
 
     def try_feed(self, tok: Token, depth: int | None = None) -> bool:
@@ -136,13 +134,13 @@ class _Run:
         if depth is not None:
             del self.ps.state_stack[depth + 1 :]
             del self.ps.value_stack[depth:]
-        prevs = self.before_prev, self.prev
+        prev = self.prev
         try:
             self.feed(tok)
             return True
         except UnexpectedToken:
             self.ps.state_stack[:], self.ps.value_stack[:] = states, values
-            self.before_prev, self.prev = prevs
+            self.prev = prev
             return False
 
     # --------------------------------------------------------------- reporting
@@ -217,11 +215,17 @@ class _Run:
 
     def key_hint(self) -> str:
         """`id string` then `key string` on the next line reads as `id string key`, then a
-        field `string` without a type: say why, when a type was due after such a `key`."""
-        kw = self.before_prev
-        if kw is None or kw.type != "KEY" or "LSQB" not in self.table[self.ps.position]:
+        field `string` without a type: say why, when a type is due after such a field."""
+        values = self.ps.value_stack
+        if len(values) < 2 or "LSQB" not in self.table[self.ps.position]:
             return ""
-        if not self.starts_line(kw):
+        field = values[-2]
+        if hasattr(field, "children"):  # Lark's list of the fields so far
+            field = field.children[-1] if field.children else None
+        if not isinstance(field, Field) or not field.is_key:
+            return ""
+        end = field.span  # the field ends with its `key`
+        if not self.starts_line(Name("key", Span(self.file, end.end_line, end.end_col - 3, 0, 0))):
             return ""
         return ("`key` after a field marks that field as the key; a field named `key` "
                 "must come first in its entity")
@@ -244,13 +248,13 @@ class _Run:
         if text is None:
             return False
         states, values = list(self.ps.state_stack), list(self.ps.value_stack)
-        prevs = self.before_prev, self.prev
+        prev = self.prev
         if self.try_feed(Token.new_borrow_pos(name, text, tok)):
             for candidate in self.variants(tok):
                 if self.try_feed(candidate):
                     return True
         self.ps.state_stack[:], self.ps.value_stack[:] = states, values
-        (self.before_prev, self.prev), self.skipping = prevs, True
+        self.prev, self.skipping = prev, True
         return False
 
     def missing_brace(self, tok: Token) -> bool:

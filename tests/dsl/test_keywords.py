@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dsl.helpers import errors, parse_ok
+from dsl import parse
+from tests.dsl.helpers import parse_ok
 from tests.dsl.mutations import KEYWORDS
 
 
@@ -26,8 +27,9 @@ def test_key_is_a_field_name_where_it_cannot_mark_a_key():
 def test_key_after_a_field_marks_that_field():
     # newlines do not matter, so `id string key string` reads `key` as the marker: one
     # parse only, and the leftover `string` then lacks a type
-    [(line, col, message)] = errors("entity E {\n  id string\n  key string\n}")
-    assert (line, col) == (4, 1) and "type" in message
+    _, [d] = parse("entity E {\n  id string\n  key string\n}", "t.swf")
+    assert (d.span.line, d.span.col) == (4, 1) and "type" in d.message
+    assert "a field named `key` must come first" in d.hint
 
 
 @pytest.mark.parametrize(
