@@ -220,8 +220,9 @@ class Checker:
         ident = dep.decl.entity_id
         if not ident.value or any(not c.isprintable() or c.isspace() for c in ident.value) \
                 or len(ident.value) > 200:
-            self.diags.add("SWF050", f"bad deploy id {ident.value!r}: expected a non-empty id "
-                           "without spaces", ident.span)
+            shown = f"`{ident.value}`" if ident.value.isprintable() else repr(ident.value)
+            self.diags.add("SWF050", f"bad deploy id {shown}: expected a non-empty id without "
+                           "spaces, at most 200 characters", ident.span)
         for tok in dep.tokens.values():
             if not values.ENV_RE.match(tok.env_var.value):
                 self.diags.add("SWF050", f"`{tok.env_var.value}` is not an environment "

@@ -167,8 +167,8 @@ class Router:
                 src = self.s.workflows[name].source
                 self.diags.add(
                     "SWF062",
-                    f"workflow `{name}` uses api `{api}`, which needs a token, but no "
-                    "deployment reaches it, so no token can ever reach it",
+                    f"workflow `{name}` uses api `{api}` (auth {self.s.apis[api].auth.scheme}), "
+                    "but no deployed root reaches it, so it can never receive a token",
                     src.api.span,
                     hint=f"deploy `{name}`, or make it a child of a deployed workflow")
 
