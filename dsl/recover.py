@@ -1,20 +1,24 @@
 """Error recovery: parse a broken file anyway, reporting each syntax error once.
 
-Stage: the slow path of `dsl.parse`, run only when the fast parse failed. Takes the text;
-gives the declarations that parsed (a partial spec, so the compiler can check the rest) and
-a list of `(message, span, notes)` syntax errors, several per file where possible.
+Stage: the slow path of `dsl.parse`, run only when the plain parse failed; it takes over
+from where that parse stopped. Takes the text; gives the declarations that parsed (a
+partial spec, so the compiler can check the rest) and `(message, span, notes, hint)`
+syntax errors, several per file where possible.
 
 It drives Lark's LALR parser token by token (`Lark.parse_interactive`) and, on an error,
-does what yacc's panic mode and Lark's `find_grammar_errors` do:
+does what yacc's panic mode and Lark's `find_grammar_errors` do, trying in turn:
 
-* a missing keyword or punctuation (`manages`, `->`, `times`, `{`) is inserted when the
-  next token then fits;
-* a declaration keyword where a statement was due means a `}` is missing: the open blocks
-  are closed and the declaration is parsed;
-* otherwise tokens are skipped until one that fits at a statement boundary (a state that
-  takes `}`) or a declaration boundary; the parser's stack is popped back to it.
+* a misspelt keyword (`sorce`) is read as the keyword it resembles;
+* a missing keyword or punctuation (`manages`, `->`, `times`, `{`, `]`) is put back when
+  the next token then fits;
+* a declaration keyword at the start of a line where a statement was due means a `}` is
+  missing: the open blocks are closed and the declaration is parsed (inside an entity,
+  where `workflow` is a fine field name, the file is parsed again to get this right);
+* otherwise tokens are skipped until one fits at a statement or declaration boundary of
+  the innermost open block; the parser's stack is popped back to that boundary.
 
-Errors are not reported again until a token has been accepted, nor twice on one line.
+Errors are not reported again until a token has been accepted, nor twice on one line;
+after 30 (or 5000 unreported) the rest of the file is not read.
 """
 
 from __future__ import annotations
