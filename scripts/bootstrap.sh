@@ -20,4 +20,6 @@ if [ ! -x .venv/bin/python ]; then
   "$(pick_python)" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install --quiet "${1:-.}"
+# This machine's pip config names local mirror folders that may be absent; pip's
+# warnings about them are noise, everything else it says is kept.
+.venv/bin/python -m pip install --quiet "${1:-.}" 2> >(grep -v "^WARNING: Location 'file://" >&2)
