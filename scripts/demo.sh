@@ -8,9 +8,6 @@ bash scripts/bootstrap.sh . || exit 1
 
 # Demo credentials: the sample API accepts exactly these (see sample_api/).
 export CRM_TOKEN="${CRM_TOKEN:-demo-crm-token}"
-export SUPPORT_TOKEN="${SUPPORT_TOKEN:-demo-support-token}"
-export SUPPORT_KEY="${SUPPORT_KEY:-demo-support-key}"
-export CI_TOKEN="${CI_TOKEN:-demo-ci-token}"
 
 .venv/bin/python -m sample_api --port 8787 &
 api_pid=$!
