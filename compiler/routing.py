@@ -124,7 +124,8 @@ class Router:
                 f"workflow `{wf.name}` is `token none`, but it needs a token for api "
                 f"`{api}`: {describe(path, api)}",
                 wf.token.span,
-                notes=(Note(f"api `{api}` used here", user.source.api.span),),
+                notes=(Note(f"api `{api}` used here", user.source.api.span),) if user.source
+                else (),
                 hint=f"remove `token none`, or stop `{path[-1]}` from using api `{api}`")
 
     def deploy(self, dep) -> None:
