@@ -38,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="swfc", description="Compile and run declarative Temporal workflow hierarchies.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("validate", help="check spec files and report every problem")
+    p = sub.add_parser("validate", help="check spec files and report every problem",
+                       description="Check each FILE as a spec of its own, with the files it "
+                                   "imports, and report every problem found. Exit 0 when "
+                                   "there are no errors (warnings allowed), 1 on errors.")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--format", choices=["text", "json"], default="text")
 
