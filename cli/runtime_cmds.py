@@ -706,14 +706,19 @@ async def _require_workflow(client: Any, wid: str, address: str) -> Any:
 
 
 async def _token_set(args: Any) -> int:
-    from runtime.sealing import seal
+    from runtime.sealing import SEAL_KEY_ENV, SealError, load_key, seal
 
     wid, api, var = _opt(args, "workflow_id"), _opt(args, "api"), _opt(args, "from_env")
     token = os.environ.get(var or "")
     if not token:
         raise CommandError(f"environment variable {var} is not set or empty (swfc reads tokens from "
                            f"the environment only, never from the command line)")
-    sealed = seal(api, token)
+    try:  # the workers' key: a fresh one made here would seal a token no worker can open
+        key = load_key(create=False)
+    except SealError as exc:
+        raise CommandError(f"{exc}: run where `swfc deploy` created .swfc/seal.key, or set "
+                           f"{SEAL_KEY_ENV} to the key the workers use") from None
+    sealed = seal(api, token, key=key)
     address = _address_or_embedded(args)
     client = await connect(args, address)
     await _require_workflow(client, wid, address)

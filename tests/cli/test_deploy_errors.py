@@ -83,3 +83,12 @@ def test_unknown_namespace_is_reported_not_a_crash(temporal_address: str) -> Non
     result = run_swfc("status", "User-u1", "--address", temporal_address, "--namespace", "no-such-ns")
     assert_clean_failure(result)
     assert "namespace no-such-ns does not exist" in result.stderr
+
+
+def test_token_set_without_the_workers_seal_key_refuses(market: Marketplace) -> None:
+    env = market.env(NEW_TOKEN="n3w", SWFC_SEAL_KEY="")
+    result = market.swfc("token", "set", market.root, "--api", "crm", "--from-env", "NEW_TOKEN",
+                         "--address", market.address, env=env)
+    assert_clean_failure(result)
+    assert "seal.key" in result.stderr and "SWFC_SEAL_KEY" in result.stderr
+    assert not (market.spec.parent / ".swfc" / "seal.key").exists()
