@@ -1,7 +1,8 @@
 """The parser factory: `grammar.lark` → one cached LALR parser that builds the AST as it parses.
 
 Stage: the first step of `dsl.parse`. Takes `.swf` text, gives the tuple of declarations
-(`dsl.ast` nodes) or raises Lark's `UnexpectedInput`, which `dsl.syntax` turns into SWF001.
+(`dsl.ast` nodes) or raises Lark's `UnexpectedInput`, from which `dsl.recover` carries on
+(with `dsl.syntax` for the wording) to report every SWF001 of the file.
 
 Two things keep it fast: the `ToAst` callbacks run inside the parse (no parse tree is ever
 built), and Lark's grammar cache (a pickle of the LALR tables) in a user-writable directory
