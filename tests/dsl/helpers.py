@@ -37,3 +37,14 @@ def errors(text: str, filename: str = "t.swf"):
     """`(line, col, message)` of every diagnostic for `text`."""
     _, diags = parse(text, filename)
     return [(d.span.line, d.span.col, d.message) for d in diags]
+
+
+def assert_plain_ast(value) -> None:
+    """`value` holds nothing but `dsl.ast` nodes, tuples and builtins: no Lark object."""
+    assert type(value).__module__ in ("builtins", "dsl.ast"), type(value)
+    if isinstance(value, tuple):
+        for item in value:
+            assert_plain_ast(item)
+    elif hasattr(value, "__dataclass_fields__"):
+        for name in value.__dataclass_fields__:
+            assert_plain_ast(getattr(value, name))

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from compiler import check_sources
 from dsl import parse
+from tests.dsl.helpers import assert_plain_ast
 from tests.dsl.mutations import example_specs, mutate, position_problems
 
 SPECS = example_specs()
@@ -57,6 +58,7 @@ WORDS = st.sampled_from(["api", "entity", "workflow", "deploy", "import", "manag
 def test_parse_of_any_text(text):
     spec, diags = parse(text, "any.swf")
     assert spec.file == "any.swf"
+    assert_plain_ast(spec)
     assert_sound(diags, {"any.swf": text})
     assert all(d.code == "SWF001" for d in diags)
     for d in diags:  # in the user's words: no Lark terminal names outside `code`
