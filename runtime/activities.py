@@ -13,7 +13,6 @@ raised here contains it (every message is scrubbed, and httpx exceptions are not
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 from datetime import datetime, timedelta, timezone
@@ -30,7 +29,6 @@ from runtime.normalize import InvalidData, normalize, select
 from runtime.sealing import SealError, open_sealed
 
 LOAD_ACTIVITY = "load_entity"
-DELIVER_ACTIVITY = "deliver_signals"
 MAX_RETRY_AFTER = timedelta(hours=1)
 
 
@@ -84,37 +82,6 @@ class LoadActivities:
             return open_sealed(sealed, self._key)
         except SealError as exc:
             raise ApplicationError(str(exc), non_retryable=True, type="SealError") from None
-
-
-@activity.defn(name=DELIVER_ACTIVITY)
-async def deliver_signals(batch: dict[str, Any]) -> list[dict[str, Any]]:
-    """Send one round's signals and cancellations, all at once, through the client.
-
-    Why an activity: signals a workflow sends itself (SignalExternalWorkflowExecution) are
-    completed one by one on the sender's history, about 50 ms each on the dev server, so a
-    50-child rotation took 2.5 s; from the client they land in about 60 ms in all.
-    Args:
-        batch: `{"items": [{"workflow_id", "signal", "arg"} | {"workflow_id", "cancel": true}]}`.
-    Returns:
-        Per item, in order: `{"workflow_id", "ok", "gone", "error"}` (`gone`: not running).
-    """
-    from temporalio.service import RPCError, RPCStatusCode
-
-    client = activity.client()
-
-    async def one(item: dict[str, Any]) -> dict[str, Any]:
-        handle = client.get_workflow_handle(item["workflow_id"])
-        try:
-            if item.get("cancel"):
-                await handle.cancel()
-            else:
-                await handle.signal(item["signal"], item["arg"])
-        except RPCError as exc:
-            gone = exc.status == RPCStatusCode.NOT_FOUND
-            return {"workflow_id": item["workflow_id"], "ok": False, "gone": gone, "error": exc.message}
-        return {"workflow_id": item["workflow_id"], "ok": True, "gone": False, "error": None}
-
-    return list(await asyncio.gather(*(one(i) for i in batch["items"])))
 
 
 def _registration(req: dict[str, Any]) -> tuple[IR, Workflow]:

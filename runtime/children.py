@@ -106,7 +106,7 @@ def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | N
         attach.append(Send(wid, "update", _update_arg(ctx, edge.entity, rid, record)))
     if not edge.autostart:
         return list(attach)
-    return [Start(wid, edge.workflow, child_input(ctx, edge, rid, record), {"entity": edge.entity, "id": rid}, tuple(attach))]
+    return [Start(wid, edge.workflow, child_input(ctx, edge, rid, record), {"entity": edge.entity, "id": rid, "started_by": s.workflow_id}, tuple(attach))]
 
 
 def child_input(ctx: Ctx, edge: Child, rid: str, record: dict[str, Any] | None) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from temporalio.worker import Worker
 
 from runtime import ir as ir_mod
 from runtime import registry
-from runtime.activities import LoadActivities, deliver_signals
+from runtime.activities import LoadActivities
+from runtime.delivery import deliver_effects
 from runtime.sealing import load_key
 from runtime.workflow import StatefulWorkflow
 
@@ -76,7 +77,7 @@ def build_worker(
         http=http,
         task_queue=task_queue,
         workflows=[StatefulWorkflow],
-        activities=[activities.load_entity, deliver_signals],
+        activities=[activities.load_entity, deliver_effects],
         max_concurrent_activities=max_concurrent_activities,
         **worker_kwargs,
     )

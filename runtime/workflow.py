@@ -22,7 +22,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, FailureError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from runtime.registry import get as registration
@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from runtime.state import Cancel, Ctx, Effect, Send, Start, WorkflowState
 
 LOAD_ACTIVITY = "load_entity"  # names of runtime.activities (not imported here: httpx)
-DELIVER_ACTIVITY = "deliver_signals"
+DELIVER_ACTIVITY = "deliver_effects"
 ACTIVITY_MARGIN_MS = 5000
 
 
@@ -209,79 +209,48 @@ class StatefulWorkflow:
     # ------------------------------------------------------------------ effects
 
     async def _carry_out(self, effects: list[Effect]) -> None:
-        """Carry out one round's effects concurrently (never one round trip at a time):
-        child starts side by side, every signal and cancel in one `deliver_signals` batch,
-        then the attach signals for ids that another parent had already started."""
-        if not effects:
-            return
-        starts = [e for e in effects if isinstance(e, Start)]
-        others = [e for e in effects if not isinstance(e, Start)]
-        results = await asyncio.gather(self._deliver(others), *(self._start(e) for e in starts))
-        await self._deliver([a for attach in results[1:] for a in attach])
-
-    async def _start(self, e: Start) -> list[Send]:
-        """Start a child; returns the attach signals if its id is already running."""
-        ctx = self._ctx
-        assert ctx is not None
-        try:
-            handle = await workflow.start_child_workflow(
-                e.workflow,
-                e.arg,
-                id=e.workflow_id,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                memo=e.memo,
-            )
-        except WorkflowAlreadyStartedError:
-            return list(e.attach)  # one workflow per entity: attach to the running one
-        except FailureError as exc:
-            ctx.error("child", f"starting {e.workflow_id} failed: {exc}")
-            ctx.state.children.pop(e.workflow_id, None)  # retried at the next round
-            return []
-        handle.add_done_callback(_retrieve)
-        entry = ctx.state.children.get(e.workflow_id)
-        if entry is not None:
-            entry["owned"] = True
-        return []
-
-    async def _deliver(self, effects: Sequence[Effect]) -> None:
+        """Carry out one round's effects — starts, signals, cancels — in one batch, all at
+        once (never one round trip at a time): see `runtime.delivery` for why."""
         ctx = self._ctx
         assert ctx is not None
         if not effects:
             return
-        items = [
-            {"workflow_id": e.workflow_id, "cancel": True}
-            if isinstance(e, Cancel)
-            else {"workflow_id": e.workflow_id, "signal": e.signal, "arg": e.arg}  # type: ignore[union-attr]
-            for e in effects
-        ]
+        queue = workflow.info().task_queue
         try:
             results = await workflow.execute_local_activity(
                 DELIVER_ACTIVITY,
-                {"items": items},
+                {"items": [_item(e, queue) for e in effects]},
                 result_type=list,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=3),
             )
         except ActivityError as exc:
-            ctx.error("child", f"delivering {len(items)} signal(s) failed: {_failure_text(exc)}")
+            _tick(ctx)
+            ctx.error("child", f"delivering {len(effects)} start(s)/signal(s) failed: {_failure_text(exc)}")
+            for e in effects:
+                if isinstance(e, Start):
+                    ctx.state.children.pop(e.workflow_id, None)  # retried at the next round
             return
         for effect, result in zip(effects, results):
-            if not result["ok"]:
-                self._undelivered(effect, result)
+            self._delivered(effect, result)
 
-    def _undelivered(self, effect: Effect, result: dict[str, Any]) -> None:
-        """A signal/cancel that did not land: forget a peer that is gone, else record it."""
+    def _delivered(self, effect: Effect, result: dict[str, Any]) -> None:
+        """Book a result: a started child's ownership; a peer that is gone is forgotten."""
         ctx = self._ctx
         assert ctx is not None
-        wid = effect.workflow_id
-        if not result["gone"]:
-            ctx.error("child", f"signalling {wid} failed: {result['error']}")
+        wid, s = effect.workflow_id, ctx.state
+        if result["ok"]:
+            if isinstance(effect, Start) and wid in s.children:
+                s.children[wid]["owned"] = result["owned"]
             return
-        if isinstance(effect, Send) and effect.signal == "update":
-            ctx.state.subscribers.pop(wid, None)
-            child = ctx.state.children.get(wid)
-            if child is not None:
-                child["known"] = None
+        if isinstance(effect, Start):
+            s.children.pop(wid, None)  # retried at the next round
+        if not result["gone"]:
+            ctx.error("child", f"{type(effect).__name__.lower()} {wid} failed: {result['error']}")
+        elif isinstance(effect, Send) and effect.signal == "update":
+            s.subscribers.pop(wid, None)
+            if wid in s.children:
+                s.children[wid]["known"] = None
 
     # ------------------------------------------------------------------ continue-as-new
 
@@ -297,7 +266,7 @@ class StatefulWorkflow:
         workflow.continue_as_new(
             {"ir_hash": s.ir_hash, "entity_id": s.entity_id, "carried": s.to_dict()},
             workflow=workflow.info().workflow_type,
-            memo={"entity": s.entity, "id": s.entity_id},
+            memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
         )
 
 
@@ -316,10 +285,15 @@ def _tick(ctx: Ctx) -> None:
     ctx.now, ctx.now_ms = workflow.now().isoformat(), _now_ms()
 
 
-def _retrieve(task: asyncio.Future) -> None:
-    """Child handles are never awaited (children are tracked by id): consume the outcome."""
-    if not task.cancelled():
-        task.exception()
+def _item(effect: Effect, task_queue: str) -> dict[str, Any]:
+    """An effect as a `deliver_effects` item (children run on the parent's task queue)."""
+    if isinstance(effect, Start):
+        start = {"workflow": effect.workflow, "arg": effect.arg, "task_queue": task_queue, "memo": effect.memo}
+        attach = [{"signal": a.signal, "arg": a.arg} for a in effect.attach]
+        return {"workflow_id": effect.workflow_id, "start": start, "attach": attach}
+    if isinstance(effect, Cancel):
+        return {"workflow_id": effect.workflow_id, "cancel": True}
+    return {"workflow_id": effect.workflow_id, "signal": effect.signal, "arg": effect.arg}
 
 
 def _failure_text(exc: ActivityError) -> str:

@@ -98,7 +98,9 @@ async def test_no_token_in_histories_memo_search_attributes_queries_or_logs(clie
         assert not _leaks("\n".join(_payload_texts(json.loads(text))), secrets), h.workflow_id
     for w in t:
         desc = await client.get_workflow_handle(w).describe()
-        assert await desc.memo() in ({"entity": w.split("-", 1)[0], "id": w.split("-", 1)[1]}, {})
+        memo = await desc.memo()
+        assert {k: memo[k] for k in ("entity", "id")} == dict(zip(("entity", "id"), w.split("-", 1)))
+        assert set(memo) <= {"entity", "id", "started_by"}
         assert not _leaks(repr(await desc.memo()) + repr(desc.typed_search_attributes) + repr(desc.raw_description), secrets)
     assert not _leaks(json.dumps(answers), secrets)
     assert not _leaks(caplog.text, secrets)

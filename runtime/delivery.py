@@ -1,0 +1,74 @@
+"""The `deliver_effects` activity: one round's starts, signals and cancellations, at once.
+
+Stage: runs on the worker (as a local activity of the workflow), with the worker's Temporal
+client. Takes `{"items": [...]}` from `StatefulWorkflow._carry_out`; gives one result per item.
+
+Why an activity and not `start_child_workflow` / external signal handles: the server
+completes the commands a workflow issues on *its own* history one at a time — about 50–90 ms
+each on the dev server, so a 50-child rotation took 2.5 s and a 50-child start 4.5 s even
+with every command issued concurrently. Sent from the client, 50 signals land in ~0.1 s.
+The started workflows are independent executions tracked by id (as `ParentClosePolicy.ABANDON`
+children would be): a parent's continue-as-new, completion or cancellation never touches them.
+
+Items:
+- `{"workflow_id", "signal", "arg"}`: signal it.
+- `{"workflow_id", "cancel": true}`: request cancellation.
+- `{"workflow_id", "start": {"workflow", "arg", "task_queue", "memo"}, "attach": [{"signal", "arg"}]}`:
+  start it; if that id is already running (another parent, or an earlier attempt of this
+  one) send the `attach` signals instead. `memo.started_by` tells whether it is ours.
+Results: `{"workflow_id", "ok", "gone", "owned", "error"}` (`gone`: not running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+DELIVER_ACTIVITY = "deliver_effects"
+
+
+@activity.defn(name=DELIVER_ACTIVITY)
+async def deliver_effects(batch: dict[str, Any]) -> list[dict[str, Any]]:
+    """Carry out every item of `batch` concurrently; see the module docstring."""
+    client = activity.client()
+    return list(await asyncio.gather(*(_one(client, item) for item in batch["items"])))
+
+
+async def _one(client: Client, item: dict[str, Any]) -> dict[str, Any]:
+    wid = item["workflow_id"]
+    handle = client.get_workflow_handle(wid)
+    try:
+        if "start" in item:
+            return await _start(client, handle, item)
+        if item.get("cancel"):
+            await handle.cancel()
+        else:
+            await handle.signal(item["signal"], item["arg"])
+    except RPCError as exc:
+        gone = exc.status == RPCStatusCode.NOT_FOUND
+        return {"workflow_id": wid, "ok": False, "gone": gone, "owned": False, "error": exc.message}
+    return {"workflow_id": wid, "ok": True, "gone": False, "owned": False, "error": None}
+
+
+async def _start(client: Client, handle: WorkflowHandle, item: dict[str, Any]) -> dict[str, Any]:
+    start, wid = item["start"], item["workflow_id"]
+    try:
+        await client.start_workflow(
+            start["workflow"], start["arg"], id=wid, task_queue=start["task_queue"], memo=start["memo"],
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+        return {"workflow_id": wid, "ok": True, "gone": False, "owned": True, "error": None}
+    except WorkflowAlreadyStartedError:
+        pass
+    # One workflow per entity: attach to the running one (subscribe, hand over the data).
+    memo = await (await handle.describe()).memo()
+    for signal in item["attach"]:
+        await handle.signal(signal["signal"], signal["arg"])
+    owned = memo.get("started_by") == start["memo"].get("started_by")
+    return {"workflow_id": wid, "ok": True, "gone": False, "owned": owned, "error": None}
