@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_TASK_QUEUE = "swfc"
-QUERY_TIMEOUT = timedelta(seconds=5)
+QUERY_TIMEOUT = timedelta(seconds=10)  # generous: a busy 2-core machine is still "answering"
 
 
 class CommandError(Exception):
@@ -723,8 +723,11 @@ async def _token_set(args: Any) -> int:
     client = await connect(args, address)
     await _require_workflow(client, wid, address)
     handle = client.get_workflow_handle(wid)
-    held = await _query_or_none(handle, "apiToken")
-    if held is not None and api not in held:
+    held = await _query_or_none(handle, "apiToken", timeout=timedelta(seconds=15))
+    if held is None:
+        print(f"swfc: warning: {wid} did not answer the apiToken query; sending the token anyway "
+              f"(a workflow that does not use api {api} will refuse it)", file=sys.stderr)
+    elif api not in held:
         apis = ", ".join(sorted(held)) or "none"
         raise CommandError(f"{wid} holds no token for api {api} (its apis: {apis})")
     await handle.signal("apiToken", sealed)
@@ -733,8 +736,8 @@ async def _token_set(args: Any) -> int:
     return 0
 
 
-async def _query_or_none(handle: Any, name: str) -> Any:
+async def _query_or_none(handle: Any, name: str, timeout: timedelta = QUERY_TIMEOUT) -> Any:
     try:
-        return await handle.query(name, rpc_timeout=QUERY_TIMEOUT)
+        return await handle.query(name, rpc_timeout=timeout)
     except Exception:
         return None
