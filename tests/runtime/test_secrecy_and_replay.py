@@ -139,3 +139,4 @@ async def test_stored_histories_replay():
     result = await Replayer(workflows=[StatefulWorkflow]).replay_workflows(_each(histories), raise_on_replay_failure=False)
     failures = {k: v for k, v in result.replay_failures.items() if v is not None}
     assert not failures, failures
+    assert len(result.replay_failures) == len(files)  # every run was replayed
