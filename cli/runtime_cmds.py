@@ -330,6 +330,22 @@ def api_bases(ir: dict, environ: dict[str, str]) -> dict[str, str]:
     return {name: environ.get(api.get("base_env") or "") or api["base"] for name, api in ir["apis"].items()}
 
 
+def seal_key() -> bytes:
+    """The seal key (``SWFC_SEAL_KEY``, else ``.swfc/seal.key``); says so when it has to make one,
+    since every worker and every ``swfc deploy``/``token set`` of a deployment must share it."""
+    from runtime.sealing import DEFAULT_KEY_PATH, SEAL_KEY_ENV, SealError, load_key
+
+    fresh = not os.environ.get(SEAL_KEY_ENV) and not DEFAULT_KEY_PATH.exists()
+    try:
+        key = load_key()
+    except SealError as exc:
+        raise CommandError(str(exc)) from None
+    if fresh:
+        print(f"swfc: note: created a new seal key in {DEFAULT_KEY_PATH}; workers elsewhere need the "
+              f"same key (copy the file, or set {SEAL_KEY_ENV} to its content)", file=sys.stderr)
+    return key
+
+
 def prepare_roots(ir: dict, environ: dict[str, str]) -> list[Root]:
     """The roots of ``ir['deployments']`` with their tokens read from ``environ`` and sealed.
 
@@ -345,13 +361,14 @@ def prepare_roots(ir: dict, environ: dict[str, str]) -> list[Root]:
         raise CommandError("missing token environment variable(s) " + names + ":\n" + "\n".join(lines)
                            + "\nexport them (e.g. `export " + missing[0][2] + "=...`) and deploy again")
     bases = api_bases(ir, environ)
-    return [_root(ir, dep, environ, bases) for dep in ir["deployments"]]
+    key = seal_key() if any(dep["tokens"] for dep in ir["deployments"]) else None
+    return [_root(ir, dep, environ, bases, key) for dep in ir["deployments"]]
 
 
-def _root(ir: dict, dep: dict, environ: dict[str, str], bases: dict[str, str]) -> Root:
+def _root(ir: dict, dep: dict, environ: dict[str, str], bases: dict[str, str], key: bytes | None) -> Root:
     from runtime.sealing import seal
 
-    tokens = {api: seal(api, environ[ref["env"]]) for api, ref in sorted(dep["tokens"].items())}
+    tokens = {api: seal(api, environ[ref["env"]], key=key) for api, ref in sorted(dep["tokens"].items())}
     workflow_input = {"ir_hash": ir["hash"], "entity_id": dep["id"], "data": None, "tokens": tokens,
                       "api_bases": bases, "ancestors": [], "subscribers": [], "carried": None}
     memo = {"entity": ir["workflows"][dep["workflow"]]["entity"], "id": dep["id"]}
@@ -614,7 +631,7 @@ def _build_worker(client: Any, ir: dict, task_queue: str) -> Any:
         from runtime.worker import build_worker
     except ImportError as exc:
         raise CommandError(f"the runtime is not available: {exc}", code=2) from None
-    return build_worker(client, ir, task_queue=task_queue)
+    return build_worker(client, ir, task_queue=task_queue, seal_key=seal_key())
 
 
 async def _until_loaded(client: Any, ids: list[str], timeout: float) -> int:
