@@ -1,0 +1,141 @@
+"""The interpreter's pure rules (signals, children, subscriptions) on a hand-made context."""
+
+from __future__ import annotations
+
+import os
+
+from runtime import ir as ir_mod
+from runtime.children import cleanup, plan, publish
+from runtime.normalize import digest
+from runtime.sealing import seal
+from runtime.signals import apply_signal
+from runtime.state import Cancel, Ctx, Send, Start, WorkflowState
+from tests.runtime.irs import marketplace_ir
+
+
+class _Api:
+    url, port = "http://127.0.0.1:8787", 8787
+
+
+IR = ir_mod.load(marketplace_ir(_Api(), cycle=True))
+KEY = os.urandom(32)
+
+
+def _user_ctx(listings: list[str], ancestors: list[str] | None = None) -> Ctx:
+    state = WorkflowState(ir_hash=IR.hash, workflow_type="UserWorkflow", workflow_id="User-u1", entity="User",
+                          entity_id="u1", ancestors=ancestors or [], tokens={"crm": seal("crm", "t", KEY)})
+    state.store = {"User": {"u1": {"id": "u1", "name": "A", "tags": [], "listings": listings}}}
+    return Ctx(IR, IR.workflows["UserWorkflow"], state)
+
+
+def _listing(lid: str, **extra) -> dict:
+    return {"id": lid, "title": "t", "price": 1, "owner": "u1", "photos": [], **extra}
+
+
+def test_plan_starts_new_children_with_exactly_the_edge_tokens():
+    ctx = _user_ctx(["l1", "l2"])
+    effects = plan(ctx)
+    assert [type(e) for e in effects] == [Start, Start]
+    start = effects[0]
+    assert start.workflow_id == "Listing-l1" and start.workflow == "ListingWorkflow"
+    assert set(start.arg["tokens"]) == {"crm"} and start.arg["ancestors"] == ["User-u1"]
+    assert start.arg["subscribers"] == [{"workflow_id": "User-u1", "selectors": ["*"]}]
+    assert start.memo == {"entity": "Listing", "id": "l1", "started_by": "User-u1"}
+    assert [a.signal for a in start.attach] == ["subscribe"]
+    assert plan(ctx) == []  # tracked by id: a second round starts nothing
+
+
+def test_plan_updates_changed_and_drops_removed_children():
+    ctx = _user_ctx(["l1", "l2"])
+    plan(ctx)
+    ctx.state.children["Listing-l2"]["owned"] = True
+    ctx.state.store["Listing"] = {"l1": _listing("l1")}
+    ctx.state.store["User"]["u1"]["listings"] = ["l1"]
+    effects = plan(ctx)
+    assert Cancel("Listing-l2") in effects
+    update = next(e for e in effects if isinstance(e, Send))
+    assert (update.workflow_id, update.signal, update.arg["record"]["title"]) == ("Listing-l1", "update", "t")
+    assert plan(ctx) == []
+
+
+def test_attached_children_are_unsubscribed_not_cancelled():
+    ctx = _user_ctx(["l1"])
+    plan(ctx)  # owned stays False: another parent started it
+    ctx.state.store["User"]["u1"]["listings"] = []
+    assert plan(ctx) == [Send("Listing-l1", "unsubscribe", {"workflow_id": "User-u1"})]
+
+
+def test_relation_cycle_stops_at_ancestors():
+    state = WorkflowState(ir_hash=IR.hash, workflow_type="ListingWorkflow", workflow_id="Listing-l1",
+                          entity="Listing", entity_id="l1", ancestors=["User-u1"])
+    state.store = {"Listing": {"l1": _listing("l1", photos=["p1"])}}
+    ctx = Ctx(IR, IR.workflows["ListingWorkflow"], state)
+    assert [e.workflow_id for e in plan(ctx)] == ["Photo-p1"]  # owner User-u1 is an ancestor
+
+
+def test_a_childs_change_is_not_echoed_back_to_it():
+    ctx = _user_ctx(["l1"])
+    plan(ctx)
+    effects = apply_signal(ctx, "update", {"entity": "Listing", "id": "l1", "record": _listing("l1", title="new"),
+                                           "from": "Listing-l1"})
+    assert effects == [] and ctx.state.store["Listing"]["l1"]["title"] == "new"
+    assert plan(ctx) == [] and publish(ctx) == []
+
+
+def test_publish_matches_selectors_and_skips_subscribers_that_already_know():
+    state = WorkflowState(ir_hash=IR.hash, workflow_type="ListingWorkflow", workflow_id="Listing-l1",
+                          entity="Listing", entity_id="l1")
+    ctx = Ctx(IR, IR.workflows["ListingWorkflow"], state)
+    state.subscribers = {"A": {"selectors": ["price"], "known": None}, "B": {"selectors": ["*"], "known": None}}
+    state.store = {"Listing": {"l1": _listing("l1")}}
+    assert {e.workflow_id for e in publish(ctx)} == {"A", "B"}  # first record: everyone
+    state.store["Listing"]["l1"] = _listing("l1", title="x")
+    assert [e.workflow_id for e in publish(ctx)] == ["B"]  # A watches price only
+    state.store["Listing"]["l1"] = _listing("l1", title="x", price=2)
+    assert {e.workflow_id for e in publish(ctx)} == {"A", "B"}
+    state.subscribers["B"]["known"] = digest(_listing("l1", title="y", price=2))
+    state.store["Listing"]["l1"] = _listing("l1", title="y", price=2)
+    assert [e.workflow_id for e in publish(ctx)] == []  # B sent it; A does not watch titles
+    assert publish(ctx) == []
+
+
+def test_api_token_cascades_only_down_edges_that_carry_it():
+    ctx = _user_ctx(["l1"])
+    plan(ctx)
+    new = seal("crm", "t2", KEY)
+    assert apply_signal(ctx, "apiToken", new) == [Send("Listing-l1", "apiToken", new)]
+    assert apply_signal(ctx, "apiToken", new) == []  # already held: no second cascade
+    photo = Ctx(IR, IR.workflows["PhotoWorkflow"], WorkflowState(
+        ir_hash=IR.hash, workflow_type="PhotoWorkflow", workflow_id="Photo-p1", entity="Photo", entity_id="p1"))
+    assert apply_signal(photo, "apiToken", new) == [] and photo.state.tokens == {}
+    assert "does not use api 'crm'" in photo.state.errors[-1]["message"]
+
+
+def test_bad_signals_are_recorded_and_change_nothing():
+    ctx = _user_ctx([])
+    before = repr(ctx.state)
+    for name, arg in [("apiToken", {"api": "crm", "token": "plain"}), ("apiUrl", {"api": "crm", "url": "http://x:1"}),
+                      ("update", {"entity": "User"}), ("subscribe", {}), ("unsubscribe", 3), ("nope", {})]:
+        apply_signal(ctx, name, arg)
+    assert len(ctx.state.errors) == 6 and all("plain" not in e["message"] for e in ctx.state.errors)
+    ctx.state.errors.clear()
+    ctx.state.last_error = None
+    assert repr(ctx.state) == before
+
+
+def test_delete_from_a_child_that_ended_itself_cancels_nothing():
+    ctx = _user_ctx(["l1"])
+    plan(ctx)
+    ctx.state.children["Listing-l1"]["owned"] = True
+    apply_signal(ctx, "delete", {"entity": "Listing", "id": "l1", "from": "Listing-l1"})
+    assert ctx.state.store["User"]["u1"]["listings"] == [] and plan(ctx) == []
+
+
+def test_cleanup_tells_subscribers_on_delete():
+    ctx = _user_ctx(["l1"])
+    plan(ctx)
+    ctx.state.children["Listing-l1"]["owned"] = True
+    ctx.state.subscribers = {"Listing-l9": {"selectors": ["*"], "known": None}}
+    effects = cleanup(ctx, tell_subscribers=True)
+    assert effects == [Cancel("Listing-l1"),
+                       Send("Listing-l9", "delete", {"entity": "User", "id": "u1", "from": "User-u1"})]
