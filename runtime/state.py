@@ -30,7 +30,8 @@ class WorkflowState:
     `{workflow_id: {"field", "workflow", "entity", "id", "owned", "known"}}` where `known` is
     the digest of the record the child is believed to hold (no echo of its own changes);
     `published` the own record as last published to subscribers; `next_load_ms` the
-    workflow-clock time of the next `every` reload.
+    workflow-clock time of the next `every` reload, `retry_ms` of the next attempt at child
+    starts that failed.
     """
 
     ir_hash: str
@@ -52,6 +53,7 @@ class WorkflowState:
     last_error: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     next_load_ms: int | None = None
+    retry_ms: int | None = None
     loads: int = 0
     history_limit: int = DEFAULT_HISTORY_LIMIT
 

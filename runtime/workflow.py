@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
 LOAD_ACTIVITY = "load_entity"  # names of runtime.activities (not imported here: httpx)
 DELIVER_ACTIVITY = "deliver_effects"
 ACTIVITY_MARGIN_MS = 5000
+START_RETRY_MS = 5000
 
 
 @workflow.defn(dynamic=True, sandboxed=True)
@@ -116,15 +117,23 @@ class StatefulWorkflow:
         return effects
 
     async def _wait(self) -> None:
+        """Sleep until a signal arrives, the `every` reload is due, or a failed child start
+        is to be retried (the next round plans it again)."""
         ctx = self._ctx
         assert ctx is not None
-        timeout = None
-        if ctx.state.next_load_ms is not None and ctx.wf.source is not None and ctx.wf.source.every_ms:
-            timeout = timedelta(milliseconds=max(0, ctx.state.next_load_ms - _now_ms()))
+        s = ctx.state
+        reload_at = s.next_load_ms if ctx.wf.source is not None and ctx.wf.source.every_ms else None
+        deadlines = [t for t in (reload_at, s.retry_ms) if t is not None]
+        timeout = timedelta(milliseconds=max(0, min(deadlines) - _now_ms())) if deadlines else None
         try:
             await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout)
         except asyncio.TimeoutError:
-            ctx.state.stale = True
+            pass
+        now = _now_ms()
+        if s.retry_ms is not None and now >= s.retry_ms:
+            s.retry_ms = None
+        if reload_at is not None and now >= reload_at:
+            s.stale = True
 
     # ------------------------------------------------------------------ loading
 
@@ -229,7 +238,7 @@ class StatefulWorkflow:
             ctx.error("child", f"delivering {len(effects)} start(s)/signal(s) failed: {_failure_text(exc)}")
             for e in effects:
                 if isinstance(e, Start):
-                    ctx.state.children.pop(e.workflow_id, None)  # retried at the next round
+                    self._retry_start(e)
             return
         for effect, result in zip(effects, results):
             self._delivered(effect, result)
@@ -244,13 +253,20 @@ class StatefulWorkflow:
                 s.children[wid]["owned"] = result["owned"]
             return
         if isinstance(effect, Start):
-            s.children.pop(wid, None)  # retried at the next round
+            self._retry_start(effect)
         if not result["gone"]:
             ctx.error("child", f"{type(effect).__name__.lower()} {wid} failed: {result['error']}")
         elif isinstance(effect, Send) and effect.signal == "update":
             s.subscribers.pop(wid, None)
             if wid in s.children:
                 s.children[wid]["known"] = None
+
+    def _retry_start(self, effect: Start) -> None:
+        """Forget a child that did not start; a round after `START_RETRY_MS` plans it again."""
+        ctx = self._ctx
+        assert ctx is not None
+        ctx.state.children.pop(effect.workflow_id, None)
+        ctx.state.retry_ms = _now_ms() + START_RETRY_MS
 
     # ------------------------------------------------------------------ continue-as-new
 
