@@ -10,7 +10,9 @@ Determinism: no I/O, clock or randomness but Temporal's. Signals are only queued
 handler and applied from the main loop (through the `signals.HANDLERS` table), so handlers
 never interleave with a round. The pure helpers are imported through
 `imports_passed_through()`: the sandbox then shares this process's modules, which is how
-it sees the registry the worker filled (a re-imported copy would be empty).
+it sees the registry the worker filled (a re-imported copy would be empty). Import them as
+`from runtime.x import name`: `from runtime import x` binds the sandbox's own fresh copy
+of the package's attribute instead of the passed-through module.
 """
 
 from __future__ import annotations

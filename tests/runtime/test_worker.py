@@ -12,7 +12,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from tests.helpers import REPO, assert_eventually, new_worker, stop_process, swfc_env, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import query, start_root, tree, try_query
+from tests.runtime.util import start_root, tree, try_query
 
 _WORKER = textwrap.dedent("""
     import asyncio, json, sys

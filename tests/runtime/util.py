@@ -49,7 +49,3 @@ async def tree(client: Client, root: str) -> dict[str, dict[str, Any]]:
 
 async def execution_status(client: Client, wid: str) -> WorkflowExecutionStatus | None:
     return (await client.get_workflow_handle(wid).describe()).status
-
-
-async def all_ids(client: Client, root: str) -> list[str]:
-    return sorted(await tree(client, root))
