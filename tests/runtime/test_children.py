@@ -9,19 +9,19 @@ import time
 
 from temporalio.client import WorkflowExecutionStatus
 
-from tests.helpers import assert_eventually, new_worker, unique
+from tests.helpers import new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import execution_status, query, start_root, tree, try_query
+from tests.runtime.util import eventually, execution_status, query, start_root, tree, try_query
 
 
-async def _settled(client, root: str, count: int, timeout: float = 20) -> dict:
+async def _settled(client, root: str, count: int, timeout: float = 30) -> dict:
     async def check():
         t = await tree(client, root)
         assert len(t) == count, sorted(t)
         assert all(s["loaded"] for s in t.values()), {w: (s["status"], s["last_error"]) for w, s in t.items()}
         return t
 
-    return await assert_eventually(check, timeout=timeout)
+    return await eventually(check, timeout=timeout)
 
 
 async def _signal_count(client, wid: str, name: str) -> int:
@@ -75,7 +75,7 @@ async def test_children_start_update_and_cancel_as_the_parent_data_changes(clien
             store = (await query(client, root, "state"))["store"]
             assert set(store["Listing"]) == {l1["id"], l3["id"]}  # l2's record left with it
 
-        await assert_eventually(followed, timeout=15)
+        await eventually(followed)
         # `delete` of a related record: the reference goes, and the child with it
         await handle.signal("delete", {"entity": "Listing", "id": l3["id"]})
 
@@ -83,11 +83,11 @@ async def test_children_start_update_and_cancel_as_the_parent_data_changes(clien
             assert (await query(client, root))["children"] == [f"Listing-{l1['id']}"]
             assert await execution_status(client, f"Listing-{l3['id']}") == WorkflowExecutionStatus.CANCELED
 
-        await assert_eventually(deleted, timeout=15)
+        await eventually(deleted)
         # the cancelled listing cancelled its own `cancel on delete` photo child too
         photo = f"Photo-{l2['photos'][0]['id']}"
-        await assert_eventually(
-            lambda: _is(execution_status(client, photo), WorkflowExecutionStatus.CANCELED), timeout=10)
+        await eventually(
+            lambda: _is(execution_status(client, photo), WorkflowExecutionStatus.CANCELED))
 
 
 async def _is(coro, value) -> None:
@@ -116,7 +116,7 @@ async def test_child_changes_flow_up_to_the_subscriber_without_echo(client, http
             st = await query(client, root, "state")
             assert st["store"]["Listing"][l1["id"]]["price"] == 99.5
 
-        await assert_eventually(arrived)
+        await eventually(arrived)
         await _quiet(client, [root, child])
         # exactly one update went up, none came back down (the `update {}` was ours)
         assert await _signal_count(client, root, "update") == updates_to_root + 1
@@ -141,7 +141,7 @@ async def test_a_relation_cycle_terminates(client, http_api):
             assert all(s["loaded"] for s in t.values())
             return t
 
-        t = await assert_eventually(complete, timeout=20)
+        t = await eventually(complete)
         await _quiet(client, sorted(want))
         t = await tree(client, root)
     # la's owner is the root: an ancestor, so no child; lb's owner u2 is started once, and
@@ -172,7 +172,7 @@ async def test_continue_as_new_keeps_state_and_children(client, http_api):
             desc = await client.get_workflow_handle(root).describe()
             assert desc.run_id != first_run
 
-        await assert_eventually(continued, timeout=30, interval=0.3)
+        await eventually(continued, timeout=30, interval=0.3)
         await _settled(client, root, 4)
         after = await query(client, root, "state")
         assert after["store"] == before["store"]
@@ -204,7 +204,7 @@ async def test_second_parent_attaches_instead_of_duplicating(client, http_api):
             state = await query(client, f"User-{ub}", "state")
             assert state["store"]["Listing"][shared["id"]]["title"] == shared["title"]
 
-        await assert_eventually(attached, timeout=15)
+        await eventually(attached)
         assert (await client.get_workflow_handle(child).describe()).run_id == run_id
         count = 0
         async for _ in client.list_workflows(f"WorkflowId = '{child}'"):

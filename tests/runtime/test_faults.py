@@ -8,18 +8,18 @@ import time
 from temporalio.client import WorkflowExecutionStatus
 
 from runtime.sealing import fingerprint, seal
-from tests.helpers import assert_eventually, new_worker, unique
+from tests.helpers import new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import query, start_root, try_query
+from tests.runtime.util import eventually, query, start_root, try_query
 
 
-async def _root_loaded(client, root: str, timeout: float = 15) -> dict:
+async def _root_loaded(client, root: str, timeout: float = 30) -> dict:
     async def check():
         st = await query(client, root)
         assert st["loaded"] and st["status"] == "running", st
         return st
 
-    return await assert_eventually(check, timeout=timeout)
+    return await eventually(check, timeout=timeout)
 
 
 async def _error_seen(client, wid: str, *fragments: str) -> dict:
@@ -28,7 +28,7 @@ async def _error_seen(client, wid: str, *fragments: str) -> dict:
         assert any(all(f in e["message"] for f in fragments) for e in st["errors"]), st["errors"]
         return st
 
-    return await assert_eventually(check, timeout=15)
+    return await eventually(check)
 
 
 def _user_only(api, uid: str) -> None:
@@ -118,7 +118,7 @@ async def test_401_waits_for_a_token_and_resumes_on_rotation(client, http_api):
             assert st["status"] == "waiting_for_token" and not st["loaded"], st
             assert "HTTP 401" in st["last_error"]
 
-        await assert_eventually(waiting)
+        await eventually(waiting)
         assert await query(client, root, "pendingChanges") == [{"kind": "reload", "waiting_for_token": True}]
         assert [r.status for r in http_api.requests_to(f"/users/{uid}")] == [401]  # no retry storm
         await handle.signal("apiToken", seal("crm", good))
@@ -134,7 +134,7 @@ async def test_a_transient_401_retries_with_the_same_token_on_request(client, ht
     root = f"User-{uid}"
     async with new_worker(client, ir) as worker:
         handle = await start_root(client, ir, worker.task_queue, uid, "same")
-        await assert_eventually(lambda: _status_is(client, root, "waiting_for_token"))
+        await eventually(lambda: _status_is(client, root, "waiting_for_token"))
         await handle.signal("apiToken", seal("crm", "same"))
         st = await _root_loaded(client, root)
         assert st["tokens"] == {"crm": fingerprint("same")}
@@ -147,7 +147,7 @@ async def test_missing_token_waits_without_a_request(client, http_api):
     root = f"User-{uid}"
     async with new_worker(client, ir) as worker:
         handle = await start_root(client, ir, worker.task_queue, uid, None)
-        await assert_eventually(lambda: _status_is(client, root, "waiting_for_token"))
+        await eventually(lambda: _status_is(client, root, "waiting_for_token"))
         assert http_api.log() == []
         await handle.signal("apiToken", seal("crm", "t"))
         await _root_loaded(client, root)
@@ -193,7 +193,7 @@ async def test_a_deleted_child_leaves_its_parents_relation(client, http_api):
     root = f"User-{uid}"
     async with new_worker(client, ir) as worker:
         await start_root(client, ir, worker.task_queue, uid, "t")
-        await assert_eventually(lambda: _status_is(client, f"Listing-{l2['id']}", "running"), timeout=15)
+        await eventually(lambda: _status_is(client, f"Listing-{l2['id']}", "running"))
         child = client.get_workflow_handle(f"Listing-{l2['id']}")
         await child.signal("delete", {})
         assert (await child.result())["status"] == "deleted"
@@ -203,7 +203,7 @@ async def test_a_deleted_child_leaves_its_parents_relation(client, http_api):
             assert st["store"]["User"][uid]["listings"] == [l1["id"]]
             assert (await query(client, root))["children"] == [f"Listing-{l1['id']}"]
 
-        await assert_eventually(let_go)
+        await eventually(let_go)
 
 
 async def test_delete_of_own_entity_completes_and_cancels_children(client, http_api):
@@ -215,7 +215,7 @@ async def test_delete_of_own_entity_completes_and_cancels_children(client, http_
     async with new_worker(client, ir) as worker:
         handle = await start_root(client, ir, worker.task_queue, uid, "t")
         await _root_loaded(client, root)
-        await assert_eventually(lambda: _status_is(client, f"Listing-{l1['id']}", "running"), timeout=15)
+        await eventually(lambda: _status_is(client, f"Listing-{l1['id']}", "running"))
         await handle.signal("delete", {})
         result = await handle.result()
         assert result["status"] == "deleted"
@@ -224,4 +224,4 @@ async def test_delete_of_own_entity_completes_and_cancels_children(client, http_
             d = await client.get_workflow_handle(f"Listing-{l1['id']}").describe()
             assert d.status == WorkflowExecutionStatus.CANCELED
 
-        await assert_eventually(cancelled)
+        await eventually(cancelled)

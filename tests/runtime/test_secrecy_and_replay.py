@@ -19,9 +19,9 @@ from runtime import registry
 from runtime.sealing import seal
 from runtime.queries import QUERIES
 from runtime.workflow import StatefulWorkflow
-from tests.helpers import assert_eventually, new_worker, unique
+from tests.helpers import new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import query, start_root, tree
+from tests.runtime.util import eventually, query, start_root, tree
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -73,16 +73,16 @@ async def test_no_token_in_histories_memo_search_attributes_queries_or_logs(clie
             assert len(t) == 5 and all(s["loaded"] for s in t.values())
             return t
 
-        await assert_eventually(loaded, timeout=20)
+        await eventually(loaded)
         # the error paths: a refused token, a 500, a rotation that cascades
         http_api.unauthorized(f"/listings/{listings[0]['id']}")
         await client.get_workflow_handle(f"Listing-{listings[0]['id']}").signal("update", {})
         http_api.fail(f"/users/{uid}", times=None)
         await handle.signal("update", {})
-        await assert_eventually(lambda: _status(client, root, "error"))
+        await eventually(lambda: _status(client, root, "error"))
         http_api.clear_faults()
         await handle.signal("apiToken", seal("crm", second))
-        t = await assert_eventually(loaded, timeout=20)
+        t = await eventually(loaded)
         answers = [await query(client, w, q) for w in t for q in QUERIES]
 
     async def every_run():
@@ -90,7 +90,7 @@ async def test_no_token_in_histories_memo_search_attributes_queries_or_logs(clie
         assert len(hs) > len(t)  # the root continued as new at least once (visibility lags)
         return hs
 
-    histories = await assert_eventually(every_run)
+    histories = await eventually(every_run)
 
     for h in histories:
         text = h.to_json()

@@ -49,3 +49,11 @@ async def tree(client: Client, root: str) -> dict[str, dict[str, Any]]:
 
 async def execution_status(client: Client, wid: str) -> WorkflowExecutionStatus | None:
     return (await client.get_workflow_handle(wid).describe()).status
+
+
+async def eventually(fn, *, timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """`assert_eventually` with a timeout for a loaded 2-core machine (it returns as soon as
+    the condition holds, so a generous bound costs nothing when things work)."""
+    from tests.helpers import assert_eventually
+
+    return await assert_eventually(fn, timeout=timeout, interval=interval)
