@@ -101,13 +101,13 @@ class EmbeddedServer:
                 f"{self.address} is in use by something that is not a Temporal server. Stop that "
                 f"process, or pass --address HOST:PORT (or set TEMPORAL_ADDRESS) to use a running "
                 f"Temporal server.")
-        self._spawn(say)
+        self._spawn()
         await self._wait_until_ready(startup_timeout)
         say(f"Temporal dev server on {self.address}, data in {self.data_dir / 'temporal.db'}"
             + (f"; Web UI at {self.ui_url}" if self.ui_url else " (no Web UI: its port is taken)"))
         return self.address
 
-    def _spawn(self, say) -> None:
+    def _spawn(self) -> None:
         import subprocess
 
         self.data_dir.mkdir(parents=True, exist_ok=True)

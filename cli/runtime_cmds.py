@@ -603,6 +603,10 @@ async def _deploy(args: Any) -> int:
             raise CommandError(str(exc)) from None
     try:
         client = await connect(args, address)
+        if server is not None and server.ui_url:
+            for root in roots:
+                _say(f"  {root.workflow_id}: {server.ui_url}/namespaces/{client.namespace}/workflows/"
+                     f"{root.workflow_id}")
         worker = None if _opt(args, "no_worker") else _build_worker(client, ir, task_queue)
         if worker is None:
             return await _deploy_roots(args, client, ir, roots, task_queue)

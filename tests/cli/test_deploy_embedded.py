@@ -17,17 +17,20 @@ def test_embedded_server_persists_the_hierarchy_across_deploys(http_api: SampleA
     args = ("deploy", str(market.spec), "--task-queue", market.task_queue, "--until-loaded", "--timeout", "60")
 
     first = market.swfc(*args, env=env)
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert f"Temporal dev server on 127.0.0.1:{port}" in first.stdout
-    assert f"Web UI at http://127.0.0.1:{ui_port}" in first.stdout
-    assert f"{market.root}: started" in first.stdout and "have loaded" in first.stdout
+    said = first.stdout + first.stderr
+    assert first.returncode == 0, said
+    assert f"Temporal dev server on 127.0.0.1:{port}" in first.stdout, said
+    assert f"Web UI at http://127.0.0.1:{ui_port}" in first.stdout, said
+    assert f"http://127.0.0.1:{ui_port}/namespaces/default/workflows/{market.root}" in first.stdout, said
+    assert f"{market.root}: started" in first.stdout and "have loaded" in first.stdout, said
     assert (tmp_path / ".swfc" / "temporal.db").is_file()
     assert not port_is_open("127.0.0.1", port), "the dev server outlived swfc deploy"
 
     second = market.swfc(*args, env=env)
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert f"{market.root}: already running (nothing started)" in second.stdout
-    assert "all 3 workflows of the hierarchy have loaded" in second.stdout
+    said = second.stdout + second.stderr
+    assert second.returncode == 0, said
+    assert f"{market.root}: already running (nothing started)" in second.stdout, said
+    assert "all 3 workflows of the hierarchy have loaded" in second.stdout, said
     assert not port_is_open("127.0.0.1", port)
 
 
