@@ -33,7 +33,7 @@ async def _signal_count(client, wid: str, name: str) -> int:
     )
 
 
-async def _quiet(client, wids: list[str], for_secs: float = 1.0, timeout: float = 10) -> None:
+async def _quiet(client, wids: list[str], for_secs: float = 1.0, timeout: float = 20) -> None:
     """Wait until none of `wids` gains history events for `for_secs` (no ping-pong)."""
     async def lengths():
         hs = await asyncio.gather(*(client.get_workflow_handle(w).fetch_history() for w in wids))
