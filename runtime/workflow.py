@@ -55,8 +55,10 @@ class StatefulWorkflow:
         try:
             await self._loop()
         except asyncio.CancelledError:
+            # Cancelled (by the parent that started it, or a user): the same as a deletion,
+            # so other parents attached to it let go of it too.
             self._ctx.state.status = "deleted"
-            await self._carry_out(cleanup(self._ctx))
+            await self._carry_out(cleanup(self._ctx, tell_subscribers=True))
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)
         return _summary(self._ctx)

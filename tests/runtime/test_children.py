@@ -210,3 +210,38 @@ async def test_second_parent_attaches_instead_of_duplicating(client, http_api):
         async for _ in client.list_workflows(f"WorkflowId = '{child}'"):
             count += 1
         assert count == 1
+
+
+async def test_an_attached_parent_lets_go_when_the_owner_cancels_and_restarts_on_reload(client, http_api):
+    ua, ub = unique("u"), unique("u")
+    shared = listing(unique("l"), ua, photos=0)
+    put_user(http_api, ua, [shared])
+    put_user(http_api, ub, [shared])
+    ir = marketplace_ir(http_api)
+    child = f"Listing-{shared['id']}"
+    async with new_worker(client, ir) as worker:
+        a = await start_root(client, ir, worker.task_queue, ua, "t")
+        await _settled(client, f"User-{ua}", 2)
+        b = await start_root(client, ir, worker.task_queue, ub, "t")
+
+        async def attached():
+            subs = await query(client, child, "subscriptions")
+            assert len(subs["subscribers"]) == 2
+
+        await eventually(attached)
+        first_run = (await client.get_workflow_handle(child).describe()).run_id
+        put_user(http_api, ua, [])  # the owner's data lets go: it cancels its child
+        await a.signal("update", {})
+
+        async def b_let_go():
+            assert (await query(client, f"User-{ub}"))["children"] == []
+
+        await eventually(b_let_go)
+        await b.signal("update", {})  # b's data still has it: b starts it again, as owner
+
+        async def restarted():
+            desc = await client.get_workflow_handle(child).describe()
+            assert desc.run_id != first_run and desc.status == WorkflowExecutionStatus.RUNNING
+            assert (await desc.memo())["started_by"] == f"User-{ub}"
+
+        await eventually(restarted)
