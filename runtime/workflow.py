@@ -345,8 +345,9 @@ def _begin(inp: Any) -> Ctx:
         api_bases=dict(inp.get("api_bases") or {}),
         ancestors=list(inp.get("ancestors") or []),
         subscribers={
-            s["workflow_id"]: {"selectors": list(s["selectors"]), "known": None}
-            for s in inp.get("subscribers") or []
+            sub["workflow_id"]: {"selectors": list(sub["selectors"]), "known": None}
+            for sub in inp.get("subscribers") or []
+            if isinstance(sub, dict) and isinstance(sub.get("workflow_id"), str) and isinstance(sub.get("selectors"), list)
         },
         history_limit=int(inp.get("history_limit") or WorkflowState.history_limit),
         stale=wf.source is not None,
