@@ -9,7 +9,7 @@ seal key) can share one task queue.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import httpx
 from temporalio.client import Client
@@ -50,6 +50,7 @@ def build_worker(
     ir: Mapping[str, Any] | ir_mod.IR,
     task_queue: str = DEFAULT_TASK_QUEUE,
     *,
+    also: Sequence[Mapping[str, Any] | ir_mod.IR] = (),
     seal_key: bytes | None = None,
     http: httpx.AsyncClient | None = None,
     max_concurrent_activities: int = 50,
@@ -61,14 +62,16 @@ def build_worker(
         client: a connected Temporal client.
         ir: the IR document (dict) or an already loaded `IR`.
         task_queue: the queue to poll.
+        also: earlier IRs to keep serving, so that workflows started under them (they
+            keep the registration they started with) still run after a redeploy.
         seal_key: the key that opens sealed tokens (default: `SWFC_SEAL_KEY` / `.swfc/seal.key`).
         http: an httpx client to share (default: a new one, closed with the worker).
         worker_kwargs: passed on to `temporalio.worker.Worker`.
     Returns:
         The worker; `async with` it or `await worker.run()`.
     """
-    loaded = ir if isinstance(ir, ir_mod.IR) else ir_mod.load(ir)
-    registry.register(loaded)
+    for doc in (*also, ir):
+        registry.register(doc if isinstance(doc, ir_mod.IR) else ir_mod.load(doc))
     http = http or httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(max_connections=100))
     key = seal_key if seal_key is not None else load_key()
     activities = LoadActivities(http, key)

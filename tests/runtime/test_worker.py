@@ -96,3 +96,17 @@ async def test_every_reloads_on_the_workflow_clock(client, http_api):
     async with new_worker(client, ir) as worker:
         await start_root(client, ir, worker.task_queue, uid, "t")
         await eventually(lambda: len(http_api.requests_to(f"/users/{uid}")) >= 3)
+
+
+async def test_a_worker_keeps_serving_earlier_registrations(client, http_api):
+    uid = unique("u")
+    put_user(http_api, uid, [])
+    old, new = marketplace_ir(http_api, timeout_ms=4100), marketplace_ir(http_api, timeout_ms=4200)
+    queue = unique("tq")
+    async with new_worker(client, new, task_queue=queue, also=[old]):
+        await start_root(client, old, queue, uid, "t")
+
+        async def loaded():
+            assert ((await try_query(client, f"User-{uid}")) or {}).get("loaded")
+
+        await eventually(loaded)
