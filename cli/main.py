@@ -81,9 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("graph", help="the declared hierarchy as Mermaid")
     p.add_argument("file", metavar="FILE")
 
-    p = sub.add_parser("fmt", help="canonical formatting")
+    p = sub.add_parser("fmt", help="rewrite spec files in their canonical layout",
+                       description="Rewrite each FILE in its canonical layout, keeping its "
+                                   "comments (only files that change are written). A file "
+                                   "with syntax errors is reported and left as it is. "
+                                   "FILE `-` reads standard input and writes standard output.")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--check", action="store_true")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 if any file would be reformatted")
+    p.add_argument("--diff", action="store_true",
+                   help="write nothing; print a unified diff of the changes")
     return parser
 
 
@@ -150,8 +157,78 @@ def cmd_graph(args) -> int:
 
 
 def cmd_fmt(args) -> int:
-    print("swfc fmt: not yet implemented", file=sys.stderr)
-    return EXIT_USAGE
+    from dsl.format import format_text
+
+    code = EXIT_OK
+    for path in args.files:
+        code = max(code, fmt_one(path, args, format_text))
+    return code
+
+
+def fmt_one(path: str, args, format_text) -> int:
+    """Format one file (or stdin for `-`): rewrite it, or with --check/--diff tell."""
+    text, data = read_spec(path)
+    if text is None:
+        return EXIT_ERRORS
+    out, diags = format_text(text, path)
+    if out is None:
+        report(diags, {path: text}, out=sys.stderr)
+        return exit_code(diags)
+    if path == "-":
+        if not args.check:
+            sys.stdout.write(out)
+        return EXIT_ERRORS if args.check and out.encode("utf-8") != data else EXIT_OK
+    if out.encode("utf-8") == data:
+        return EXIT_OK
+    if args.diff:
+        import difflib
+
+        sys.stdout.writelines(difflib.unified_diff(
+            text.splitlines(keepends=True), out.splitlines(keepends=True), path, path))
+    if args.check or args.diff:
+        print(f"would reformat {path}", file=sys.stderr)
+        return EXIT_ERRORS if args.check else EXIT_OK
+    write_in_place(path, out)
+    print(f"reformatted {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def read_spec(path: str) -> tuple[str | None, bytes]:
+    """The text of `path` (`-`: stdin) and its bytes; a SWF002 finding if it cannot be read."""
+    from dsl.ast import Span
+    from dsl.diagnostics import CODES, Diagnostic
+
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        return data.decode("utf-8"), data
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        message = f"cannot read `{path}`: {reason}"
+        report([Diagnostic("SWF002", CODES["SWF002"].severity, message, Span(path, 1, 1, 1, 2))],
+               {}, out=sys.stderr)
+        return None, b""
+
+
+def write_in_place(path: str, text: str) -> None:
+    """Replace the file's contents at once (a crash leaves the old or the new file, never
+    half of one), keeping its permissions; a symlink keeps pointing at the rewritten file."""
+    import shutil
+    import tempfile
+
+    target = os.path.realpath(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".swfc-fmt-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        shutil.copymode(target, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def runtime_command(name: str):
