@@ -107,10 +107,6 @@ def test_graph_of_broken_spec_reports_instead():
     assert (code, out) == (1, "") and "error[SWF031]" in err
 
 
-def test_fmt_not_yet_implemented():
-    assert run("fmt", "specs/marketplace.swf")[0] == 2
-
-
 def test_validate_imports_neither_runtime_nor_heavy_libraries():
     code = (
         "import sys\n"
