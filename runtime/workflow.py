@@ -320,8 +320,11 @@ def _failure_text(exc: ActivityError) -> str:
     cause = exc.cause
     while isinstance(cause, ActivityError) and cause.cause is not None:
         cause = cause.cause
+    if cause is None:
+        return str(exc)
     kind = getattr(cause, "type", None) or type(cause).__name__
-    return f"{kind}: {cause}" if cause is not None else str(exc)
+    # A FailureError's str() already starts with its type: take the bare message.
+    return f"{kind}: {getattr(cause, 'message', None) or cause}"
 
 
 def _begin(inp: Any) -> Ctx:
