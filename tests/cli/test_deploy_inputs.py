@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from cli.runtime_cmds import CommandError, base_warnings, prepare_roots
+from runtime.client import ClientError as CommandError, base_warnings, prepare_roots
 from runtime.sealing import fingerprint, is_sealed_token, open_sealed
 from tests.helpers import SPECS, compile_spec
 

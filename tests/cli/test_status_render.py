@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from cli.runtime_cmds import render_tree, summary_lines
+from cli.views import render_tree, summary_lines
 
 GOLDEN = Path(__file__).parent / "golden" / "status_tree.txt"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cli.runtime_cmds import collect_status, not_loaded, walk
+from runtime.client import collect_status, not_loaded, walk
 
 
 class FakeHandle:

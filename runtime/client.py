@@ -1,0 +1,391 @@
+"""The client side of the runtime protocol: what a CLI or any program does to start, inspect
+and steer a hierarchy.
+
+Stage: beside the worker, on the caller's side of Temporal (docs/runtime.md). Takes an IR
+document (for its ``deploy`` roots), plain values (the environment, workflow ids, tokens) and
+a ``temporalio.client.Client``; gives the roots' workflow inputs with their tokens sealed
+(``prepare_roots``), roots started once (``start_roots``), the live hierarchy as nested status
+objects (``collect_status``, ``wait_until_loaded``; DESIGN.md §5) and token rotations
+(``rotate_token``). Problems the user can fix raise ``ClientError``, whose text is the whole
+message. Imports temporalio and ``runtime.sealing``; never ``dsl/``, ``compiler/`` or rich:
+showing the results is the caller's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
+
+from runtime.ir import origin_of
+from runtime.sealing import DEFAULT_KEY_PATH, SEAL_KEY_ENV, SealError, load_key, seal
+
+QUERY_TIMEOUT = timedelta(seconds=10)  # generous: a busy 2-core machine is still "answering"
+TOKEN_QUERY_TIMEOUT = timedelta(seconds=15)
+
+
+class ClientError(Exception):
+    """A problem the user can fix (a missing token variable, no seal key, an unknown workflow
+    or namespace); its text is the whole message, to show without a traceback. ``code`` is the
+    exit status a command line ends with for it: 1, the environment or cluster is not right."""
+
+    code = 1
+
+
+class Unreachable(ClientError):
+    """No connection to the Temporal frontend."""
+
+
+# -- connecting --------------------------------------------------------------------------
+
+
+def tls_config(cert: str | None, key: str | None, ca: str | None, server_name: str | None) -> TLSConfig | None:
+    """A ``TLSConfig`` from certificate files (paths) and a server name; None when none is given.
+
+    Raises:
+        ClientError when a file cannot be read.
+    """
+    if not (cert or key or ca or server_name):
+        return None
+    return TLSConfig(client_cert=_read(cert), client_private_key=_read(key),
+                     server_root_ca_cert=_read(ca), domain=server_name)
+
+
+def _read(path: str | None) -> bytes | None:
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ClientError(f"cannot read TLS file {path}: {exc.strerror}") from None
+
+
+async def connect(address: str, *, namespace: str = "default", api_key: str | None = None,
+                  tls: bool | TLSConfig | None = None, runtime: Runtime | None = None) -> Client:
+    """A client for ``address`` whose namespace is known to exist.
+
+    Args:
+        tls: None connects with TLS only when ``api_key`` is given.
+    Raises:
+        Unreachable when there is no connection within 30 s; ClientError for a namespace the
+        server does not have.
+    """
+    try:
+        client = await asyncio.wait_for(
+            Client.connect(address, namespace=namespace, api_key=api_key, tls=tls, runtime=runtime), 30)
+    except Exception as exc:
+        raise Unreachable(f"cannot reach Temporal at {address} (namespace {namespace}): "
+                          f"{first_line(exc)}") from None
+    await _check_namespace(client, address)
+    return client
+
+
+async def _check_namespace(client: Client, address: str) -> None:
+    """Fail early and clearly on a namespace the server does not have (a worker would only
+    say so from deep inside its start-up)."""
+    try:
+        await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=client.namespace))
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ClientError(f"namespace {client.namespace} does not exist on {address}") from None
+        # Other refusals (an API key that may not describe namespaces): let the real call decide.
+
+
+async def require_workflow(client: Client, workflow_id: str, address: str) -> Any:
+    """The description of ``workflow_id``.
+
+    Raises:
+        ClientError when the workflow or the namespace does not exist on the server.
+    """
+    try:
+        return await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND and "namespace" in exc.message.lower():
+            raise ClientError(f"namespace {client.namespace} does not exist on {address}") from None
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ClientError(f"no workflow {workflow_id} on {address} (namespace {client.namespace})") from None
+        raise
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message in one line (tonic's transport errors bury the cause in it)."""
+    text = str(exc).strip() or type(exc).__name__
+    os_message = re.search(r'message: "([^"]+)"', text)
+    return os_message.group(1) if os_message else text.splitlines()[0]
+
+
+def short_hash(ir_hash: str) -> str:
+    """``sha256:0123456789ab…``: an IR hash short enough for a message."""
+    return ir_hash[:19] + "…" if len(ir_hash) > 20 else ir_hash
+
+
+# -- the deploy roots ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Root:
+    """One ``deploy`` root, ready to start: its workflow id, type, input and memo."""
+
+    workflow_id: str
+    workflow_type: str
+    input: dict
+    memo: dict
+
+
+def api_bases(ir: dict, environ: dict[str, str]) -> dict[str, str]:
+    """Each api's base for this deployment: ``$base_env`` when set, else the spec's base."""
+    return {name: environ.get(api.get("base_env") or "") or api["base"] for name, api in ir["apis"].items()}
+
+
+def seal_key(on_new_key: Callable[[str], None] | None = None) -> bytes:
+    """The seal key (``SWFC_SEAL_KEY``, else ``.swfc/seal.key``, made when missing).
+
+    Args:
+        on_new_key: told (one sentence) when a new key file was made, since every worker and
+            every client of a deployment must share the key.
+    Raises:
+        ClientError when the key is not usable.
+    """
+    fresh = not os.environ.get(SEAL_KEY_ENV) and not DEFAULT_KEY_PATH.exists()
+    try:
+        key = load_key()
+    except SealError as exc:
+        raise ClientError(str(exc)) from None
+    if fresh and on_new_key is not None:
+        on_new_key(f"created a new seal key in {DEFAULT_KEY_PATH}; workers elsewhere need the same key "
+                   f"(copy the file, or set {SEAL_KEY_ENV} to its content)")
+    return key
+
+
+def prepare_roots(ir: dict, environ: dict[str, str], *,
+                  on_new_key: Callable[[str], None] | None = None) -> list[Root]:
+    """The roots of ``ir['deployments']`` with their tokens read from ``environ`` and sealed.
+
+    Args:
+        on_new_key: as for ``seal_key``.
+    Raises:
+        ClientError naming every missing or empty token variable (never a token).
+    """
+    missing = [(dep, api, ref["env"]) for dep in ir["deployments"]
+               for api, ref in sorted(dep["tokens"].items()) if not environ.get(ref["env"])]
+    if missing:
+        lines = [f"  ${var}: the {api} token of {dep['workflow']} \"{dep['id']}\" ({dep['workflow_id']})"
+                 for dep, api, var in missing]
+        names = ", ".join(sorted({var for _, _, var in missing}))
+        raise ClientError("missing token environment variable(s) " + names + ":\n" + "\n".join(lines)
+                          + "\nexport them (e.g. `export " + missing[0][2] + "=...`) and deploy again")
+    bases = api_bases(ir, environ)
+    key = seal_key(on_new_key) if any(dep["tokens"] for dep in ir["deployments"]) else None
+    return [_root(ir, dep, environ, bases, key) for dep in ir["deployments"]]
+
+
+def _root(ir: dict, dep: dict, environ: dict[str, str], bases: dict[str, str], key: bytes | None) -> Root:
+    tokens = {api: seal(api, environ[ref["env"]], key=key) for api, ref in sorted(dep["tokens"].items())}
+    workflow_input = {"ir_hash": ir["hash"], "entity_id": dep["id"], "data": None, "tokens": tokens,
+                      "api_bases": bases, "ancestors": [], "subscribers": [], "carried": None}
+    memo = {"entity": ir["workflows"][dep["workflow"]]["entity"], "id": dep["id"]}
+    return Root(dep["workflow_id"], dep["workflow"], workflow_input, memo)
+
+
+def base_warnings(ir: dict, environ: dict[str, str]) -> list[str]:
+    """Overridden bases whose origin is not in the api's ``allow`` list (tokens won't go there)."""
+    out = []
+    for name, base in api_bases(ir, environ).items():
+        api = ir["apis"][name]
+        if base != api["base"] and api["auth"]["scheme"] != "none" and origin_of(base) not in api["allow"]:
+            out.append(f"warning: ${api['base_env']}={base} is not in api {name}'s allow list "
+                       f"({', '.join(api['allow'])}): its token will not be sent there")
+    return out
+
+
+async def running_ir_hash(handle: WorkflowHandle) -> str | None:
+    """The ``ir_hash`` the current run of a workflow was started with (from its first event)."""
+    async for event in handle.fetch_history_events():
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        try:
+            return json.loads(payloads[0].data).get("ir_hash") if payloads else None
+        except (ValueError, AttributeError):
+            return None
+    return None
+
+
+async def start_roots(client: Client, roots: list[Root], task_queue: str, ir_hash: str) -> list[str]:
+    """Start each root unless it already runs; returns one line per root saying what happened."""
+    return list(await asyncio.gather(*(_start_root(client, r, task_queue, ir_hash) for r in roots)))
+
+
+async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str) -> str:
+    handle = client.get_workflow_handle(root.workflow_id)
+    try:
+        description = await handle.describe()
+        running = description.status == WorkflowExecutionStatus.RUNNING
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        running = False
+    if running:
+        current = await running_ir_hash(handle)
+        queue = description.task_queue
+        elsewhere = f" on task queue {queue} (workers here poll {task_queue})" if queue != task_queue else ""
+        if current and current != ir_hash:
+            return (f"{root.workflow_id}: already running{elsewhere} with IR {short_hash(current)}; this "
+                    f"spec is {short_hash(ir_hash)}. It keeps the IR it was started with (nothing started).")
+        return f"{root.workflow_id}: already running{elsewhere} (nothing started)"
+    try:
+        await client.start_workflow(
+            root.workflow_type, root.input, id=root.workflow_id, task_queue=task_queue, memo=root.memo,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    except WorkflowAlreadyStartedError:
+        return f"{root.workflow_id}: already running (started concurrently; nothing started)"
+    return f"{root.workflow_id}: started ({root.workflow_type}, task queue {task_queue})"
+
+
+# -- the status tree -----------------------------------------------------------------------
+
+
+async def collect_status(client: Client, workflow_id: str, *, concurrency: int = 32) -> dict:
+    """The hierarchy below ``workflow_id`` as one nested object (DESIGN.md §5), querying
+    each workflow's ``status`` once, siblings concurrently. A workflow that cannot be
+    queried appears with status ``unreachable`` and the reason in ``last_error``."""
+    limit = asyncio.Semaphore(concurrency)
+    cache: dict[str, asyncio.Task] = {}
+
+    async def query(wid: str) -> dict:
+        async with limit:
+            try:
+                return await client.get_workflow_handle(wid).query("status", rpc_timeout=QUERY_TIMEOUT)
+            except Exception as exc:
+                return _unreachable(wid, exc)
+
+    async def node(wid: str, path: tuple[str, ...]) -> dict:
+        if wid not in cache:
+            cache[wid] = asyncio.ensure_future(query(wid))
+        status = dict(await cache[wid])
+        below = [c for c in status.get("children") or [] if c not in path]  # a cycle stops here
+        status["children"] = list(await asyncio.gather(*(node(c, path + (c,)) for c in below)))
+        return _shape(wid, status)
+
+    return await node(workflow_id, (workflow_id,))
+
+
+async def collect_all(client: Client, workflow_ids: list[str]) -> list[dict]:
+    """``collect_status`` of each workflow, concurrently, in order."""
+    return list(await asyncio.gather(*(collect_status(client, wid) for wid in workflow_ids)))
+
+
+_FIELDS = ("workflow_id", "workflow_type", "entity", "id", "status", "loaded", "last_error",
+           "api_url", "tokens", "children")
+
+
+def _shape(wid: str, status: dict) -> dict:
+    out = {k: status.get(k) for k in _FIELDS}
+    out["workflow_id"] = out["workflow_id"] or wid
+    out["loaded"] = bool(out["loaded"])
+    out["tokens"] = dict(out["tokens"] or {})
+    return out
+
+
+def _unreachable(wid: str, exc: Exception) -> dict:
+    entity, _, key = wid.partition("-")
+    reason = first_line(exc)
+    if "not found" in reason.lower():
+        reason = "not started yet (or not found)"
+    elif "timeout" in reason.lower() or "deadline" in reason.lower():
+        reason = "no worker answered the status query (is a worker running on its task queue?)"
+    return {"workflow_id": wid, "workflow_type": None, "entity": entity or None, "id": key or None,
+            "status": "unreachable", "loaded": False, "last_error": reason, "api_url": None,
+            "tokens": {}, "children": []}
+
+
+def walk(tree: dict) -> Iterator[dict]:
+    """Every node of a status tree, depth first, the root first."""
+    yield tree
+    for child in tree["children"]:
+        yield from walk(child)
+
+
+def not_loaded(trees: list[dict]) -> list[dict]:
+    """The nodes of ``trees`` that have not loaded yet."""
+    return [n for t in trees for n in walk(t) if not n["loaded"]]
+
+
+async def wait_until_loaded(client: Client, workflow_ids: list[str], timeout: float, *,
+                            interval: float = 0.5) -> tuple[list[dict], bool]:
+    """Poll the hierarchies below ``workflow_ids`` until every workflow has loaded or
+    ``timeout`` seconds pass.
+
+    Returns:
+        The last status trees, and whether everything had loaded.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        trees = await collect_all(client, workflow_ids)
+        if not not_loaded(trees):
+            return trees, True
+        if time.monotonic() >= deadline:
+            return trees, False
+        await asyncio.sleep(interval)
+
+
+# -- tokens --------------------------------------------------------------------------------
+
+
+def seal_for_workers(api: str, token: str) -> dict[str, str]:
+    """``token`` sealed for ``api`` with the deployment's existing seal key, never a fresh one
+    (no worker could open what it seals).
+
+    Raises:
+        ClientError when there is no usable seal key here.
+    """
+    try:
+        key = load_key(create=False)
+    except SealError as exc:
+        raise ClientError(f"{exc}: run where `swfc deploy` created .swfc/seal.key, or set "
+                          f"{SEAL_KEY_ENV} to the key the workers use") from None
+    return seal(api, token, key=key)
+
+
+async def rotate_token(client: Client, workflow_id: str, sealed: dict[str, str], *,
+                       warn: Callable[[str], None] | None = None) -> None:
+    """Send ``sealed`` (a SealedToken) to ``workflow_id`` as its ``apiToken`` signal; the
+    workflow forwards it to the workflows below that need that api.
+
+    Args:
+        warn: told when the workflow does not answer the ``apiToken`` query (the token is
+            sent anyway).
+    Raises:
+        ClientError when the workflow holds no token for the sealed token's api.
+    """
+    api = sealed["api"]
+    handle = client.get_workflow_handle(workflow_id)
+    held = await _query_or_none(handle, "apiToken", timeout=TOKEN_QUERY_TIMEOUT)
+    if held is None:
+        if warn is not None:
+            warn(f"{workflow_id} did not answer the apiToken query; sending the token anyway "
+                 f"(a workflow that does not use api {api} will refuse it)")
+    elif api not in held:
+        apis = ", ".join(sorted(held)) or "none"
+        raise ClientError(f"{workflow_id} holds no token for api {api} (its apis: {apis})")
+    await handle.signal("apiToken", sealed)
+
+
+async def _query_or_none(handle: WorkflowHandle, name: str, timeout: timedelta = QUERY_TIMEOUT) -> Any:
+    try:
+        return await handle.query(name, rpc_timeout=timeout)
+    except Exception:
+        return None
