@@ -183,7 +183,13 @@ def _build_worker(client: Any, ir: dict, task_queue: str) -> Any:
         from runtime.worker import build_worker
     except ImportError as exc:
         raise CommandError(f"the runtime is not available: {exc}", code=2) from None
-    return build_worker(client, ir, task_queue=task_queue, seal_key=seal_key(on_new_key=note))
+    from cli import registrations
+
+    also = registrations.earlier(ir)
+    registrations.remember(ir)
+    if also:
+        note(f"also serving {len(also)} earlier version(s) of the spec for the workflows started under them")
+    return build_worker(client, ir, also=also, task_queue=task_queue, seal_key=seal_key(on_new_key=note))
 
 
 async def _worker(args: Any) -> int:
