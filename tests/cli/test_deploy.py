@@ -9,7 +9,6 @@ everything Temporal recorded.
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 
@@ -19,7 +18,7 @@ from temporalio.client import Client
 from runtime.sealing import fingerprint
 from sample_api import SampleAPI
 from tests.cli.marketplace import Marketplace, make_marketplace, nodes
-from tests.helpers import assert_eventually, stop_process, unique
+from tests.helpers import assert_eventually, decoded_payloads, stop_process, unique
 from cli.devserver import find_temporal_binary
 
 STATUS_KEYS = {"workflow_id", "workflow_type", "entity", "id", "status", "loaded", "last_error",
@@ -135,24 +134,6 @@ def test_token_set_refuses_an_api_the_workflow_does_not_hold(market: Marketplace
     assert "holds no token for api billing" in result.stderr and "Traceback" not in result.stderr
 
 
-def _decoded_payloads(node) -> list[bytes]:
-    """Every ``data`` field of an exported history (JSON), base64-decoded."""
-    out: list[bytes] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "data" and isinstance(value, str):
-                try:
-                    out.append(base64.b64decode(value, validate=True))
-                except ValueError:
-                    out.append(value.encode())
-            else:
-                out += _decoded_payloads(value)
-    elif isinstance(node, list):
-        for item in node:
-            out += _decoded_payloads(item)
-    return out
-
-
 async def test_no_plaintext_token_anywhere_temporal_keeps(market: Marketplace, client: Client) -> None:
     secrets = [market.token, getattr(market, "rotated", market.token)]
     runs = [(w.id, w.run_id) async for w in client.list_workflows(f"TaskQueue = '{market.task_queue}'")]
@@ -163,7 +144,7 @@ async def test_no_plaintext_token_anywhere_temporal_keeps(market: Marketplace, c
                                capture_output=True, text=True, timeout=60)
         assert shown.returncode == 0, shown.stderr
         history = json.loads(shown.stdout)
-        decoded = _decoded_payloads(history)
+        decoded = decoded_payloads(history)
         assert any(b'"ir_hash"' in b for b in decoded), wid  # the input payload, base64-decoded
         blobs = [shown.stdout.encode(), *decoded]
         handle = client.get_workflow_handle(wid, run_id=run_id)

@@ -11,11 +11,14 @@
 - ``unique(prefix)``: an id no other test uses (workflow ids are ``<Entity>-<id>`` on one
   shared dev server).
 - ``run_swfc(*args)`` / ``spawn_swfc(*args)``: the CLI in a subprocess, as a user runs it.
+- ``decoded_payloads(json_node)``: every payload ``data`` of an exported history or
+  describe output, base64-decoded (a search of the raw export proves nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 import os
 import re
@@ -142,3 +145,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def decoded_payloads(node: Any) -> list[bytes]:
+    """Every ``data`` field of an exported history (JSON), base64-decoded; a value that is
+    not base64 is kept as it is."""
+    out: list[bytes] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "data" and isinstance(value, str):
+                try:
+                    out.append(base64.b64decode(value, validate=True))
+                except ValueError:
+                    out.append(value.encode())
+            else:
+                out += decoded_payloads(value)
+    elif isinstance(node, list):
+        for item in node:
+            out += decoded_payloads(item)
+    return out

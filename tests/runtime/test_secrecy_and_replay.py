@@ -19,7 +19,7 @@ from runtime import registry
 from runtime.sealing import seal
 from runtime.queries import QUERIES
 from runtime.workflow import StatefulWorkflow
-from tests.helpers import new_worker, unique
+from tests.helpers import decoded_payloads, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
 from tests.runtime.util import eventually, query, start_root, tree
 
@@ -28,24 +28,6 @@ HISTORIES = Path(__file__).parent / "histories"
 
 def _leaks(text: str, secrets: list[str]) -> list[str]:
     return [s for s in secrets if s in text]
-
-
-def _payload_texts(node) -> list[str]:
-    """Every base64 `data` field of a history/describe JSON, decoded."""
-    out: list[str] = []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k == "data" and isinstance(v, str):
-                try:
-                    out.append(base64.b64decode(v).decode("utf-8", "replace"))
-                except ValueError:
-                    pass
-            else:
-                out += _payload_texts(v)
-    elif isinstance(node, list):
-        for v in node:
-            out += _payload_texts(v)
-    return out
 
 
 async def _all_runs(client: Client, wid: str) -> list[WorkflowHistory]:
@@ -95,7 +77,7 @@ async def test_no_token_in_histories_memo_search_attributes_queries_or_logs(clie
     for h in histories:
         text = h.to_json()
         assert not _leaks(text, secrets), h.workflow_id
-        assert not _leaks("\n".join(_payload_texts(json.loads(text))), secrets), h.workflow_id
+        assert not _leaks(b"\n".join(decoded_payloads(json.loads(text))).decode("utf-8", "replace"), secrets), h.workflow_id
     for w in t:
         desc = await client.get_workflow_handle(w).describe()
         memo = await desc.memo()
