@@ -261,7 +261,11 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `swfc` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help(sys.stderr)  # a bare `swfc` is asking what it can do
+        return EXIT_USAGE
+    args = parser.parse_args(argv)
     try:
         code = COMMANDS[args.command](args)
     except KeyboardInterrupt:

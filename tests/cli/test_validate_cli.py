@@ -168,3 +168,11 @@ def test_runtime_command_defaults_are_left_to_runtime_cmds():
 
     args = build_parser().parse_args(["deploy", "s.swf"])
     assert (args.address, args.namespace, args.task_queue, args.timeout, args.tls) == (None,) * 5
+
+
+def test_bare_swfc_shows_the_commands_and_exits_2(capsys) -> None:
+    from cli.main import main
+
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "validate" in err and "deploy" in err and "Traceback" not in err
