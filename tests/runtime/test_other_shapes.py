@@ -1,0 +1,78 @@
+"""A hierarchy unlike the examples: integer and non-`id` keys, a nested `select`, a
+one-to-one child, a middle workflow without a source (its data comes from its parent),
+two APIs with different auth, and a `token none` leaf. Each workflow holds exactly the
+tokens below it, and each API only ever sees its own credential."""
+
+from __future__ import annotations
+
+import os
+
+from runtime.client import prepare_roots, start_roots
+from runtime.sealing import fingerprint
+from tests.helpers import compile_text, new_worker, unique
+from tests.runtime.util import eventually, tree
+
+SPEC = """
+api inv { base "{url}" auth header "X-Inv-Key" }
+api cat { base "{url}" auth bearer retry 2 times backoff 100ms .. 200ms }
+
+entity Warehouse { code integer key  name string  bins [Bin]  manager Person? }
+entity Bin       { id integer  label string  product Product }
+entity Product   { sku string key  title string }
+entity Person    { id string  name string }
+
+workflow WarehouseWorkflow manages Warehouse {
+  source inv get "/wh/{code}"
+  select "payload.item"
+  child bins -> BinWorkflow { autostart cancel on delete }
+  child manager -> PersonWorkflow { autostart }
+}
+workflow BinWorkflow manages Bin {
+  child product -> ProductWorkflow { autostart subscribe update "title" }
+}
+workflow ProductWorkflow manages Product { source cat get "/products/{sku}" }
+workflow PersonWorkflow manages Person { token none }
+
+deploy WarehouseWorkflow "{code}" {
+  token inv from env "INV_KEY"
+  token cat from env "CAT_TOKEN"
+}
+"""
+
+
+async def test_integer_keys_nested_select_one_to_one_and_two_apis(client, http_api, tmp_path):
+    code, sku, person = 7000 + int(unique("n")[-4:], 16) % 1000, unique("sku"), unique("p")
+    inv_key, cat_token = unique("invkey"), unique("cattok")
+    http_api.set_entity(f"/wh/{code}", {"payload": {"item": {
+        "code": code, "name": "North", "manager": {"id": person, "name": "Pat"},
+        "bins": [{"id": 1, "label": "A1", "product": sku}, {"id": 2, "label": "A2", "product": sku}],
+    }}})
+    http_api.set_entity(f"/products/{sku}", {"sku": sku, "title": "Widget"})
+    http_api.require_auth("/wh/", inv_key, header="X-Inv-Key")
+    http_api.require_auth("/products/", cat_token)
+    ir = compile_text(SPEC.replace("{url}", http_api.url).replace("{code}", str(code)), tmp_path)
+    roots = prepare_roots(ir, {**os.environ, "INV_KEY": inv_key, "CAT_TOKEN": cat_token})
+    root = f"Warehouse-{code}"
+
+    async with new_worker(client, ir) as worker:
+        await start_roots(client, roots, worker.task_queue, ir["hash"])
+
+        async def settled():
+            t = await tree(client, root)
+            assert set(t) == {root, "Bin-1", "Bin-2", f"Product-{sku}", f"Person-{person}"}, sorted(t)
+            assert all(s["loaded"] and s["last_error"] is None for s in t.values()), t
+            return t
+
+        statuses = await eventually(settled, timeout=45)
+
+    inv, cat = fingerprint(inv_key), fingerprint(cat_token)
+    assert statuses[root]["tokens"] == {"inv": inv, "cat": cat}
+    assert statuses["Bin-1"]["tokens"] == {"inv": None, "cat": cat}  # passes `cat` down, never `inv`
+    assert statuses[f"Product-{sku}"]["tokens"] == {"inv": None, "cat": cat}
+    assert statuses[f"Person-{person}"]["tokens"] == {"inv": None, "cat": None}
+    # The product is shared by both bins: one workflow, attached to by the second parent.
+    assert statuses["Bin-1"]["children"] == statuses["Bin-2"]["children"] == [f"Product-{sku}"]
+    for request in http_api.log():
+        own, other = (inv_key, cat_token) if request.path.startswith("/wh/") else (f"Bearer {cat_token}", inv_key)
+        assert request.auth == own, (request.path, request.auth)
+        assert other not in str(request.headers), request.path
