@@ -366,17 +366,18 @@ async def rotate_token(client: Client, workflow_id: str, sealed: dict[str, str],
     workflow forwards it to the workflows below that need that api.
 
     Args:
-        warn: told when the workflow does not answer the ``apiToken`` query (the token is
+        warn: told when the workflow does not answer the ``status`` query (the token is
             sent anyway).
     Raises:
         ClientError when the workflow holds no token for the sealed token's api.
     """
     api = sealed["api"]
     handle = client.get_workflow_handle(workflow_id)
-    held = await _query_or_none(handle, "apiToken", timeout=TOKEN_QUERY_TIMEOUT)
+    status = await _query_or_none(handle, "status", timeout=TOKEN_QUERY_TIMEOUT)
+    held = status["tokens"] if isinstance(status, dict) else None  # {api: fingerprint|None}
     if held is None:
         if warn is not None:
-            warn(f"{workflow_id} did not answer the apiToken query; sending the token anyway "
+            warn(f"{workflow_id} did not answer the status query; sending the token anyway "
                  f"(a workflow that does not use api {api} will refuse it)")
     elif api not in held:
         apis = ", ".join(sorted(held)) or "none"

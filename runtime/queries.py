@@ -10,10 +10,10 @@ from typing import Any, Callable
 
 from runtime.state import Ctx
 
-Query = Callable[[Ctx, list[str]], Any]
+Query = Callable[..., Any]  # (ctx, queued signal names, *query args) -> answer
 
 
-def status(ctx: Ctx, queued: list[str]) -> dict[str, Any]:
+def status(ctx: Ctx, queued: list[str], *_: Any) -> dict[str, Any]:
     """What `swfc status` shows of one workflow; it walks `children`."""
     s, source = ctx.state, ctx.wf.source
     return {
@@ -36,19 +36,19 @@ def fingerprints(ctx: Ctx, queued: list[str]) -> dict[str, str | None]:
     return {name: (held.get(name) or {}).get("fingerprint") for name, api in sorted(ctx.ir.apis.items()) if api.needs_token}
 
 
-def state(ctx: Ctx, queued: list[str]) -> dict[str, Any]:
+def state(ctx: Ctx, queued: list[str], *_: Any) -> dict[str, Any]:
     s = ctx.state
     return {"store": s.store, "status": s.status, "loaded": s.loaded, "last_error": s.last_error, "errors": s.errors}
 
 
-def pending_changes(ctx: Ctx, queued: list[str]) -> list[dict[str, Any]]:
+def pending_changes(ctx: Ctx, queued: list[str], *_: Any) -> list[dict[str, Any]]:
     """Signals queued but not applied yet, and a pending reload."""
     s = ctx.state
     reload = [{"kind": "reload", "waiting_for_token": s.status == "waiting_for_token"}] if s.stale else []
     return [{"kind": "signal", "name": name} for name in queued] + reload
 
 
-def subscriptions(ctx: Ctx, queued: list[str]) -> dict[str, Any]:
+def subscriptions(ctx: Ctx, queued: list[str], *_: Any) -> dict[str, Any]:
     s = ctx.state
     subscribing = {e.field for e in ctx.wf.children if e.subscribe}
     return {
@@ -57,7 +57,7 @@ def subscriptions(ctx: Ctx, queued: list[str]) -> dict[str, Any]:
     }
 
 
-def managed_paths(ctx: Ctx, queued: list[str]) -> list[dict[str, Any]]:
+def managed_paths(ctx: Ctx, queued: list[str], *_: Any) -> list[dict[str, Any]]:
     """Per child edge: the relation field, its workflow and entity, and the children on it."""
     return [
         {
@@ -70,14 +70,37 @@ def managed_paths(ctx: Ctx, queued: list[str]) -> list[dict[str, Any]]:
     ]
 
 
+def api_token(ctx: Ctx, queued: list[str], api: str | None = None) -> Any:
+    """The fingerprint of the token held for `api`, or None. Without `api`: for a spec with
+    one api that has auth, that api's (DESIGN.md: "a fingerprint or null"); with several,
+    `{api: fingerprint or None}`."""
+    return _one_or_all(fingerprints(ctx, queued), api)
+
+
+def api_url(ctx: Ctx, queued: list[str], api: str | None = None) -> Any:
+    """This workflow's base URL for `api` (its override, else the deployment's base).
+    Without `api`: for a spec with one api, that api's; with several, `{api: url}`."""
+    return _one_or_all({name: ctx.api_url(name) for name in sorted(ctx.ir.apis)}, api)
+
+
+def _one_or_all(by_api: dict[str, Any], api: str | None) -> Any:
+    if api is not None:
+        if api not in by_api:
+            raise ValueError(f"unknown api {api!r} (known: {', '.join(by_api) or 'none'})")
+        return by_api[api]
+    if len(by_api) <= 1:
+        return next(iter(by_api.values()), None)
+    return by_api
+
+
 QUERIES: dict[str, Query] = {
-    "id": lambda ctx, queued: ctx.state.entity_id,
-    "entityName": lambda ctx, queued: ctx.state.entity,
+    "id": lambda ctx, queued, *_: ctx.state.entity_id,
+    "entityName": lambda ctx, queued, *_: ctx.state.entity,
     "state": state,
     "pendingChanges": pending_changes,
     "subscriptions": subscriptions,
     "managedPaths": managed_paths,
-    "apiUrl": lambda ctx, queued: {api: ctx.api_url(api) for api in sorted(ctx.ir.apis)},
-    "apiToken": fingerprints,
+    "apiUrl": api_url,
+    "apiToken": api_token,
     "status": status,
 }

@@ -78,7 +78,7 @@ class StatefulWorkflow:
             raise RuntimeError("the workflow has not started yet")
         if name not in QUERIES:
             raise ValueError(f"unknown query {name!r} (known: {', '.join(sorted(QUERIES))})")
-        return QUERIES[name](self._ctx, [n for n, _ in self._inbox])
+        return QUERIES[name](self._ctx, [n for n, _ in self._inbox], *(_decode(a) for a in args))
 
     # ------------------------------------------------------------------ the cycle
 

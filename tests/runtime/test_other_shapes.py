@@ -6,6 +6,7 @@ tokens below it, and each API only ever sees its own credential."""
 from __future__ import annotations
 
 import os
+import uuid
 
 from runtime.client import prepare_roots, start_roots
 from runtime.sealing import fingerprint
@@ -41,7 +42,7 @@ deploy WarehouseWorkflow "{code}" {
 
 
 async def test_integer_keys_nested_select_one_to_one_and_two_apis(client, http_api, tmp_path):
-    code, sku, person = 7000 + int(unique("n")[-4:], 16) % 1000, unique("sku"), unique("p")
+    code, sku, person = _unique_code(), unique("sku"), unique("p")
     inv_key, cat_token = unique("invkey"), unique("cattok")
     http_api.set_entity(f"/wh/{code}", {"payload": {"item": {
         "code": code, "name": "North", "manager": {"id": person, "name": "Pat"},
@@ -76,3 +77,30 @@ async def test_integer_keys_nested_select_one_to_one_and_two_apis(client, http_a
         own, other = (inv_key, cat_token) if request.path.startswith("/wh/") else (f"Bearer {cat_token}", inv_key)
         assert request.auth == own, (request.path, request.auth)
         assert other not in str(request.headers), request.path
+
+
+
+async def test_api_queries_answer_one_api_by_name_and_every_api_without(client, http_api, tmp_path):
+    """`apiToken`/`apiUrl` with an api name answer for that api; without one, a spec with
+    several apis gets one entry per api (a spec with a single api gets the bare value)."""
+    code, key, token = _unique_code(), unique("invkey"), unique("cattok")
+    http_api.set_entity(f"/wh/{code}", {"payload": {"item": {"code": code, "name": "N", "bins": []}}})
+    http_api.require_auth("/wh/", key, header="X-Inv-Key")
+    ir = compile_text(SPEC.replace("{url}", http_api.url).replace("{code}", str(code)), tmp_path)
+    roots = prepare_roots(ir, {**os.environ, "INV_KEY": key, "CAT_TOKEN": token})
+    async with new_worker(client, ir) as worker:
+        await start_roots(client, roots, worker.task_queue, ir["hash"])
+        handle = client.get_workflow_handle(f"Warehouse-{code}")
+
+        async def answered():
+            assert await handle.query("apiToken", "inv") == fingerprint(key)
+            assert await handle.query("apiToken") == {"cat": fingerprint(token), "inv": fingerprint(key)}
+            assert await handle.query("apiUrl", "cat") == http_api.url
+            assert await handle.query("apiUrl") == {"cat": http_api.url, "inv": http_api.url}
+
+        await eventually(answered)
+
+
+def _unique_code() -> int:
+    """An integer key no other test uses (workflow ids are global on the shared server)."""
+    return int(uuid.uuid4().hex[:12], 16)
