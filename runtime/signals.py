@@ -64,7 +64,10 @@ def _edge_tokens(ctx: Ctx, field_name: str) -> tuple[str, ...]:
 
 
 def on_api_url(ctx: Ctx, arg: Any) -> list[Effect]:
-    """Point this workflow (only) at another base URL for an api, if its origin is allowed."""
+    """Point this workflow (only) at another base URL for an api, if its origin is allowed.
+    A bare URL means the api of this workflow's own source."""
+    if isinstance(arg, str) and ctx.wf.source is not None:
+        arg = {"api": ctx.wf.source.api, "url": arg}
     if not (isinstance(arg, dict) and isinstance(arg.get("api"), str) and isinstance(arg.get("url"), str)):
         ctx.error("signal", 'apiUrl refused: expected {"api": NAME, "url": "http(s)://..."}')
         return []

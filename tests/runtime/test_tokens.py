@@ -183,3 +183,10 @@ async def test_api_url_is_per_workflow_and_refused_outside_allow(client, http_ap
         assert await query(client, root, "apiUrl") == other
         assert await query(client, f"Listing-{listings[0]['id']}", "apiUrl") == http_api.url
         assert not any(r.headers.get("Host", "").startswith("evil") for r in http_api.log())
+        # the short form: a bare URL is for the api of the workflow's own source
+        await handle.signal("apiUrl", http_api.url)
+
+        async def back():
+            assert await query(client, root, "apiUrl") == http_api.url
+
+        await eventually(back)
