@@ -102,9 +102,9 @@ class Checker:
             self.diags.add("SWF040", f"bad duration `{d.text}`: {problem}", d.span)
 
     def retry(self, stmt: ast.RetryStmt) -> None:
-        if not 1 <= stmt.times.value <= values.MAX_ATTEMPTS:
+        if not 0 <= stmt.times.value <= values.MAX_RETRIES:
             self.diags.add("SWF041", f"`retry {stmt.times.value} times`: the count must be "
-                           f"from 1 to {values.MAX_ATTEMPTS}", stmt.times.span)
+                           f"from 0 to {values.MAX_RETRIES}", stmt.times.span)
         self.duration(stmt.backoff_min)
         self.duration(stmt.backoff_max)
         lo = values.duration_ms(stmt.backoff_min.text) if stmt.backoff_min else None

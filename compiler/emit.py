@@ -51,7 +51,8 @@ def emit_retry(stmt: ast.RetryStmt | None) -> dict:
         return dict(DEFAULT_RETRY)
     lo = values.duration_ms(stmt.backoff_min.text) if stmt.backoff_min else None
     hi = values.duration_ms(stmt.backoff_max.text) if stmt.backoff_max else None
-    return {"max_attempts": stmt.times.value,
+    # `retry 5 times` is five retries after the first attempt: six attempts in all.
+    return {"max_attempts": stmt.times.value + 1,
             "initial_interval_ms": lo or DEFAULT_RETRY["initial_interval_ms"],
             "max_interval_ms": hi or max(lo or 0, DEFAULT_RETRY["max_interval_ms"])}
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 MAX_MS = 365 * UNITS_MS["d"]  # beyond a year a timer or timeout is a typo, not a plan
-MAX_ATTEMPTS = 1000
+MAX_RETRIES = 1000
 DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z][A-Za-z0-9_]*|)\Z")
 ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

@@ -61,7 +61,7 @@ def test_allow_origins(allow, expected):
     ("retry 1000 times", []), ("retry 1001 times", ["SWF041"]),
     ("timeout 5w", ["SWF040"]),
     ("retry 3 times", []), ("retry 1 times backoff 1s .. 1s", []),
-    ("retry 0 times", ["SWF041"]), ("retry 3 times backoff 2m .. 1m", ["SWF041"]),
+    ("retry 0 times", []), ("retry 3 times backoff 2m .. 1m", ["SWF041"]),
     ("retry 3 times backoff 0s .. 1m", ["SWF040"]),
 ])
 def test_durations_and_retry(stmt, expected):
