@@ -39,6 +39,7 @@ LOAD_ACTIVITY = "load_entity"  # names of runtime.activities (not imported here:
 DELIVER_ACTIVITY = "deliver_effects"
 ACTIVITY_MARGIN_MS = 5000
 START_RETRY_MS = 5000
+DELIVERY_BATCH = 100  # starts/signals/cancels per local activity (each start carries data)
 
 
 @workflow.defn(dynamic=True, sandboxed=True)
@@ -222,12 +223,15 @@ class StatefulWorkflow:
     # ------------------------------------------------------------------ effects
 
     async def _carry_out(self, effects: list[Effect]) -> None:
-        """Carry out one round's effects — starts, signals, cancels — in one batch, all at
-        once (never one round trip at a time): see `runtime.delivery` for why."""
+        """Carry out one round's effects — starts, signals, cancels — all at once (never one
+        round trip at a time: see `runtime.delivery` for why), in batches of at most
+        `DELIVERY_BATCH` so that no recorded batch nears Temporal's payload size limit."""
+        batches = [effects[i:i + DELIVERY_BATCH] for i in range(0, len(effects), DELIVERY_BATCH)]
+        await asyncio.gather(*(self._deliver(batch) for batch in batches))
+
+    async def _deliver(self, effects: list[Effect]) -> None:
         ctx = self._ctx
         assert ctx is not None
-        if not effects:
-            return
         queue = workflow.info().task_queue
         try:
             results = await workflow.execute_local_activity(

@@ -77,7 +77,7 @@ def test_stall_holds_the_answer(api: SampleAPI) -> None:
         get(api, "/users/u1", GOOD, timeout=0.5)
     started = time.monotonic()
     assert get(api, "/users/u1", GOOD).status_code == 200
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 1.5  # the stall was used up: this answer was not held
 
 
 def test_malformed_json_401_and_schema_invalid_body(api: SampleAPI) -> None:
