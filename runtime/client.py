@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
@@ -36,6 +36,7 @@ from runtime.sealing import DEFAULT_KEY_PATH, SEAL_KEY_ENV, SealError, load_key,
 
 QUERY_TIMEOUT = timedelta(seconds=10)  # generous: a busy 2-core machine is still "answering"
 TOKEN_QUERY_TIMEOUT = timedelta(seconds=15)
+UPGRADE_TIMEOUT = 60.0  # seconds for a worker to take the `upgrade` update
 
 
 class ClientError(Exception):
@@ -242,8 +243,7 @@ async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str)
         queue = description.task_queue
         elsewhere = f" on task queue {queue} (workers here poll {task_queue})" if queue != task_queue else ""
         if current and current != ir_hash:
-            return (f"{root.workflow_id}: already running{elsewhere} with IR {short_hash(current)}; this "
-                    f"spec is {short_hash(ir_hash)}. It keeps the IR it was started with (nothing started).")
+            return await upgrade_root(handle, root, current, ir_hash)
         return f"{root.workflow_id}: already running{elsewhere} (nothing started)"
     try:
         await client.start_workflow(
@@ -253,6 +253,23 @@ async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str)
     except WorkflowAlreadyStartedError:
         return f"{root.workflow_id}: already running (started concurrently; nothing started)"
     return f"{root.workflow_id}: started ({root.workflow_type}, task queue {task_queue})"
+
+
+async def upgrade_root(handle: WorkflowHandle, root: Root, current: str, ir_hash: str,
+                       timeout: float = UPGRADE_TIMEOUT) -> str:
+    """Ask a running root to move to ``ir_hash`` (the ``upgrade`` update; it passes it down
+    its hierarchy). Returns the line saying what happened; never raises for a refusal."""
+    request = {"ir_hash": ir_hash, "tokens": root.input["tokens"], "api_bases": root.input["api_bases"]}
+    before = f"{root.workflow_id}: running with IR {short_hash(current)}"
+    try:
+        await asyncio.wait_for(handle.execute_update("upgrade", request), timeout)
+    except WorkflowUpdateFailedError as exc:
+        reason = getattr(exc.cause, "message", None) or str(exc.cause or exc)
+        return f"{before}; not upgraded to {short_hash(ir_hash)}: {reason}"
+    except asyncio.TimeoutError:
+        return (f"{before}; not upgraded to {short_hash(ir_hash)}: no worker answered within "
+                f"{timeout:.0f}s (is a worker running on its task queue?)")
+    return f"{before}: upgraded to {short_hash(ir_hash)} (its hierarchy follows)"
 
 
 # -- the status tree -----------------------------------------------------------------------

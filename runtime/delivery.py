@@ -13,6 +13,7 @@ children would be): a parent's continue-as-new, completion or cancellation never
 Items:
 - `{"workflow_id", "signal", "arg"}`: signal it.
 - `{"workflow_id", "cancel": true}`: request cancellation.
+- `{"workflow_id", "upgrade": {...}}`: the `upgrade` update (runtime.upgrade), awaited.
 - `{"workflow_id", "start": {"workflow", "arg", "task_queue", "memo"}, "attach": [{"signal", "arg"}]}`:
   start it; if that id is already running (another parent, or an earlier attempt of this
   one) send the `attach` signals instead. `memo.started_by` tells whether it is ours.
@@ -25,7 +26,7 @@ import asyncio
 from typing import Any
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -48,11 +49,16 @@ async def _one(client: Client, item: dict[str, Any]) -> dict[str, Any]:
             return await _start(client, handle, item)
         if item.get("cancel"):
             await handle.cancel()
+        elif "upgrade" in item:
+            await handle.execute_update("upgrade", item["upgrade"])
         else:
             await handle.signal(item["signal"], item["arg"])
     except RPCError as exc:
         gone = exc.status == RPCStatusCode.NOT_FOUND
         return {"workflow_id": wid, "ok": False, "gone": gone, "owned": False, "error": exc.message}
+    except WorkflowUpdateFailedError as exc:  # the child's validator said why it cannot
+        reason = getattr(exc.cause, "message", None) or str(exc.cause or exc)
+        return {"workflow_id": wid, "ok": False, "gone": False, "owned": False, "error": f"upgrade refused: {reason}"}
     return {"workflow_id": wid, "ok": True, "gone": False, "owned": False, "error": None}
 
 

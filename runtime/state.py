@@ -56,6 +56,7 @@ class WorkflowState:
     retry_ms: int | None = None
     loads: int = 0
     history_limit: int = DEFAULT_HISTORY_LIMIT
+    upgrade_children: bool = False  # set by an `upgrade`: pass it on in the next run's first round
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -132,4 +133,13 @@ class Start:
     attach: tuple[Send, ...]
 
 
-Effect = Send | Cancel | Start
+@dataclass(frozen=True)
+class Upgrade:
+    """Effect: ask `workflow_id` (a Temporal update, not a signal) to move to another IR:
+    `arg` is `{"ir_hash", "tokens", "api_bases"}`."""
+
+    workflow_id: str
+    arg: dict[str, Any]
+
+
+Effect = Start | Send | Cancel | Upgrade

@@ -24,7 +24,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ApplicationError, ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from runtime.registry import get as registration
@@ -33,7 +33,8 @@ with workflow.unsafe.imports_passed_through():
     from runtime.queries import QUERIES
     from runtime.sealing import is_sealed_token
     from runtime.signals import apply_signal
-    from runtime.state import Cancel, Ctx, Effect, Send, Start, WorkflowState
+    from runtime.state import Cancel, Ctx, Effect, Send, Start, Upgrade, WorkflowState
+    from runtime.upgrade import adopt, carried_state, child_upgrades, upgrade_problem
 
 LOAD_ACTIVITY = "load_entity"  # names of runtime.activities (not imported here: httpx)
 DELIVER_ACTIVITY = "deliver_effects"
@@ -49,6 +50,7 @@ class StatefulWorkflow:
     def __init__(self) -> None:
         self._ctx: Ctx | None = None
         self._inbox: list[tuple[str, Any]] = []
+        self._upgrade: dict[str, Any] | None = None
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> dict[str, Any]:
@@ -73,6 +75,27 @@ class StatefulWorkflow:
             arg = _BAD_PAYLOAD
         self._inbox.append((name, arg))
 
+    @workflow.update(name="upgrade")
+    async def upgrade(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Move to another registration (an edited spec): see `runtime.upgrade`."""
+        await workflow.wait_condition(lambda: self._ctx is not None)  # a run being replayed
+        problem = _upgrade_problem(self._ctx, request)
+        if problem is not None:
+            raise ApplicationError(f"upgrade refused: {problem}", non_retryable=True)
+        assert self._ctx is not None
+        current = self._ctx.state.ir_hash
+        if request["ir_hash"] != current:
+            self._upgrade = request
+        return {"workflow_id": self._ctx.state.workflow_id, "from": current, "to": request["ir_hash"]}
+
+    @upgrade.validator
+    def _validate_upgrade(self, request: dict[str, Any]) -> None:
+        # Rejected here, nothing of it enters history. Before the run has begun (a worker
+        # replaying this workflow) the handler checks instead.
+        problem = _upgrade_problem(self._ctx, request) if self._ctx is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+
     @workflow.query(dynamic=True)
     def on_query(self, name: str, args: Sequence[RawValue]) -> Any:
         if self._ctx is None:
@@ -88,6 +111,9 @@ class StatefulWorkflow:
         assert ctx is not None
         while True:
             effects = self._apply_inbox()
+            if ctx.state.upgrade_children:  # this run was started by an upgrade: pass it down
+                ctx.state.upgrade_children = False
+                effects += child_upgrades(ctx)
             if ctx.state.status == "deleted":
                 await self._carry_out(effects + cleanup(ctx, tell_subscribers=True))
                 return
@@ -101,7 +127,7 @@ class StatefulWorkflow:
             await self._carry_out(effects + plan(ctx) + publish(ctx))
             if self._inbox:
                 continue
-            if self._history_full():
+            if self._upgrade is not None or self._history_full():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not self._inbox:
                     self._continue_as_new()
@@ -131,7 +157,7 @@ class StatefulWorkflow:
         deadlines = [t for t in (reload_at, s.retry_ms) if t is not None]
         timeout = timedelta(milliseconds=max(0, min(deadlines) - _now_ms())) if deadlines else None
         try:
-            await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout)
+            await workflow.wait_condition(lambda: bool(self._inbox) or self._upgrade is not None, timeout=timeout)
         except asyncio.TimeoutError:
             pass
         now = _now_ms()
@@ -287,14 +313,20 @@ class StatefulWorkflow:
         ctx = self._ctx
         assert ctx is not None
         s = ctx.state
+        carried = carried_state(ctx, self._upgrade) if self._upgrade is not None else s.to_dict()
         workflow.continue_as_new(
-            {"ir_hash": s.ir_hash, "entity_id": s.entity_id, "carried": s.to_dict()},
+            {"ir_hash": carried["ir_hash"], "entity_id": s.entity_id, "carried": carried},
             workflow=workflow.info().workflow_type,
             memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
         )
 
 
 _BAD_PAYLOAD = object()
+
+
+def _upgrade_problem(ctx: Ctx | None, request: Any) -> str | None:
+    valid_hash = isinstance(request, dict) and isinstance(request.get("ir_hash"), str)
+    return upgrade_problem(ctx, request, registration(request["ir_hash"]) if valid_hash else None)
 
 
 def _decode(raw: RawValue) -> Any:
@@ -317,6 +349,8 @@ def _item(effect: Effect, task_queue: str) -> dict[str, Any]:
         return {"workflow_id": effect.workflow_id, "start": start, "attach": attach}
     if isinstance(effect, Cancel):
         return {"workflow_id": effect.workflow_id, "cancel": True}
+    if isinstance(effect, Upgrade):
+        return {"workflow_id": effect.workflow_id, "upgrade": effect.arg}
     return {"workflow_id": effect.workflow_id, "signal": effect.signal, "arg": effect.arg}
 
 
@@ -342,7 +376,10 @@ def _begin(inp: Any) -> Ctx:
         raise RuntimeError(f"this worker does not hold {info.workflow_type} of IR {inp['ir_hash']}")
     wf = ir.workflows[info.workflow_type]
     if inp.get("carried"):
-        return Ctx(ir, wf, WorkflowState.from_dict(inp["carried"]))
+        ctx = Ctx(ir, wf, WorkflowState.from_dict(inp["carried"]))
+        if ctx.state.upgrade_children:
+            adopt(ctx)
+        return ctx
     state = WorkflowState(
         ir_hash=ir.hash,
         workflow_type=wf.name,

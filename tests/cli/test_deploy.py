@@ -96,12 +96,13 @@ async def test_deploying_twice_starts_nothing_new(market: Marketplace, client: C
     again = market.deploy("--no-worker")
     assert again.returncode == 0, again.stderr
     assert f"{market.root}: already running (nothing started)" in again.stdout
-    # a changed spec is reported, not started beside the running one
+    # a changed spec is never started beside the running one: the root is asked to upgrade,
+    # which this deployment's worker (it holds only the first version) refuses
     market.spec.write_text(market.spec.read_text().replace("every 5m", "every 6m"))
     changed = market.deploy("--no-worker")
     market.spec.write_text(market.spec.read_text().replace("every 6m", "every 5m"))
     assert changed.returncode == 0, changed.stderr
-    assert "already running with IR sha256:" in changed.stdout and "nothing started" in changed.stdout
+    assert "running with IR sha256:" in changed.stdout and "not upgraded" in changed.stdout
     assert await _count(client, in_queue) == 6
     assert await _count(client, f"WorkflowId = '{market.root}'") == 1
 

@@ -1,0 +1,76 @@
+"""Moving a running workflow to another registration (an edited spec). Pure helpers.
+
+Stage: used by `runtime.workflow`. `swfc deploy` asks a running root to upgrade through
+a Temporal *update* named `upgrade` (not a signal: the documented signals stay the only
+signals, and the caller learns at once whether this worker can do it). The workflow
+continues as new under the new `ir_hash` with its state carried over, reloads, and in
+its next run's first round passes the upgrade down to each child, with the tokens of
+that child's edge in the new spec, so the whole hierarchy moves.
+
+Request: `{"ir_hash": "sha256:…", "tokens": {api: SealedToken}, "api_bases": {api: url}}`
+(`tokens` and `api_bases` optional).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtime.ir import IR
+from runtime.sealing import is_sealed_token
+from runtime.state import Ctx, Upgrade
+
+
+def upgrade_problem(ctx: Ctx | None, request: Any, new_ir: IR | None) -> str | None:
+    """Why `request` cannot be carried out by this workflow on this worker, or None."""
+    if ctx is None:
+        return "the workflow has not started yet"
+    if not isinstance(request, dict) or not isinstance(request.get("ir_hash"), str):
+        return 'expected {"ir_hash": "sha256:...", "tokens": {...}, "api_bases": {...}}'
+    if new_ir is None:
+        return (f"this worker does not hold IR {request['ir_hash']}: run workers with the new "
+                f"spec first (swfc worker), then deploy again")
+    new_wf = new_ir.workflows.get(ctx.wf.name)
+    if new_wf is None:
+        return f"the new spec has no workflow {ctx.wf.name}"
+    if new_wf.entity != ctx.wf.entity:
+        return f"{ctx.wf.name} manages {new_wf.entity} in the new spec, not {ctx.wf.entity}"
+    tokens = request.get("tokens") or {}
+    if not isinstance(tokens, dict) or not all(is_sealed_token(t) for t in tokens.values()):
+        return "upgrade tokens must be sealed tokens"
+    bases = request.get("api_bases") or {}
+    if not isinstance(bases, dict) or not all(isinstance(v, str) for v in bases.values()):
+        return "api_bases must map api names to URLs"
+    return None
+
+
+def carried_state(ctx: Ctx, request: dict[str, Any]) -> dict[str, Any]:
+    """The state the next run starts from: this one's, under the new hash, with the
+    request's tokens and bases added, and a note to pass the upgrade down."""
+    carried = ctx.state.to_dict()
+    carried["ir_hash"] = request["ir_hash"]
+    carried["tokens"] = {**carried["tokens"], **(request.get("tokens") or {})}
+    carried["api_bases"] = {**carried["api_bases"], **(request.get("api_bases") or {})}
+    carried["upgrade_children"] = True
+    return carried
+
+
+def adopt(ctx: Ctx) -> None:
+    """First thing in a run that an upgrade started: keep only the tokens the new spec
+    needs here, and reload (the source, `select` or schema may have changed)."""
+    s = ctx.state
+    s.tokens = {api: t for api, t in s.tokens.items() if api in ctx.wf.needs}
+    s.stale = ctx.wf.source is not None
+    if s.stale and s.status != "waiting_for_token":
+        s.status = "loading"
+
+
+def child_upgrades(ctx: Ctx) -> list[Upgrade]:
+    """One upgrade per child whose edge still exists, with that edge's tokens."""
+    s, out = ctx.state, []
+    for wid, child in sorted(s.children.items()):
+        edge = ctx.wf.edge(child["field"])
+        if edge is None or edge.workflow != child["workflow"]:
+            continue  # the edge is gone or changed: `plan` lets the child go
+        tokens = {api: s.tokens[api] for api in edge.tokens if s.tokens.get(api)}
+        out.append(Upgrade(wid, {"ir_hash": s.ir_hash, "tokens": tokens, "api_bases": s.api_bases}))
+    return out
