@@ -60,8 +60,8 @@ def adopt(ctx: Ctx) -> None:
     s = ctx.state
     s.tokens = {api: t for api, t in s.tokens.items() if api in ctx.wf.needs}
     s.stale = ctx.wf.source is not None
-    if s.stale and s.status != "waiting_for_token":
-        s.status = "loading"
+    if s.status == "upgrading":
+        s.status = "loading" if s.stale else "running"
 
 
 def child_upgrades(ctx: Ctx) -> list[Upgrade]:

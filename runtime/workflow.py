@@ -86,6 +86,9 @@ class StatefulWorkflow:
         current = self._ctx.state.ir_hash
         if request["ir_hash"] != current:
             self._upgrade = request
+            state = self._ctx.state
+            # Not "loaded" again until it has loaded under the new spec (`--until-loaded`).
+            state.status, state.loaded = "upgrading", state.loaded and self._ctx.wf.source is None
         return {"workflow_id": self._ctx.state.workflow_id, "from": current, "to": request["ir_hash"]}
 
     @upgrade.validator

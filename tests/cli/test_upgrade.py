@@ -29,6 +29,7 @@ async def test_deploying_an_edited_spec_upgrades_the_whole_hierarchy(
     second = await asyncio.to_thread(market.deploy, "--until-loaded", "--timeout", "60")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "upgraded to" in second.stdout, second.stdout
+    assert "loaded: all 5 workflows" in second.stdout, second.stdout  # under the new spec
     processes.append(market.spawn_worker())  # the deploy's own worker has stopped: carry on
 
     async def all_on_the_new_spec() -> None:
