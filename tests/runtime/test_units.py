@@ -127,66 +127,68 @@ def test_changed_paths_and_selectors():
 # --------------------------------------------------------------------- activity
 
 
-def _activity(handler) -> LoadActivities:
-    registry.register(IR)
-    return LoadActivities(httpx.AsyncClient(transport=httpx.MockTransport(handler)), KEY)
+@pytest.fixture
+def load(http_api):
+    """`load(base=None, **values)`: run the `load_entity` activity for listing "l 1/x"
+    against the real loopback `http_api` (its IR registered), as a worker would."""
+    doc = marketplace_ir(http_api)
+    registry.register(ir_mod.load(doc))
+    activities = LoadActivities(httpx.AsyncClient(), KEY)
+
+    async def run(base: str | None = None):
+        request = {"ir_hash": doc["hash"], "workflow": "ListingWorkflow", "entity_id": "l 1/x",
+                   "base_url": base or http_api.url, "values": {"id": "l 1/x"}, "token": seal("crm", TOKEN, KEY)}
+        return await ActivityEnvironment().run(activities.load_entity, request)
+
+    return run
 
 
-def _request(base: str = "http://127.0.0.1:8787", values=None) -> dict:
-    return {"ir_hash": IR.hash, "workflow": "ListingWorkflow", "entity_id": "l 1/x",
-            "base_url": base, "values": values or {"id": "l 1/x"}, "token": seal("crm", TOKEN, KEY)}
+LISTING_PATH = "/listings/l%201%2Fx"  # the placeholder's value, quoted: "l 1/x"
+LISTING = {"id": "l 1/x", "title": "t", "price": 2, "owner": "u1", "photos": []}
 
 
-async def test_activity_sends_bearer_token_and_quotes_placeholders():
-    seen = {}
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen["url"], seen["auth"] = str(request.url), request.headers["authorization"]
-        return httpx.Response(200, json={"id": "l 1/x", "title": "t", "price": 2, "owner": "u1", "photos": []})
-
-    result = await ActivityEnvironment().run(_activity(handler).load_entity, _request())
-    assert seen == {"url": "http://127.0.0.1:8787/listings/l%201%2Fx", "auth": f"Bearer {TOKEN}"}
+async def test_activity_sends_bearer_token_and_quotes_placeholders(load, http_api):
+    http_api.set_entity(LISTING_PATH, LISTING)
+    result = await load()
+    assert [(r.path, r.auth) for r in http_api.log()] == [(LISTING_PATH, f"Bearer {TOKEN}")]
     assert result["status"] == "ok" and result["store"]["Listing"]["l 1/x"]["price"] == 2
 
 
-async def test_activity_refuses_to_send_a_token_outside_allow():
-    calls = []
-
-    def handler(request):
-        calls.append(request)
-        return httpx.Response(200, json={})
-
+async def test_activity_refuses_to_send_a_token_outside_allow(load, http_api):
+    http_api.set_entity(LISTING_PATH, LISTING)
     with pytest.raises(ApplicationError) as err:
-        await ActivityEnvironment().run(_activity(handler).load_entity, _request(base="http://evil.example"))
-    assert err.value.non_retryable and err.value.type == "OriginNotAllowed" and not calls
+        await load(base=f"http://evil.example:{http_api.port}")
+    assert err.value.non_retryable and err.value.type == "OriginNotAllowed" and not http_api.log()
 
 
-@pytest.mark.parametrize("response, kind, retryable", [
-    (httpx.Response(503), "HttpServerError", True),
-    (httpx.Response(429, headers={"Retry-After": "2"}), "HttpRateLimited", True),
-    (httpx.Response(404), "HttpClientError", False),
-    (httpx.Response(200, content=b"{nope"), "MalformedResponse", False),
-    (httpx.Response(200, json={"id": "l 1/x"}), "SchemaInvalid", False),
+@pytest.mark.parametrize("fault, kind, retryable", [
+    (lambda api: api.fail(LISTING_PATH, status=503), "HttpServerError", True),
+    (lambda api: api.rate_limit(LISTING_PATH, retry_after=2), "HttpRateLimited", True),
+    (lambda api: api.remove_entity(LISTING_PATH), "HttpClientError", False),
+    (lambda api: api.malformed(LISTING_PATH), "MalformedResponse", False),
+    (lambda api: api.invalid(LISTING_PATH, {"id": "l 1/x"}), "SchemaInvalid", False),
 ])
-async def test_activity_error_kinds(response, kind, retryable):
+async def test_activity_error_kinds(load, http_api, fault, kind, retryable):
+    http_api.set_entity(LISTING_PATH, LISTING)
+    fault(http_api)
     with pytest.raises(ApplicationError) as err:
-        await ActivityEnvironment().run(_activity(lambda r: response).load_entity, _request())
+        await load()
     assert err.value.type == kind and err.value.non_retryable is (not retryable)
     if kind == "HttpRateLimited":
         assert err.value.next_retry_delay.total_seconds() == 2
 
 
-async def test_activity_401_is_a_result_not_an_error():
-    result = await ActivityEnvironment().run(_activity(lambda r: httpx.Response(401)).load_entity, _request())
-    assert result == {"status": "unauthorized", "http_status": 401}
+async def test_activity_401_is_a_result_not_an_error(load, http_api):
+    http_api.set_entity(LISTING_PATH, LISTING)
+    http_api.unauthorized(LISTING_PATH)
+    assert await load() == {"status": "unauthorized", "http_status": 401}
 
 
-async def test_activity_errors_never_contain_the_token():
-    def handler(request):
-        raise httpx.ConnectError(f"could not connect, headers were {request.headers['authorization']}")
-
+async def test_activity_errors_never_contain_the_token(load, http_api):
+    base = http_api.url
+    http_api.stop()  # an allowed origin where nothing listens any more: a transport error
     with pytest.raises(ApplicationError) as err:
-        await ActivityEnvironment().run(_activity(handler).load_entity, _request())
+        await load(base=base)
     text = str(err.value) + repr(err.value.details) + repr(err.value.__cause__) + repr(err.value.__context__)
     assert TOKEN not in text and err.value.type == "HttpTransportError"
 
