@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from hypothesis import strategies as st
+
 from dsl import parse
 from dsl.ast import Span
 
@@ -48,3 +50,16 @@ def assert_plain_ast(value) -> None:
     elif hasattr(value, "__dataclass_fields__"):
         for name in value.__dataclass_fields__:
             assert_plain_ast(getattr(value, name))
+
+
+class DrawChooser:
+    """Mutation choices drawn from hypothesis, so that a failure shrinks."""
+
+    def __init__(self, data) -> None:
+        self.data = data
+
+    def choice(self, seq):
+        return seq[self.data.draw(st.integers(0, len(seq) - 1))]
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self.data.draw(st.integers(lo, hi))

@@ -15,6 +15,7 @@ import dsl.format
 from dsl import parse
 from dsl.comments import Comment, collect
 from dsl.format import format_text, shape
+from tests.dsl.helpers import DrawChooser
 from tests.dsl.mutations import ROOT, example_specs, mutate
 
 SPECS = example_specs()
@@ -247,17 +248,6 @@ def test_format_does_not_slow_or_touch_the_normal_parse():
 
 
 # ------------------------------------------------------------------------- fuzz
-
-
-class DrawChooser:
-    def __init__(self, data) -> None:
-        self.data = data
-
-    def choice(self, seq):
-        return seq[self.data.draw(st.integers(0, len(seq) - 1))]
-
-    def integer(self, lo: int, hi: int) -> int:
-        return self.data.draw(st.integers(lo, hi))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))

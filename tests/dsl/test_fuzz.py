@@ -15,24 +15,11 @@ from hypothesis import strategies as st
 
 from compiler import check_sources
 from dsl import parse
-from tests.dsl.helpers import assert_plain_ast
+from tests.dsl.helpers import DrawChooser, assert_plain_ast
 from tests.dsl.mutations import example_specs, mutate, position_problems
 
 SPECS = example_specs()
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-
-
-class DrawChooser:
-    """Mutation choices drawn from hypothesis, so that a failure shrinks."""
-
-    def __init__(self, data) -> None:
-        self.data = data
-
-    def choice(self, seq):
-        return seq[self.data.draw(st.integers(0, len(seq) - 1))]
-
-    def integer(self, lo: int, hi: int) -> int:
-        return self.data.draw(st.integers(lo, hi))
 
 
 def assert_sound(diags, files) -> None:
