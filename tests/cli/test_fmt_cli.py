@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 
@@ -13,6 +12,7 @@ import pytest
 
 from cli.main import main
 from tests.compiler.helpers import ROOT
+from tests.helpers import imports_of_command
 
 MESSY = 'entity  User{id string  # the key\n  name   string?}\nimport "x.swf"\n'
 CANONICAL = 'entity User {\n  id   string  # the key\n  name string?\n}\n\nimport "x.swf"\n'
@@ -133,13 +133,5 @@ def test_example_specs_are_canonical(monkeypatch):
 
 def test_fmt_imports_neither_runtime_nor_heavy_libraries(files):
     (messy,) = files(messy=MESSY)
-    code = (
-        "import sys\n"
-        "from cli.main import main\n"
-        f"rc = main(['fmt', '--check', {str(messy)!r}])\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('temporalio', 'httpx', 'runtime', 'compiler', 'jsonschema', 'rich'))\n"
-        "print(rc, bad)\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout
-    assert out.splitlines()[-1] == "1 []"
+    heavy = ("temporalio", "httpx", "runtime", "compiler", "jsonschema", "rich")
+    assert imports_of_command(["fmt", "--check", str(messy)], heavy) == (1, [])

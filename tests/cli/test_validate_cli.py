@@ -12,6 +12,7 @@ import pytest
 
 from cli.main import main
 from tests.compiler.helpers import ROOT, golden
+from tests.helpers import imports_of_command
 
 
 @pytest.fixture(autouse=True)
@@ -108,16 +109,8 @@ def test_graph_of_broken_spec_reports_instead():
 
 
 def test_validate_imports_neither_runtime_nor_heavy_libraries():
-    code = (
-        "import sys\n"
-        "from cli.main import main\n"
-        "rc = main(['validate', 'specs/marketplace.swf'])\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('temporalio', 'httpx', 'runtime', 'jsonschema', 'rich'))\n"
-        "print(rc, bad)\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout
-    assert out.splitlines()[-1] == "0 []"
+    heavy = ("temporalio", "httpx", "runtime", "jsonschema", "rich")
+    assert imports_of_command(["validate", "specs/marketplace.swf"], heavy) == (0, [])
 
 
 def test_console_entry_point_runs_as_module():

@@ -11,6 +11,8 @@
 - ``unique(prefix)``: an id no other test uses (workflow ids are ``<Entity>-<id>`` on one
   shared dev server).
 - ``run_swfc(*args)`` / ``spawn_swfc(*args)``: the CLI in a subprocess, as a user runs it.
+- ``imports_of_command(argv, packages)``: run ``swfc ARGV`` in a fresh interpreter and
+  return its exit code and which of ``packages`` it imported (start-up cost, layering).
 - ``decoded_payloads(json_node)``: every payload ``data`` of an exported history or
   describe output, base64-decoded (a search of the raw export proves nothing).
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import inspect
+import json
 import os
 import re
 import signal
@@ -164,3 +167,17 @@ def decoded_payloads(node: Any) -> list[bytes]:
         for item in node:
             out += decoded_payloads(item)
     return out
+
+
+def imports_of_command(argv: list[str], packages: tuple[str, ...]) -> tuple[int, list[str]]:
+    """``swfc ARGV`` run in a fresh interpreter (cwd: the repo): its exit code and the
+    modules of ``packages`` it imported."""
+    code = (
+        "import json, sys\n"
+        "from cli.main import main\n"
+        f"rc = main({argv!r})\n"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {packages!r})\n"
+        "print(rc, json.dumps(bad))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    rc, bad = out.stdout.splitlines()[-1].split(" ", 1)
+    return int(rc), json.loads(bad)
