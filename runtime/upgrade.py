@@ -20,10 +20,8 @@ from runtime.sealing import is_sealed_token
 from runtime.state import Ctx, Upgrade
 
 
-def upgrade_problem(ctx: Ctx | None, request: Any, new_ir: IR | None) -> str | None:
+def upgrade_problem(ctx: Ctx, request: Any, new_ir: IR | None) -> str | None:
     """Why `request` cannot be carried out by this workflow on this worker, or None."""
-    if ctx is None:
-        return "the workflow has not started yet"
     if not isinstance(request, dict) or not isinstance(request.get("ir_hash"), str):
         return 'expected {"ir_hash": "sha256:...", "tokens": {...}, "api_bases": {...}}'
     if new_ir is None:

@@ -79,10 +79,10 @@ class StatefulWorkflow:
     async def upgrade(self, request: dict[str, Any]) -> dict[str, Any]:
         """Move to another registration (an edited spec): see `runtime.upgrade`."""
         await workflow.wait_condition(lambda: self._ctx is not None)  # a run being replayed
+        assert self._ctx is not None
         problem = _upgrade_problem(self._ctx, request)
         if problem is not None:
             raise ApplicationError(f"upgrade refused: {problem}", non_retryable=True)
-        assert self._ctx is not None
         current = self._ctx.state.ir_hash
         if request["ir_hash"] != current:
             self._upgrade = request
@@ -327,7 +327,7 @@ class StatefulWorkflow:
 _BAD_PAYLOAD = object()
 
 
-def _upgrade_problem(ctx: Ctx | None, request: Any) -> str | None:
+def _upgrade_problem(ctx: Ctx, request: Any) -> str | None:
     valid_hash = isinstance(request, dict) and isinstance(request.get("ir_hash"), str)
     return upgrade_problem(ctx, request, registration(request["ir_hash"]) if valid_hash else None)
 
