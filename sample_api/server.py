@@ -14,17 +14,28 @@ the runtime's activities talk to it over HTTP exactly as they would to a product
     api.malformed("/users/u1")                   # one 200 with a body that is not JSON
     api.unauthorized("/users/u1")                # one 401 whatever the credentials
     api.invalid("/users/u1", {"data": {"id": 1}})  # one 200 with this (schema-invalid) body
+    api.drop("/users/u1")                        # one connection closed without an answer
+    api.redirect("/users/u1", "http://elsewhere/")  # one 302 to another origin
+    api.fail("/items/*", times=None, rate=0.3)   # 30% of requests under /items/ get a 500
+    api.fail("/users/u1", after=3)               # the 4th request gets a 500
     api.clear_faults()
-    api.requests_to("/users/u1")                 # [Request(method, path, auth, status), ...]
+    api.requests_to("/users/u1")                 # [Request(method, path, auth, headers, status, at), ...]
     api.stop()
 
-Faults are consumed in the order they were injected; ``times=None`` repeats one forever.
+A route is an exact path, or a prefix ending in ``*``. For each request the faults of the
+matching routes are tried in the order they were injected: a fault applies once ``after``
+requests to its route have gone by, then with probability ``rate`` (from the API's seeded
+random generator, so a run is repeatable), at most ``times`` times (``None``: forever).
+Faults only hit requests that pass the credential check (a "500 then data" is exactly that
+for a client with a good token); 401s from credentials are decided first.
 Only GET and HEAD are served (the DSL's sources are `get`); other methods answer 405.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -42,7 +53,8 @@ class Request:
 
     Fields: method, path (without query string), auth (the value of the credential header
     that applies to the path — ``Authorization`` if no rule applies — or None), headers
-    (all request headers), status (what the server answered).
+    (all request headers), status (what the server answered; 0 for a dropped connection),
+    at (``time.monotonic()`` when it arrived).
     """
 
     method: str
@@ -50,6 +62,7 @@ class Request:
     auth: str | None
     headers: dict[str, str]
     status: int
+    at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -63,9 +76,12 @@ class Credential:
 
 @dataclass
 class Fault:
-    """What to do instead of answering normally: kind is one of
-    ``500``/``status`` (``status``), ``429`` (``retry_after``), ``stall`` (``seconds``),
-    ``malformed``, ``401``, ``invalid`` (``body``). ``times`` None = forever."""
+    """What to do instead of answering normally: kind is one of ``status`` (``status``,
+    500 by default), ``429`` (``retry_after``), ``stall`` (``seconds``, then the normal
+    answer), ``malformed``, ``401``, ``invalid`` (``body``), ``drop`` (close the connection
+    unanswered), ``redirect`` (302 to ``location``). ``times`` None = forever; ``rate``: the
+    probability that a request it could hit gets it; ``after``: requests to the route that
+    go by before it starts."""
 
     kind: str
     times: int | None = 1
@@ -73,6 +89,9 @@ class Fault:
     retry_after: float = 1
     seconds: float = 0
     body: Any = None
+    rate: float = 1.0
+    after: int = 0
+    location: str = ""
 
 
 @dataclass
@@ -80,15 +99,17 @@ class _State:
     entities: dict[str, Any] = field(default_factory=dict)
     credentials: list[Credential] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
+    seen: dict[str, int] = field(default_factory=dict)  # requests per fault route
     log: list[Request] = field(default_factory=list)
 
 
 class SampleAPI:
     """A JSON API on 127.0.0.1; thread-safe to configure while it serves."""
 
-    def __init__(self, entities: dict[str, Any] | None = None) -> None:
+    def __init__(self, entities: dict[str, Any] | None = None, *, seed: int = 0) -> None:
         self._lock = threading.Lock()
         self._state = _State(entities=dict(entities or {}))
+        self._random = random.Random(seed)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -183,45 +204,63 @@ class SampleAPI:
 
     # -- faults ------------------------------------------------------------------------
 
-    def inject(self, path: str, fault: Fault) -> None:
+    def inject(self, route: str, fault: Fault) -> None:
+        """Add ``fault`` on ``route`` (a path, or a prefix ending in ``*``)."""
         with self._lock:
-            self._state.faults.setdefault(path, []).append(fault)
+            self._state.faults.setdefault(route, []).append(fault)
 
-    def fail(self, path: str, times: int | None = 1, status: int = 500) -> None:
-        self.inject(path, Fault("status", times, status=status))
+    def fail(self, route: str, times: int | None = 1, status: int = 500, **when: Any) -> None:
+        self.inject(route, Fault("status", times, status=status, **when))
 
-    def rate_limit(self, path: str, retry_after: float = 1, times: int | None = 1) -> None:
-        self.inject(path, Fault("429", times, retry_after=retry_after))
+    def rate_limit(self, route: str, retry_after: float = 1, times: int | None = 1, **when: Any) -> None:
+        self.inject(route, Fault("429", times, retry_after=retry_after, **when))
 
-    def stall(self, path: str, seconds: float, times: int | None = None) -> None:
-        self.inject(path, Fault("stall", times, seconds=seconds))
+    def stall(self, route: str, seconds: float, times: int | None = None, **when: Any) -> None:
+        self.inject(route, Fault("stall", times, seconds=seconds, **when))
 
-    def malformed(self, path: str, times: int | None = 1) -> None:
-        self.inject(path, Fault("malformed", times))
+    def malformed(self, route: str, times: int | None = 1, **when: Any) -> None:
+        self.inject(route, Fault("malformed", times, **when))
 
-    def unauthorized(self, path: str, times: int | None = 1) -> None:
-        self.inject(path, Fault("401", times))
+    def unauthorized(self, route: str, times: int | None = 1, **when: Any) -> None:
+        self.inject(route, Fault("401", times, **when))
 
-    def invalid(self, path: str, body: Any, times: int | None = 1) -> None:
-        self.inject(path, Fault("invalid", times, body=body))
+    def invalid(self, route: str, body: Any, times: int | None = 1, **when: Any) -> None:
+        self.inject(route, Fault("invalid", times, body=body, **when))
 
-    def clear_faults(self, path: str | None = None) -> None:
+    def drop(self, route: str, times: int | None = 1, **when: Any) -> None:
+        self.inject(route, Fault("drop", times, **when))
+
+    def redirect(self, route: str, location: str, times: int | None = 1, **when: Any) -> None:
+        self.inject(route, Fault("redirect", times, location=location, **when))
+
+    def clear_faults(self, route: str | None = None) -> None:
         with self._lock:
-            if path is None:
+            if route is None:
                 self._state.faults.clear()
+                self._state.seen.clear()
             else:
-                self._state.faults.pop(path, None)
+                self._state.faults.pop(route, None)
+                self._state.seen.pop(route, None)
 
     def _take_fault(self, path: str) -> Fault | None:
-        queue = self._state.faults.get(path)
-        if not queue:
-            return None
-        fault = queue[0]
-        if fault.times is not None:
-            fault.times -= 1
-            if fault.times <= 0:
-                queue.pop(0)
-        return fault
+        """The fault this request gets, if any (see the module docstring); under the lock."""
+        chosen: Fault | None = None
+        for route, queue in self._state.faults.items():
+            if not _matches(route, path):
+                continue
+            seen = self._state.seen[route] = self._state.seen.get(route, 0) + 1
+            if chosen is not None:
+                continue  # still counted: `after` is about requests to the route
+            for fault in queue:
+                if seen <= fault.after or (fault.rate < 1 and self._random.random() >= fault.rate):
+                    continue
+                chosen = fault
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        queue.remove(fault)
+                break
+        return chosen
 
     # -- log ---------------------------------------------------------------------------
 
@@ -230,8 +269,9 @@ class SampleAPI:
         with self._lock:
             return list(self._state.log)
 
-    def requests_to(self, path: str) -> list[Request]:
-        return [r for r in self.log() if r.path == path]
+    def requests_to(self, route: str) -> list[Request]:
+        """Requests to a path, or under a prefix ending in ``*``."""
+        return [r for r in self.log() if _matches(route, r.path)]
 
     def clear_log(self) -> None:
         with self._lock:
@@ -250,7 +290,7 @@ class SampleAPI:
             # so "two 500s then data" means exactly that for a client with a good token.
             fault = self._take_fault(path) if authorized else None
             status, extra, body, stall = self._respond(method, path, authorized, fault)
-            self._state.log.append(Request(method, path, auth, headers, status))
+            self._state.log.append(Request(method, path, auth, headers, status, time.monotonic()))
         return status, extra, body, stall
 
     def _respond(self, method: str, path: str, authorized: bool, fault: Fault | None) -> tuple[int, dict[str, str], bytes, float]:
@@ -263,6 +303,10 @@ class SampleAPI:
             return fault.status, {}, _json({"error": "injected failure"}), stall
         if fault and fault.kind == "429":
             return 429, {"Retry-After": f"{fault.retry_after:g}"}, _json({"error": "slow down"}), stall
+        if fault and fault.kind == "drop":
+            return 0, {}, b"", stall
+        if fault and fault.kind == "redirect":
+            return 302, {"Location": fault.location}, b"", stall
         if fault and fault.kind == "malformed":
             return 200, {}, b'{"data": {"id": ', stall
         if fault and fault.kind == "invalid":
@@ -270,6 +314,10 @@ class SampleAPI:
         if path not in self._state.entities:
             return 404, {}, _json({"error": "not found", "path": path}), stall
         return 200, {}, _json(self._state.entities[path]), stall
+
+
+def _matches(route: str, path: str) -> bool:
+    return path.startswith(route[:-1]) if route.endswith("*") else path == route
 
 
 def _json(value: Any) -> bytes:
@@ -283,12 +331,22 @@ def _header(headers: dict[str, str], name: str) -> str | None:
 def _handler_for(api: SampleAPI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; on a kept-alive connection, without
+        # TCP_NODELAY the second waits for the client's delayed ACK (~40 ms a request).
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             path = urlsplit(self.path).path
             status, extra, body, stall = api._answer(self.command, path, dict(self.headers.items()))
             if stall:
                 time.sleep(stall)
+            if status == 0:  # a dropped connection: no status line, no body
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -98,6 +98,53 @@ def test_forever_fault_until_cleared(api: SampleAPI) -> None:
     assert get(api, "/users/u1", GOOD).status_code == 200
 
 
+def test_a_dropped_connection_gets_no_answer(api: SampleAPI) -> None:
+    api.drop("/users/u1")
+    with pytest.raises(httpx.RemoteProtocolError):
+        get(api, "/users/u1", GOOD)
+    assert get(api, "/users/u1", GOOD).status_code == 200
+    assert [r.status for r in api.requests_to("/users/u1")] == [0, 200]
+
+
+def test_redirect_points_elsewhere(api: SampleAPI) -> None:
+    api.redirect("/users/u1", "http://127.0.0.1:9/steal")
+    first = get(api, "/users/u1", GOOD)
+    assert (first.status_code, first.headers["Location"]) == (302, "http://127.0.0.1:9/steal")
+
+
+def test_prefix_routes_and_request_counts(http_api: SampleAPI) -> None:
+    for i in range(3):
+        http_api.set_entity(f"/items/i{i}", {"id": f"i{i}"})
+    http_api.fail("/items/*", after=2)  # the third request under /items/ gets it
+    statuses = [get(http_api, f"/items/i{i}").status_code for i in range(3)]
+    assert statuses == [200, 200, 500]
+    assert len(http_api.requests_to("/items/*")) == 3
+
+
+def test_a_rate_hits_about_that_share_repeatably() -> None:
+    def statuses(seed: int) -> list[int]:
+        with SampleAPI({"/x": {}}, seed=seed).start() as api, httpx.Client() as http:
+            api.fail("/x", times=None, rate=0.3)
+            return [http.get(api.url + "/x").status_code for _ in range(200)]
+
+    first = statuses(7)
+    assert 30 <= first.count(500) <= 90  # 60 expected; the bounds are ~4 sigma wide
+    assert statuses(7) == first
+
+
+def test_mixed_faults_on_one_route(http_api: SampleAPI) -> None:
+    http_api.set_entity("/x", {})
+    http_api.fail("/x", times=None, rate=0.5)
+    http_api.rate_limit("/x", retry_after=2, times=None)  # whatever the 500s leave
+    assert {get(http_api, "/x").status_code for _ in range(40)} == {500, 429}
+
+
+def test_requests_carry_their_arrival_time(api: SampleAPI) -> None:
+    before = time.monotonic()
+    get(api, "/users/u1", GOOD)
+    assert before <= api.log()[0].at <= time.monotonic()
+
+
 def test_demo_data_file_uses_env_tokens_with_defaults() -> None:
     with SampleAPI.from_file(DATA, env={}).start() as demo:
         assert get(demo, "/users/u1", {"Authorization": "Bearer demo-crm-token"}).status_code == 200
