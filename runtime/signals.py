@@ -137,12 +137,18 @@ def on_delete(ctx: Ctx, arg: Any) -> list[Effect]:
     entity = _entity_ref(ctx, arg, "delete")
     if entity is None:
         return []
-    s.store.get(entity, {}).pop(arg["id"], None)
-    if arg.get("from") == f"{entity}-{arg['id']}":
+    rid, record = arg["id"], ctx.record
+    from_itself = arg.get("from") == f"{entity}-{rid}"
+    rest = _without(ctx, record, entity, rid) if record is not None else None
+    if rid not in s.store.get(entity, {}) and rest == record and f"{entity}-{rid}" not in s.children:
+        if not from_itself:  # a child that ended after we let go of it is no news
+            ctx.error("signal", f"delete refused: there is no {entity} {rid!r} in this workflow's state")
+        return []
+    s.store.get(entity, {}).pop(rid, None)
+    if from_itself:
         s.children.pop(arg["from"], None)  # it ended itself: nothing to cancel
-    record = ctx.record
-    if record is not None:
-        s.store[s.entity][s.entity_id] = _without(ctx, record, entity, arg["id"])
+    if rest is not None:
+        s.store[s.entity][s.entity_id] = rest
     return []
 
 

@@ -135,7 +135,7 @@ class SampleAPI:
 
     def start(self, port: int = 0, host: str = "127.0.0.1") -> "SampleAPI":
         """Start serving in a daemon thread; port 0 picks a free one. Returns self."""
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name=f"sample-api-{self.port}", daemon=True)
@@ -314,6 +314,15 @@ class SampleAPI:
         if path not in self._state.entities:
             return 404, {}, _json({"error": "not found", "path": path}), stall
         return 200, {}, _json(self._state.entities[path]), stall
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a killed worker, a timeout) is not worth a traceback."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 def _matches(route: str, path: str) -> bool:

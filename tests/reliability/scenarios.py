@@ -1,0 +1,390 @@
+"""The reliability scenarios: each breaks a deployed hierarchy one way and returns an
+`Outcome` (one row of the table). Sizes are parameters: the tests run them small, and
+`bench/reliability.py` runs them at full size and prints the table.
+
+Each scenario runs against real parts only: `swfc worker` / `deploy` / `status` /
+`token set` subprocesses, a Temporal dev server, and `SampleAPI` servers on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from runtime.sealing import fingerprint
+from sample_api import SampleAPI
+from tests.helpers import free_port
+from tests.reliability.harness import Deployment, Outcome, new_token
+
+
+@dataclass
+class Env:
+    """What every scenario gets: a client of a running dev server, and a scratch folder."""
+
+    client: Client
+    address: str
+    workdir: Path
+
+
+def _settled(st: dict[str, Any]) -> bool:
+    """Loaded, or stopped with a reason (the fault scenarios accept either)."""
+    return (st["loaded"] and st["status"] == "running") or (st["status"] in ("error", "waiting_for_token") and bool(st["last_error"]))
+
+
+def _holds(token: str):
+    fp = fingerprint(token)
+    return lambda st: st["loaded"] and st["status"] == "running" and st["tokens"].get("shop") == fp
+
+
+# -- 1. a worker killed in the middle of a fan-out ----------------------------------------
+
+async def worker_killed_mid_fanout(env: Env, children: int = 200) -> Outcome:
+    """SIGKILL the only worker while the root is starting its children; a new worker
+    finishes the job: all loaded, no duplicate, every record as the API has it."""
+    with SampleAPI().start() as api:
+        dep = Deployment(env.client, env.address, env.workdir / "killed", api, items=children, timeout="2s")
+        api.stall("/items/*", seconds=0.05)  # a fan-out long enough to be caught in the middle
+        first = dep.start_worker()
+        dep.deploy()
+        started = time.monotonic()
+        while len(api.requests_to("/items/*")) < max(1, children // 4) and time.monotonic() - started < 60:
+            await asyncio.sleep(0.01)
+        served = len({r.path for r in api.requests_to("/items/*")})
+        dep.kill_worker(first)
+        dep.start_worker()
+        await dep.wait(timeout=240)
+        lost = await _lost_records(dep)
+        out = await dep.outcome("worker SIGKILLed mid fan-out")
+        out.problems += lost
+        out.notes.append(f"killed after {served}/{children} children had loaded")
+        if served >= children:
+            out.problems.append("the kill came after the fan-out had finished")
+        return out
+
+
+async def _lost_records(dep: Deployment) -> list[str]:
+    """No state lost: the root relates to every item; every item holds the API's record."""
+    problems = []
+    root = await dep.client.get_workflow_handle(dep.root).query("state")
+    if root["store"]["Store"][dep.store_id]["items"] != dep.item_ids:
+        problems.append("the root's record lost items")
+
+    async def item_ok(n: int, iid: str) -> bool:
+        st = await dep.client.get_workflow_handle(f"Item-{iid}").query("state")
+        return st["store"].get("Item", {}).get(iid) == Deployment.item(iid, n)
+
+    sem = asyncio.Semaphore(16)
+
+    async def bounded(n: int, iid: str) -> bool:
+        async with sem:
+            return await item_ok(n, iid)
+
+    ok = await asyncio.gather(*(bounded(n, iid) for n, iid in enumerate(dep.item_ids)))
+    if not all(ok):
+        problems.append(f"{ok.count(False)} items do not hold the API's record")
+    return problems
+
+
+# -- 2. the embedded dev server stopped and restarted ---------------------------------------
+
+async def server_restarted(workdir: Path, children: int = 50) -> Outcome:
+    """Stop the embedded server under a running hierarchy and its worker; start it again
+    on the same temporal.db: the same runs carry on, reloads work, a rotation reaches all."""
+    from cli.devserver import EmbeddedServer
+
+    data_dir = workdir / "restart" / ".swfc"
+    port, ui_port = free_port(), free_port()
+    server = EmbeddedServer(data_dir=data_dir, port=port, ui_port=ui_port)
+    address = await server.start(say=lambda *_: None)
+    try:
+        with SampleAPI().start() as api:
+            client = await Client.connect(address)
+            dep = Deployment(client, address, workdir / "restart", api, items=children)
+            dep.start_worker()
+            dep.deploy()
+            await dep.wait(timeout=120)
+            runs = await _run_ids(dep)
+
+            server.stop()
+            await asyncio.sleep(3)  # the worker and clients see it gone
+            server = EmbeddedServer(data_dir=data_dir, port=port, ui_port=ui_port)
+            await server.start(say=lambda *_: None)
+            dep.client = await Client.connect(address)
+
+            out_problems: list[str] = []
+            after = await dep.wait(timeout=120)
+            if any(st is None for st in after.values()):
+                out_problems.append("some workflows did not answer after the restart")
+            if await _run_ids(dep) != runs:
+                out_problems.append("runs changed across the restart (restarted instead of carried on)")
+
+            # Loads resume and tokens still work: the API now wants a new token, the root
+            # gets it, every workflow reloads with it.
+            fresh = new_token("restarted")
+            api.require_auth("/", fresh)
+            before = len(api.log())
+            dep.rotate(fresh)
+            for wid in dep.expected_ids:
+                await dep.client.get_workflow_handle(wid).signal("update", {})
+            final = await dep.wait(_holds(fresh), timeout=120)
+            reloads = sum(1 for r in api.log()[before:] if r.status == 200)
+            out = await dep.outcome("dev server stopped and restarted")
+            out.problems += out_problems
+            if not all(st and _holds(fresh)(st) for st in final.values()):
+                out.problems.append("not every workflow holds the new token and has reloaded")
+            out.notes.append(f"{reloads} reloads with the new token after the restart")
+            return out
+    finally:
+        server.stop()
+
+
+async def _run_ids(dep: Deployment) -> dict[str, str]:
+    """The first run id of each workflow's chain (continue-as-new keeps it)."""
+    out = {}
+    for wid in dep.expected_ids:
+        d = await dep.client.get_workflow_handle(wid).describe()
+        out[wid] = d.raw_description.workflow_execution_info.first_run_id or d.run_id
+    return out
+
+
+# -- 3. HTTP faults, alone and mixed -------------------------------------------------------
+
+RETRIES = 3  # the spec's `retry 3 times`: at most 4 requests per load
+
+FAULTS: dict[str, Any] = {
+    "500 (30%)": lambda api: api.fail("/items/*", times=None, rate=0.3),
+    "429 + Retry-After 1s (50%)": lambda api: api.rate_limit("/items/*", retry_after=1, times=None, rate=0.5),
+    "stall past the timeout (30%)": lambda api: api.stall("/items/*", seconds=2.5, times=None, rate=0.3),
+    "malformed JSON (30%)": lambda api: api.malformed("/items/*", times=None, rate=0.3),
+    "schema-invalid body (30%)": lambda api: api.invalid(
+        "/items/*", {"id": "x", "title": 5, "price": "free"}, times=None, rate=0.3),
+    "dropped connection (30%)": lambda api: api.drop("/items/*", times=None, rate=0.3),
+    "401 once (30%)": lambda api: api.unauthorized("/items/*", times=None, rate=0.3),
+    "mixed: 30% 500, 10% stall, 5% drop, 5% 429": lambda api: (
+        api.fail("/items/*", times=None, rate=0.3),
+        api.stall("/items/*", seconds=2.5, times=None, rate=0.1),
+        api.drop("/items/*", times=None, rate=0.05),
+        api.rate_limit("/items/*", retry_after=1, times=None, rate=0.05)),
+}
+
+
+async def http_fault(env: Env, kind: str, children: int = 200, seed: int = 1) -> Outcome:
+    """Every item route behind fault `kind`: each workflow ends loaded or stopped with a
+    reason; retries stay within the spec; 429s wait out Retry-After; no bad data enters."""
+    with SampleAPI(seed=seed).start() as api:
+        dep = Deployment(env.client, env.address, env.workdir / f"fault-{seed}", api, items=children,
+                         timeout="1s", retries=RETRIES)
+        FAULTS[kind](api)
+        dep.start_worker()
+        dep.deploy()
+        await dep.wait(_settled, timeout=240)
+        out = await dep.outcome(f"HTTP fault: {kind}")
+        _check_requests(api, dep, out)
+        await _check_no_bad_data(dep, out)
+        return out
+
+
+def _check_requests(api: SampleAPI, dep: Deployment, out: Outcome) -> None:
+    per_path: dict[str, list[Any]] = {}
+    for r in api.log():
+        per_path.setdefault(r.path, []).append(r)
+    most = max((len(rs) for rs in per_path.values()), default=0)
+    if most > RETRIES + 1:
+        out.problems.append(f"a path got {most} requests for one load (retry {RETRIES} times allows {RETRIES + 1})")
+    short = [(p, b.at - a.at) for p, rs in per_path.items() for a, b in zip(rs, rs[1:])
+             if a.status == 429 and b.at - a.at < 1.0 - 0.05]
+    if short:
+        out.problems.append(f"{len(short)} retries came before Retry-After, e.g. {short[0]}")
+    hit = sum(1 for r in api.log() if r.status not in (200,))
+    out.notes.append(f"{len(api.log())} requests, {hit} faulted, most per load {most}")
+
+
+async def _check_no_bad_data(dep: Deployment, out: Outcome) -> None:
+    """Nothing but the API's good records in any item's state (a fault never half-merges)."""
+    bad = 0
+    for n, iid in enumerate(dep.item_ids):
+        st = await dep.client.get_workflow_handle(f"Item-{iid}").query("state")
+        record = st["store"].get("Item", {}).get(iid)
+        if record is not None and record != Deployment.item(iid, n):
+            bad += 1
+        if st["loaded"] != (record is not None):
+            bad += 1
+    if bad:
+        out.problems.append(f"{bad} items hold data the API did not serve as valid")
+
+
+# -- 4. 401 in the middle of a workflow's life --------------------------------------------
+
+async def token_revoked_midlife(env: Env, children: int = 50) -> Outcome:
+    """The API stops accepting the token while the hierarchy refreshes (`every`): the
+    workflows that get a 401 wait; `swfc token set` at the root resumes them all, same runs."""
+    with SampleAPI().start() as api:
+        dep = Deployment(env.client, env.address, env.workdir / "revoked", api, items=children,
+                         item_every="2s", store_every="2s")
+        dep.start_worker()
+        dep.deploy()
+        await dep.wait(timeout=120)
+        runs = await _run_ids(dep)
+        fresh = new_token("rotated")
+        api.require_auth("/", fresh)
+        waiting = await dep.wait(lambda st: st["status"] == "waiting_for_token", timeout=60)
+        n_waiting = sum(1 for st in waiting.values() if st and st["status"] == "waiting_for_token")
+        refused_before = sum(1 for r in api.log() if r.status == 401)
+        rotated = dep.rotate(fresh)
+        final = await dep.wait(_holds(fresh), timeout=120)
+        out = await dep.outcome("401 mid-life, then token set at the root")
+        if rotated.returncode != 0:
+            out.problems.append(f"swfc token set failed: {rotated.stderr[-300:]}")
+        if n_waiting != len(dep.expected_ids):
+            out.problems.append(f"only {n_waiting}/{len(dep.expected_ids)} were waiting for a token")
+        if not all(st and _holds(fresh)(st) for st in final.values()):
+            out.problems.append("not every workflow resumed with the new token")
+        if await _run_ids(dep) != runs:
+            out.problems.append("workflows were restarted")
+        storm = max(_count_401s_per_path(api).values(), default=0)
+        out.notes.append(f"{n_waiting} waited, {refused_before} requests refused (at most {storm} per path)")
+        return out
+
+
+def _count_401s_per_path(api: SampleAPI) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in api.log():
+        if r.status == 401:
+            counts[r.path] = counts.get(r.path, 0) + 1
+    return counts
+
+
+# -- 5. a token never leaves its allowed origins --------------------------------------------
+
+def sneaky_urls(good: int, evil: int) -> list[str]:
+    """Base URLs that point at 127.0.0.1:`evil`, some dressed up as 127.0.0.1:`good`."""
+    return [
+        f"http://127.0.0.1:{evil}",
+        f"http://localhost:{evil}/",
+        f"http://127.0.0.1:{good}@127.0.0.1:{evil}/",
+        f"http://127.0.0.1:{evil}\\@127.0.0.1:{good}/",
+        f"http://127.0.0.1:{evil}#@127.0.0.1:{good}/",
+        f"http://127.0.0.1:{evil}?@127.0.0.1:{good}/",
+        f"http://127.0.0.1:{good}\t@127.0.0.1:{evil}/",
+        f" http://127.0.0.1:{evil}/",
+        f"http://127.0.0.1:{evil}%2f@127.0.0.1:{good}/",
+        f"http://[::ffff:7f00:1]:{evil}/",
+        f"http://2130706433:{evil}/",
+    ]
+
+
+async def token_confined(env: Env, children: int = 10) -> Outcome:
+    """`apiUrl` signals and a redirect that would take the token to a server whose origin is
+    not in `allow`: all refused with a visible error; that server gets no token, ever."""
+    with SampleAPI().start() as api, SampleAPI().start() as evil:
+        dep = Deployment(env.client, env.address, env.workdir / "confined", api, items=children)
+        for path in [f"/stores/{dep.store_id}", *(f"/items/{i}" for i in dep.item_ids)]:
+            evil.set_entity(path, api.entity(path))
+        dep.start_worker()
+        dep.deploy()
+        await dep.wait(timeout=120)
+        targets = [dep.root, f"Item-{dep.item_ids[0]}"]
+        urls = sneaky_urls(api.port, evil.port)
+        for wid in targets:
+            handle = dep.client.get_workflow_handle(wid)
+            for url in urls:
+                await handle.signal("apiUrl", url)
+                await handle.signal("apiUrl", {"api": "shop", "url": url})
+        # A redirect from the allowed server to the other one is not followed either.
+        victim = dep.item_ids[-1]
+        api.redirect(f"/items/{victim}", f"{evil.url}/items/{victim}")
+        for wid in [*targets, f"Item-{victim}"]:
+            await dep.client.get_workflow_handle(wid).signal("update", {})
+
+        async def refused_all() -> int:
+            n = 0
+            for wid in targets:
+                st = await dep.client.get_workflow_handle(wid).query("state")
+                n += sum(1 for e in st["errors"] if e["message"].startswith("apiUrl refused"))
+            return n
+
+        deadline = time.monotonic() + 60
+        while await refused_all() < 2 * len(urls) * len(targets) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        refused = await refused_all()
+        await dep.wait(_settled, timeout=60)
+        out = await dep.outcome("apiUrl/redirect to a non-allowed origin", outside=[evil])
+        if refused != 2 * len(urls) * len(targets):
+            out.problems.append(f"{refused}/{2 * len(urls) * len(targets)} apiUrl signals refused")
+        if evil.log():
+            out.problems.append(f"the non-allowed server got {len(evil.log())} requests")
+        status = dep.swfc("status", dep.root)
+        if "apiUrl refused" not in status.stdout:
+            out.problems.append("the refusal is not visible in `swfc status`")
+        out.notes.append(f"{refused} apiUrl signals refused, {len(evil.log())} requests reached the other server")
+        return out
+
+
+# -- 7. bad signals ----------------------------------------------------------------------
+
+def bad_signals(item_id: str) -> list[tuple[str, Any, str]]:
+    """(signal, argument, what the recorded error says)."""
+    return [
+        ("update", {"entity": "Item", "id": item_id, "record": {"title": 5, "price": "free"}}, f"record Item {item_id} is invalid"),
+        ("update", {"entity": "Item", "id": item_id, "record": "not a record"}, "`record` must be an object"),
+        ("update", {"entity": "Nope", "id": "1", "record": {}}, "unknown entity 'Nope'"),
+        ("delete", {"entity": "Item", "id": "no-such-item"}, "no Item 'no-such-item'"),
+        ("delete", {"entity": "Item"}, "delete refused"),
+        ("subscribe", {"workflow_id": "Store-x", "selectors": ["items..["]}, "subscribe refused"),
+        ("subscribe", {"workflow_id": "Store-x", "selectors": []}, "subscribe refused"),
+        ("subscribe", "Store-x", "subscribe refused"),
+        ("apiToken", {"api": "shop", "token": ""}, "apiToken refused"),
+        ("apiToken", "", "apiToken refused"),
+        ("apiToken", None, "apiToken refused"),
+        ("apiUrl", "", "apiUrl refused"),
+        ("apiUrl", {"api": "shop", "url": "ftp://127.0.0.1/"}, "apiUrl refused"),
+        ("unsubscribe", 42, "unsubscribe refused"),
+        ("launchMissiles", {}, "unknown signal"),
+    ]
+
+
+async def bad_signals_refused(env: Env, children: int = 3) -> Outcome:
+    """Each malformed signal is refused with a recorded error; state unchanged; alive."""
+    with SampleAPI().start() as api:
+        dep = Deployment(env.client, env.address, env.workdir / "signals", api, items=children)
+        dep.start_worker()
+        dep.deploy()
+        await dep.wait(timeout=120)
+        targets = [dep.root, f"Item-{dep.item_ids[0]}"]
+        before = {w: await dep.client.get_workflow_handle(w).query("state") for w in targets}
+        cases = bad_signals(dep.item_ids[0])
+        for wid in targets:
+            for name, arg, _ in cases:
+                await dep.client.get_workflow_handle(wid).signal(name, arg)
+        out_problems: list[str] = []
+
+        async def all_recorded() -> bool:
+            for wid in targets:
+                st = await dep.client.get_workflow_handle(wid).query("state")
+                if len(st["errors"]) < len(cases):
+                    return False
+            return True
+
+        deadline = time.monotonic() + 60
+        while not await all_recorded() and time.monotonic() < deadline:
+            await asyncio.sleep(0.3)
+        for wid in targets:
+            handle = dep.client.get_workflow_handle(wid)
+            st = await handle.query("state")
+            messages = [e["message"] for e in st["errors"]]
+            for name, _, expect in cases:
+                if not any(expect in m for m in messages):
+                    out_problems.append(f"{wid}: {name} not refused with {expect!r}")
+            if st["store"] != before[wid]["store"]:
+                out_problems.append(f"{wid}: state changed")
+            if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING or st["status"] != "running":
+                out_problems.append(f"{wid}: not running any more")
+        out = await dep.outcome("bad signals")
+        out.problems += out_problems[:10]
+        out.notes.append(f"{len(cases)} bad signals x {len(targets)} workflows, each refused")
+        return out
