@@ -53,10 +53,14 @@ class LoadActivities:
         assert wf.source is not None
         api = ir.apis[wf.source.api]
         url = build_url(req["base_url"], wf.source.path, req.get("values") or {})
-        token = self._open(api, req.get("token"), url)
+        try:
+            target = httpx.URL(url)  # parsed once: what is checked is what is requested
+        except httpx.InvalidURL:
+            raise ApplicationError(f"GET {url}: not a valid URL", non_retryable=True, type="BadUrl") from None
+        token = self._open(api, req.get("token"), url, target)
         failure: ApplicationError | None = None
         try:
-            response = await self._client.get(url, headers=_auth_headers(api, token), timeout=api.timeout_ms / 1000)
+            response = await self._client.get(target, headers=_auth_headers(api, token), timeout=api.timeout_ms / 1000)
         except httpx.TimeoutException:
             failure = ApplicationError(f"GET {url} timed out after {api.timeout_ms} ms", type="HttpTimeout")
         except httpx.HTTPError as exc:
@@ -66,15 +70,17 @@ class LoadActivities:
             raise failure  # outside the except: no __context__ holding httpx's text (headers)
         return _interpret(ir, wf, req, url, response)
 
-    def _open(self, api: Api, sealed: Any, url: str) -> str | None:
+    def _open(self, api: Api, sealed: Any, url: str, target: httpx.URL) -> str | None:
         if not api.needs_token:
             return None
         if sealed is None:
             raise ApplicationError(f"api {api.name} needs a token and none was given", non_retryable=True, type="NoToken")
         origin = origin_of(url)
-        if origin not in api.allow:
+        # Both parsers must agree on where the request goes before a token is attached.
+        sent_to = f"{target.host}:{target.port or {'http': 80, 'https': 443}.get(target.scheme, 0)}"
+        if origin not in api.allow or sent_to != origin or target.userinfo:
             raise ApplicationError(
-                f"refusing to send the {api.name} token to {origin}: not in allow {list(api.allow)}",
+                f"refusing to send the {api.name} token to {origin or repr(url)}: not in allow {list(api.allow)}",
                 non_retryable=True,
                 type="OriginNotAllowed",
             )

@@ -264,14 +264,20 @@ def _check_references(ir: IR) -> None:
 
 def origin_of(url: str) -> str:
     """`http://Host/x` → `host:80`: a URL's origin as `allow` lists write it (default port
-    filled in); "" when the URL has no host."""
+    filled in); "" when the URL has no host or is not one we would send a token to.
+
+    Strict on purpose, since `allow` is what keeps a token at home: URL parsers disagree
+    about backslashes, whitespace and control characters, and `user@host` can dress one
+    host up as another, so a URL holding any of those has no origin at all."""
     from urllib.parse import urlsplit
 
+    if not isinstance(url, str) or any(c <= " " or c in "\\\x7f" for c in url):
+        return ""
     try:
         parts = urlsplit(url)
         port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
     except ValueError:
         return ""
-    if not parts.hostname or parts.scheme not in ("http", "https"):
+    if not parts.hostname or parts.scheme not in ("http", "https") or "@" in parts.netloc:
         return ""
     return f"{parts.hostname.lower()}:{port}"

@@ -246,7 +246,9 @@ class StatefulWorkflow:
         own = store.get(s.entity, {}).pop(s.entity_id)
         merge_stores(s.store, store)
         s.store.setdefault(s.entity, {})[s.entity_id] = own  # the API is authoritative for the own record
-        s.loaded, s.status, s.last_error = True, "running", None
+        s.loaded, s.status = True, "running"
+        if s.errors and s.errors[-1]["kind"] == "load":
+            s.last_error = None  # a good load answers a failed one; a refused signal stays news
         s.loads += 1
 
     # ------------------------------------------------------------------ effects
