@@ -13,6 +13,7 @@ outside only:
 - task failures: `WorkflowTaskFailed` events in every run's history;
 - token leaks: occurrences of any token's plain text in every run's history (payloads
   decoded), memos, query results, worker logs and CLI output;
+- uncaught: tracebacks printed by a worker or a CLI command;
 - disallowed requests: requests carrying a token that reached a server not in `allow`.
 """
 
@@ -241,6 +242,7 @@ class Deployment:
         texts = histories + answers + self.cli_output
         out.task_failures = sum(h.count("EVENT_TYPE_WORKFLOW_TASK_FAILED") for h in histories)
         out.token_leaks = sum(text.count(token) for text in texts for token in self.tokens)
+        out.uncaught = sum(text.count("Traceback (most recent call last)") for text in self.cli_output)
         out.disallowed_requests = sum(1 for api in outside for r in api.log()
                                       if r.auth and any(t in r.auth for t in self.tokens))
         return out
