@@ -205,27 +205,34 @@ class Deployment:
 
     # -- watching --------------------------------------------------------------------
 
-    async def statuses(self) -> dict[str, dict[str, Any] | None]:
-        """The `status` query of every expected workflow (None: not there or not answering)."""
-        async def one(wid: str) -> dict[str, Any] | None:
-            try:
-                return await asyncio.wait_for(self.client.get_workflow_handle(wid).query("status"), 10)
-            except Exception:  # noqa: BLE001 - not started yet, no worker right now…
-                return None
+    async def statuses(self, workflow_ids: list[str] | None = None) -> dict[str, dict[str, Any] | None]:
+        """The `status` query of each workflow (None: not there or not answering), at most
+        16 at a time: a poller should not be what overloads a 2-core dev server."""
+        ids = self.expected_ids if workflow_ids is None else workflow_ids
+        sem = asyncio.Semaphore(16)
 
-        answers = await asyncio.gather(*(one(w) for w in self.expected_ids))
-        return dict(zip(self.expected_ids, answers))
+        async def one(wid: str) -> dict[str, Any] | None:
+            async with sem:
+                try:
+                    return await asyncio.wait_for(self.client.get_workflow_handle(wid).query("status"), 15)
+                except Exception:  # noqa: BLE001 - not started yet, no worker right now…
+                    return None
+
+        return dict(zip(ids, await asyncio.gather(*(one(w) for w in ids))))
 
     async def wait(self, settled: Any = None, timeout: float = 120.0) -> dict[str, dict[str, Any] | None]:
-        """Poll until `settled(status)` holds for every workflow (default: loaded); returns
-        the last statuses either way (the outcome says what did not settle)."""
+        """Poll until `settled(status)` has held for every workflow (default: loaded);
+        returns everyone's status at the end either way (the outcome says what did not
+        settle). A workflow is not asked again once it has settled."""
         settled = settled or (lambda st: st["loaded"] and st["status"] == "running")
         deadline = time.monotonic() + timeout
-        while True:
-            statuses = await self.statuses()
-            if all(st is not None and settled(st) for st in statuses.values()) or time.monotonic() > deadline:
-                return statuses
-            await asyncio.sleep(0.5)
+        pending = list(self.expected_ids)
+        while pending and time.monotonic() < deadline:
+            answers = await self.statuses(pending)
+            pending = [w for w, st in answers.items() if st is None or not settled(st)]
+            if pending:
+                await asyncio.sleep(1.0)
+        return await self.statuses()
 
     # -- accounting ------------------------------------------------------------------
 

@@ -220,12 +220,12 @@ async def _bad_data(dep: Deployment) -> list[str]:
 
 # -- 4. 401 in the middle of a workflow's life --------------------------------------------
 
-async def token_revoked_midlife(env: Env, children: int = 50) -> Outcome:
+async def token_revoked_midlife(env: Env, children: int = 50, every: str = "2s") -> Outcome:
     """The API stops accepting the token while the hierarchy refreshes (`every`): the
     workflows that get a 401 wait; `swfc token set` at the root resumes them all, same runs."""
     with SampleAPI().start() as api:
         dep = Deployment(env.client, env.address, env.workdir / "revoked", api, items=children,
-                         item_every="2s", store_every="2s")
+                         item_every=every, store_every=every)
         dep.start_worker()
         dep.deploy()
         await dep.wait(timeout=120)
