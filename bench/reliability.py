@@ -33,7 +33,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from cli.devserver import find_temporal_binary  # noqa: E402
 from tests.reliability import scenarios as sc  # noqa: E402
-from tests.reliability.harness import Outcome  # noqa: E402
+from tests.reliability.harness import Outcome, kill_stray_workers  # noqa: E402
 
 COLUMNS = ["expected", "loaded", "errored", "silent", "duplicates", "task_failures",
            "token_leaks", "disallowed_requests", "uncaught"]
@@ -78,6 +78,7 @@ async def run_runtime(children: int, only: str | None) -> list[Outcome]:
                 out.notes.append(f"{time.monotonic() - started:.0f} s")
                 outcomes.append(out)
     finally:
+        kill_stray_workers()
         await env.shutdown()
     return outcomes
 

@@ -76,6 +76,18 @@ deploy StoreWorkflow "{store}" {{
 """
 
 
+SPAWNED: list[subprocess.Popen[str]] = []  # every worker started, for `kill_stray_workers`
+
+
+def kill_stray_workers() -> None:
+    """Kill workers still running (a scenario that crashed, an interrupted run): they run in
+    their own sessions, so an interrupt does not reach them."""
+    for proc in SPAWNED:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def new_token(label: str = "tok") -> str:
     return f"{label}-{base64.b32encode(os.urandom(15)).decode().lower()}"
 
@@ -171,6 +183,7 @@ class Deployment:
         proc = spawn_swfc("worker", str(self.spec), "--address", self.address, "--task-queue", self.task_queue,
                           cwd=self.directory)
         self.workers.append(proc)
+        SPAWNED.append(proc)
         return proc
 
     def kill_worker(self, proc: subprocess.Popen[str]) -> None:
