@@ -231,7 +231,7 @@ CASES = [
 def run_case(case: Case, size: int) -> dict:
     """Build and validate one case (names say the size); a dict `{name, codes, exit, seconds, ok}` (+ `problem`
     saying what was wrong when not ok, `skipped` when the case cannot be run here)."""
-    name = case.name.format(mb=size // MB, lines=f"{size // 2:,}")
+    name = case.name.replace("{mb}", str(size // MB)).replace("{lines}", f"{size // 2:,}")
     with tempfile.TemporaryDirectory(prefix="swfc-patho-") as tmp:
         d = Path(tmp)
         args = case.build(d, size)
