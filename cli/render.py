@@ -18,33 +18,76 @@ Piece = tuple[str, str]
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
 
 
-def source_lines(span: Span, texts: Mapping[str, str]) -> list[Piece]:
-    """The line `span` starts on, indented, and a `^~~~` under the span; [] if unknown."""
-    text = texts.get(span.file)
-    if text is None or span.line < 1:
+MAX_SHOWN = 120  # characters of a source line shown around the caret (a 10 MB line stays one screen line)
+MAX_MESSAGE = 500  # characters of a message shown (a message can quote a 10 MB name or string)
+
+
+class Lines:
+    """The lines of each file, split once (rendering N diagnostics of a big file must not
+    split it N times). Lines end at `\n` only, as the lexer counts them: `splitlines`
+    would also break at U+2028, form feeds and the like and show the wrong line."""
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        self.texts = texts
+        self.split: dict[str, list[str]] = {}
+
+    def get(self, file: str) -> list[str] | None:
+        if file not in self.split:
+            text = self.texts.get(file)
+            if text is None:
+                return None
+            self.split[file] = text.split("\n")
+        return self.split[file]
+
+
+def visible(text: str) -> str:
+    """`text` with each character a terminal would not show as one printable cell (NUL,
+    escapes, other control characters, line separators) replaced by U+FFFD, one for one,
+    so that columns stay where they were; a tab becomes a space."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else " " if c == "\t" else "\ufffd" for c in text)
+
+
+def clipped(text: str, limit: int = MAX_MESSAGE) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def source_lines(span: Span, texts: Mapping[str, str] | Lines) -> list[Piece]:
+    """The line `span` starts on, indented, and a `^~~~` under the span; [] if unknown.
+    A long line is shown as a window of `MAX_SHOWN` characters around the span."""
+    lines = texts.get(span.file) if isinstance(texts, Lines) else Lines(texts).get(span.file)
+    if lines is None or span.line < 1 or span.line > len(lines):
         return []
-    lines = text.splitlines()
-    if span.line > len(lines):
-        return []
-    line = lines[span.line - 1].replace("\t", " ")
+    line = lines[span.line - 1].rstrip()
     start = max(span.col - 1, 0)
-    end = span.end_col - 1 if span.end_line == span.line else len(line.rstrip())
+    end = span.end_col - 1 if span.end_line == span.line else len(line)
     width = max(end - start, 1)
-    return [("    " + line.rstrip() + "\n", ""),
+    if len(line) > MAX_SHOWN:  # a window around the caret, `…` where the line goes on
+        lo = max(0, min(start - MAX_SHOWN // 3, len(line) - MAX_SHOWN))
+        hi = lo + MAX_SHOWN
+        left = "…" if lo else ""
+        line = left + line[lo:hi] + ("…" if hi < len(line) else "")
+        width = max(min(width, hi - start), 1)
+        start += len(left) - lo
+    line = visible(line)
+    return [("    " + line + "\n", ""),
             ("    " + " " * start + "^" + "~" * (width - 1) + "\n", "bold green")]
 
 
-def diagnostic_pieces(d: Diagnostic, texts: Mapping[str, str]) -> list[Piece]:
+def diagnostic_pieces(d: Diagnostic, texts: Mapping[str, str] | Lines) -> list[Piece]:
     """One diagnostic: its header, source line and caret, notes, hint."""
+    if not isinstance(texts, Lines):
+        texts = Lines(texts)
     pieces: list[Piece] = [(f"{d.span}: ", "bold"), (f"{d.severity}[{d.code}]", SEVERITY_STYLE[d.severity]),
-                           (f": {d.message}\n", "bold")]
+                           (f": {visible(clipped(d.message))}\n", "bold")]
     pieces += source_lines(d.span, texts)
     for note in d.notes:
         pieces += [(f"{note.span}: ", "bold"), ("note", SEVERITY_STYLE["note"]),
-                   (f": {note.message}\n", "")]
+                   (f": {visible(clipped(note.message))}\n", "")]
         pieces += source_lines(note.span, texts)
     if d.hint:
-        pieces.append((f"    hint: {d.hint}\n", "cyan"))
+        pieces.append((f"    hint: {visible(clipped(d.hint))}\n", "cyan"))
     return pieces
 
 
@@ -62,8 +105,9 @@ def plural(n: int, word: str) -> str:
 def render_pieces(diags: Iterable[Diagnostic], texts: Mapping[str, str], n_files: int) -> list[Piece]:
     diags = list(diags)
     pieces: list[Piece] = []
+    lines = Lines(texts)
     for d in diags:
-        pieces += diagnostic_pieces(d, texts)
+        pieces += diagnostic_pieces(d, lines)
     pieces.append((summary(diags, n_files) + "\n", "bold"))
     return pieces
 

@@ -91,17 +91,33 @@ class DictSource(Source):
             raise LoadError("no such file", missing=True) from None
 
 
+# Byte-order marks of the encodings an editor may have saved a spec in instead of UTF-8.
+_OTHER_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+               (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+
+
 def decode(data: bytes) -> str:
-    """UTF-8 text (a BOM is dropped), or a `LoadError` at the first bad byte."""
+    """UTF-8 text (a BOM is dropped), or a `LoadError` at the first bad byte; its column
+    counts characters, as every other finding's does."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = data[: exc.start]
+        line_start = before.rfind(b"\n") + 1
         line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
-        raise LoadError(f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", line=line, col=col,
+        col = len(before[line_start:].decode("utf-8")) + 1  # valid: the first bad byte is later
+        message = f"not valid UTF-8 (byte 0x{data[exc.start]:02x})"
+        encoding = next((name for bom, name in _OTHER_BOMS if data.startswith(bom)), None)
+        if encoding:
+            message += f": the file starts with a {encoding} byte-order mark; save it as UTF-8"
+        raise LoadError(message, line=line, col=col,
                         text=data.decode("utf-8", errors="replace")) from None
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def shown(name: str, limit: int = 200) -> str:
+    """A file name for a message: a name of 10 MB (an `import` of a huge string) is cut."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 @dataclass
@@ -168,20 +184,20 @@ class Loader:
             return self.source.read(name)
         except LoadError as exc:
             if exc.missing and via is not None:
-                self.diags.add("SWF071", f"imported file `{name}` not found", via.path.span)
+                self.diags.add("SWF071", f"imported file `{shown(name)}` not found", via.path.span)
             elif via is not None and exc.line == 1 and exc.col == 1:
-                self.diags.add("SWF002", f"cannot read `{name}`: {exc}", via.path.span)
+                self.diags.add("SWF002", f"cannot read `{shown(name)}`: {exc}", via.path.span)
             else:
                 if exc.text is not None:
                     self.result.texts[name] = exc.text
                 span = Span(name, exc.line, exc.col, exc.line, exc.col + 1)
-                self.diags.add("SWF002", f"cannot read `{name}`: {exc}", span)
+                self.diags.add("SWF002", f"cannot read `{shown(name)}`: {exc}", span)
             return None
 
     def report_cycle(self, name: str, start: int, via: Import | None) -> None:
         chain = [n for _, n in self.stack[start:]] + [name]
         span = via.path.span if via is not None else Span(name, 1, 1, 1, 1)
-        self.diags.add("SWF070", "import cycle: " + " -> ".join(chain), span)
+        self.diags.add("SWF070", "import cycle: " + " -> ".join(shown(n) for n in chain), span)
 
 
 def load(roots: list[str], source: Source, diags: Collector, parse) -> Loaded:

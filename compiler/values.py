@@ -32,7 +32,8 @@ def duration_ms(text: str) -> int | None:
 def _ms(m: re.Match) -> tuple[int, int]:
     """The duration in ms as a fraction `(numerator, denominator)`: exact, no floats."""
     whole, _, frac = m.group(1).partition(".")
-    return int(whole + frac) * UNITS_MS[m.group(2)], 10 ** len(frac)
+    frac = frac.rstrip("0")  # `1.50000s` is `1.5s`: keeps the numbers small
+    return int((whole + frac).lstrip("0") or "0") * UNITS_MS[m.group(2)], 10 ** len(frac)
 
 
 def duration_problem(text: str) -> str | None:
@@ -44,6 +45,11 @@ def duration_problem(text: str) -> str | None:
         if not m.group(2):
             return "missing unit: use ms, s, m, h or d"
         return f"unknown unit `{m.group(2)}`: use ms, s, m, h or d"
+    whole, _, frac = m.group(1).partition(".")
+    if len(whole.lstrip("0")) > 12:  # more than 365d in any unit; and `int()` of 4301 digits raises
+        return "a duration can be at most 365d"
+    if len(frac.rstrip("0")) > 12:  # no unit is a whole number of ms with a finer fraction
+        return "a duration must be a whole number of milliseconds"
     numerator, denominator = _ms(m)
     if numerator == 0:
         return "a duration must be greater than zero"

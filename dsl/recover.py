@@ -324,7 +324,10 @@ class _Run:
             self.skip_depth -= 1
             return
         values = self.ps.value_stack
-        inner = max((i for i, v in enumerate(values) if _is_lbrace(v)), default=-1)
+        # Nor back into a block already closed: a `}` still on the stack (its declaration
+        # is reduced only once a token that may follow it comes) stays where it is; popping
+        # it made each stray word after `entity E { ... }` a field of E.
+        inner = max((i for i, v in enumerate(values) if _is_brace(v)), default=-1)
         for depth in range(len(self.ps.state_stack) - 1, inner, -1):
             if not self.is_boundary(self.ps.state_stack[depth]):
                 continue
@@ -427,6 +430,10 @@ def _is_junk(ch: str) -> bool:
 
 def _is_lbrace(value) -> bool:
     return isinstance(value, Token) and value.type == "LBRACE"
+
+
+def _is_brace(value) -> bool:
+    return isinstance(value, Token) and value.type in ("LBRACE", "RBRACE")
 
 
 def _end_token(last: Token | None) -> Token:

@@ -6,7 +6,7 @@ and brace tokens that `!rules` keep — and returns a frozen node. Spans come st
 the tokens: a node starts at its first token and ends after its last one.
 
 Takes: terminals and reduced rules from Lark. Gives: `dsl.ast` nodes. Problems found here
-(an unknown string escape) go to `self.problems`, never raised, so the parse carries on.
+(an unknown string escape, an absurdly long number) go to `self.problems`, never raised, so the parse carries on.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ from dsl.ast import (
 )
 
 _ESCAPES = {'"': '"', "\\": "\\"}
+# Longer whole numbers are refused (SWF001) rather than converted: no count needs them, and
+# Python will not even read one of more than 4300 digits (`int()` raises ValueError).
+MAX_INT_DIGITS = 100
 
 
 def _span_maker():
@@ -115,7 +118,13 @@ class ToAst(Transformer):
         return Duration(str(tok), self.tok_span(tok))
 
     def INT(self, tok: Token) -> Integer:
-        return Integer(int(tok), self.tok_span(tok))
+        significant = tok.lstrip("0") or "0"
+        digits = len(significant)
+        if digits > MAX_INT_DIGITS:
+            self.problems.append((f"a number of {digits} digits is too long: a count here has "
+                                  f"at most {MAX_INT_DIGITS} digits", self.tok_span(tok)))
+            return Integer(0, self.tok_span(tok))  # reported: nothing else need mention it
+        return Integer(int(significant), self.tok_span(tok))
 
     def unescape(self, tok: Token) -> str:
         """The string's value; an escape other than `\\"` or `\\\\` is reported and kept as written."""

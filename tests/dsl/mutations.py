@@ -133,14 +133,21 @@ def mutate(c: Chooser, text: str, rounds: int) -> str:
 
 def position_problems(diags, files: dict[str, str]) -> list[str]:
     """What is wrong with the diagnostics' positions: each must sit inside its file
-    (1 <= line <= lines + 1, col >= 1) and end at or after its start."""
+    (1 <= line <= lines + 1, 1 <= col <= that line's length + 1, lines counted at `\n` as
+    the lexer counts them) and end at or after its start."""
     out = []
+    split: dict[str, list[str]] = {}
     for d in diags:
         s = d.span
         text = files.get(s.file)
-        lines = (text.count("\n") + 1) if text is not None else None
-        if s.line < 1 or s.col < 1 or (lines is not None and s.line > lines + 1):
-            out.append(f"bad start {s} ({lines} lines): {d.message}")
+        if text is not None and s.file not in split:
+            split[s.file] = text.split("\n")
+        lines = split.get(s.file)
+        if s.line < 1 or s.col < 1 or (lines is not None and s.line > len(lines) + 1):
+            out.append(f"bad start {s} ({lines and len(lines)} lines): {d.message}")
+        elif lines is not None and s.line <= len(lines) and s.col > len(lines[s.line - 1]) + 1:
+            out.append(f"start {s} past the end of its line ({len(lines[s.line - 1])} "
+                       f"characters): {d.message}")
         if (s.end_line, s.end_col) < (s.line, s.col):
             out.append(f"end before start {s}..{s.end_line}:{s.end_col}: {d.message}")
     return out
