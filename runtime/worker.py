@@ -9,6 +9,8 @@ seal key) can share one task queue.
 from __future__ import annotations
 
 import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping, Sequence
 
 import httpx
@@ -26,23 +28,29 @@ DEFAULT_TASK_QUEUE = "swfc"
 
 
 class SwfcWorker(Worker):
-    """A `Worker` that also owns the shared httpx client and closes it on shutdown."""
+    """A `Worker` that also owns the shared httpx client and the workflow threads, and
+    closes them on shutdown."""
 
     def __init__(self, client: Client, *, http: httpx.AsyncClient, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
         self.http = http
+        self._executor = kwargs["workflow_task_executor"]
 
     async def shutdown(self) -> None:
         try:
             await super().shutdown()
         finally:
-            await self.http.aclose()
+            await self._close()
 
     async def run(self) -> None:
         try:
             await super().run()
         finally:
-            await self.http.aclose()
+            await self._close()
+
+    async def _close(self) -> None:
+        await self.http.aclose()
+        self._executor.shutdown(wait=False)
 
 
 def build_worker(
@@ -54,6 +62,7 @@ def build_worker(
     seal_key: bytes | None = None,
     http: httpx.AsyncClient | None = None,
     max_concurrent_activities: int = 50,
+    max_concurrent_workflow_tasks: int | None = None,
     **worker_kwargs: Any,
 ) -> SwfcWorker:
     """Register `ir` (by its hash) and build a worker for it.
@@ -66,6 +75,11 @@ def build_worker(
             keep the registration they started with) still run after a redeploy.
         seal_key: the key that opens sealed tokens (default: `SWFC_SEAL_KEY` / `.swfc/seal.key`).
         http: an httpx client to share (default: a new one, closed with the worker).
+        max_concurrent_workflow_tasks: activations run at once (default: 4 per CPU). The
+            SDK's default lets 100s run at once, each on its own thread; they share one GIL,
+            so when a few hundred workflows wake together (a refresh, a rotation) each takes
+            seconds of wall time and trips the 2 s deadlock detector: failed workflow tasks
+            that retry into the same crowd. A few at a time do the same work sooner.
         worker_kwargs: passed on to `temporalio.worker.Worker`.
     Returns:
         The worker; `async with` it or `await worker.run()`.
@@ -75,6 +89,7 @@ def build_worker(
     http = http or httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(max_connections=100))
     key = seal_key if seal_key is not None else load_key()
     activities = LoadActivities(http, key)
+    slots = max_concurrent_workflow_tasks or 4 * (os.cpu_count() or 1)
     return SwfcWorker(
         client,
         http=http,
@@ -82,6 +97,9 @@ def build_worker(
         workflows=[StatefulWorkflow],
         activities=[activities.load_entity, deliver_effects],
         max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_workflow_tasks=slots,
+        workflow_task_executor=worker_kwargs.pop("workflow_task_executor", None)
+        or ThreadPoolExecutor(max_workers=slots, thread_name_prefix="swfc_workflow_"),
         **worker_kwargs,
     )
 

@@ -156,9 +156,13 @@ class StatefulWorkflow:
         ctx = self._ctx
         assert ctx is not None
         s = ctx.state
-        reload_at = s.next_load_ms if ctx.wf.source is not None and ctx.wf.source.every_ms else None
+        # A workflow that is already stale here cannot load (it waits for a token): its
+        # reload time has passed and stays passed, and waiting on it would spin.
+        refreshes = ctx.wf.source is not None and ctx.wf.source.every_ms and not s.stale
+        reload_at = s.next_load_ms if refreshes else None
         deadlines = [t for t in (reload_at, s.retry_ms) if t is not None]
-        timeout = timedelta(milliseconds=max(0, min(deadlines) - _now_ms())) if deadlines else None
+        # At least 1 ms: a zero timeout returns at once without yielding to Temporal.
+        timeout = timedelta(milliseconds=max(1, min(deadlines) - _now_ms())) if deadlines else None
         try:
             await workflow.wait_condition(lambda: bool(self._inbox) or self._upgrade is not None, timeout=timeout)
         except asyncio.TimeoutError:

@@ -10,7 +10,8 @@ outside only:
   workflow that has not loaded must say why (`last_error`), else it is "silent";
 - duplicates: from Temporal's list API, executions per workflow id that are not a
   continue-as-new link, plus ids nobody asked for;
-- task failures: `WorkflowTaskFailed` events in every run's history;
+- task failures: `WorkflowTaskFailed` events in every run's history, and activations a
+  worker reports as failed (a deadlocked one never reaches history if it is retried);
 - token leaks: occurrences of any token's plain text in every run's history (payloads
   decoded), memos, query results, worker logs and CLI output;
 - uncaught: tracebacks printed by a worker or a CLI command;
@@ -25,6 +26,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -35,7 +37,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from sample_api import SampleAPI
-from tests.helpers import decoded_payloads, spawn_swfc, run_swfc
+from tests.helpers import SWFC_CODE, decoded_payloads, run_swfc, swfc_env
 
 SPEC = """\
 api shop {{
@@ -133,6 +135,7 @@ class Deployment:
     tokens: list[str] = field(default_factory=list)  # every token used so far, for the leak search
     cli_output: list[str] = field(default_factory=list)
     workers: list[subprocess.Popen[str]] = field(default_factory=list)
+    worker_logs: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -180,9 +183,17 @@ class Deployment:
         return done
 
     def start_worker(self) -> subprocess.Popen[str]:
-        proc = spawn_swfc("worker", str(self.spec), "--address", self.address, "--task-queue", self.task_queue,
-                          cwd=self.directory)
+        """`swfc worker` in the background, its output to a log file (a pipe nobody reads
+        would fill up and stall the worker)."""
+        log = self.directory / f"worker-{len(self.workers)}.log"
+        with open(log, "w") as sink:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", SWFC_CODE, "worker", str(self.spec), "--address", self.address,
+                 "--task-queue", self.task_queue],
+                env=swfc_env(), cwd=self.directory, stdout=sink, stderr=subprocess.STDOUT, text=True,
+                start_new_session=True)
         self.workers.append(proc)
+        self.worker_logs.append(log)
         SPAWNED.append(proc)
         return proc
 
@@ -192,18 +203,18 @@ class Deployment:
         proc.wait()
 
     def stop_workers(self) -> None:
-        """Stop every worker (Ctrl-C, then kill) and keep what they printed."""
+        """Stop every worker (Ctrl-C, then kill); their logs are then complete."""
         for proc in self.workers:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
             try:
-                out, err = proc.communicate(timeout=20)
+                proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                out, err = proc.communicate()
-            except ValueError:  # already communicated (killed earlier)
-                out, err = "", ""
-            self.cli_output += [out or "", err or ""]
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def worker_output(self) -> list[str]:
+        return [log.read_text(errors="replace") for log in self.worker_logs]
 
     def deploy(self) -> subprocess.CompletedProcess[str]:
         done = self.swfc("deploy", str(self.spec), "--no-worker", "--task-queue", self.task_queue)
@@ -259,10 +270,13 @@ class Deployment:
         self._count_duplicates(out, executions)
         histories, answers = await self._exported_texts(executions)
         self.stop_workers()  # worker logs are complete once they have exited
-        texts = histories + answers + self.cli_output
-        out.task_failures = sum(h.count("EVENT_TYPE_WORKFLOW_TASK_FAILED") for h in histories)
+        printed = self.cli_output + self.worker_output()
+        texts = histories + answers + printed
+        # History records the first failure of a failing task, the worker log every attempt.
+        out.task_failures = max(sum(h.count("EVENT_TYPE_WORKFLOW_TASK_FAILED") for h in histories),
+                                sum(text.count("Failed handling activation") for text in self.worker_output()))
         out.token_leaks = sum(text.count(token) for text in texts for token in self.tokens)
-        out.uncaught = sum(text.count("Traceback (most recent call last)") for text in self.cli_output)
+        out.uncaught = sum(text.count("Traceback (most recent call last)") for text in printed)
         out.disallowed_requests = sum(1 for api in outside for r in api.log()
                                       if r.auth and any(t in r.auth for t in self.tokens))
         return out

@@ -12,4 +12,5 @@ async def test_every_workflow_ends_loaded_or_visibly_errored(rel_env, kind):
     out = await http_fault(rel_env, kind, children=12)
     assert out.problems == [], "\n".join(out.problems)
     assert out.loaded + out.errored == out.expected == 13, out
-    assert (out.silent, out.duplicates, out.task_failures, out.token_leaks) == (0, 0, 0, 0), out
+    assert (out.silent, out.duplicates, out.task_failures, out.token_leaks, out.uncaught) == (0, 0, 0, 0, 0), out
+    assert out.ok, out

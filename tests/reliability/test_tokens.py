@@ -8,12 +8,14 @@ async def test_a_401_mid_life_waits_and_token_set_at_the_root_resumes_all(rel_en
     out = await token_revoked_midlife(rel_env, children=6)
     assert out.problems == [], "\n".join(out.problems)
     assert (out.loaded, out.duplicates, out.token_leaks) == (7, 0, 0), out
+    assert out.ok, out
 
 
 async def test_no_signal_or_redirect_sends_the_token_to_a_non_allowed_origin(rel_env):
     out = await token_confined(rel_env, children=3)
     assert out.problems == [], "\n".join(out.problems)
     assert (out.disallowed_requests, out.token_leaks, out.duplicates) == (0, 0, 0), out
+    assert out.ok, out
 
 
 def test_sneaky_urls_are_not_taken_for_the_allowed_origin():

@@ -3,6 +3,7 @@ bad signals — each visible in the state, none failing a workflow."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from temporalio.client import WorkflowExecutionStatus
@@ -225,3 +226,24 @@ async def test_delete_of_own_entity_completes_and_cancels_children(client, http_
             assert d.status == WorkflowExecutionStatus.CANCELED
 
         await eventually(cancelled)
+
+
+async def test_a_refreshing_workflow_that_waits_for_a_token_sleeps_instead_of_spinning(client, http_api):
+    """Its `every` reload falls due while it waits for a token after a 401, and must not
+    turn into a busy loop (which the SDK reports as a deadlock: failed workflow tasks)."""
+    uid = unique("u")
+    _user_only(http_api, uid)
+    http_api.require_auth("/", "first")
+    ir = marketplace_ir(http_api, every_ms=200)
+    root = f"User-{uid}"
+    async with new_worker(client, ir) as worker:
+        handle = await start_root(client, ir, worker.task_queue, uid, "first")
+        await _root_loaded(client, root)
+        http_api.require_auth("/", "second")  # the next refresh gets a 401
+        await eventually(lambda: _status_is(client, root, "waiting_for_token"))
+        await asyncio.sleep(3)  # 15 refresh periods; a spinning task is failed after 2 s
+        events = [e async for e in handle.fetch_history_events()]
+        assert not any(e.HasField("workflow_task_failed_event_attributes") for e in events)
+        assert len(events) < 40, len(events)
+        await handle.signal("apiToken", seal("crm", "second"))
+        await _root_loaded(client, root)
