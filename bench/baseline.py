@@ -23,7 +23,10 @@ Children are started and signalled in one of two ways (`mode` in the input):
   under one `asyncio.gather`, and external-workflow signals, also gathered. The server
   completes a workflow's own child-start and external-signal commands one at a time.
 
-Run a worker with `build_baseline_worker(client, ir, task_queue)`.
+Each workflow class has a module of its own in `bench/baseline_workflows/`, importing this
+module (activities, the `load` helper) passed through: Temporal's sandbox re-imports the
+module that defines a workflow for every workflow it runs, so a competent user keeps that
+module small. Run a worker with `build_baseline_worker(client, ir, task_queue, seal_key)`.
 """
 
 from __future__ import annotations
@@ -33,22 +36,19 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import httpx
+from jsonschema import Draft202012Validator
 from temporalio import activity, workflow
+from temporalio.client import Client
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
 
-with workflow.unsafe.imports_passed_through():
-    import httpx
-    from jsonschema import Draft202012Validator
-    from temporalio.client import Client
-    from temporalio.exceptions import ApplicationError
-    from temporalio.worker import Worker
-
-    from runtime.sealing import open_sealed
+from runtime.sealing import open_sealed
 
 LOAD_TIMEOUT = timedelta(seconds=15)
 LOAD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10),
                          maximum_attempts=4, backoff_coefficient=2.0)
-LOCAL_TIMEOUT = timedelta(seconds=30)
 
 
 # ---------------------------------------------------------------------------- activities
@@ -99,117 +99,14 @@ async def signal_children(batch: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------- workflows
 
 
-async def _load(level: dict[str, Any], entity_id: str, token: dict, base_url: str) -> dict[str, Any]:
+async def load(level: dict[str, Any], entity_id: str, token: dict, base_url: str) -> dict[str, Any]:
+    """From workflow code: the `baseline_load` activity for `level`'s entity `entity_id`."""
     return await workflow.execute_activity(
         "baseline_load",
         {"entity": level["entity"], "path": level["path"].replace("{id}", entity_id), "token": token,
          "base_url": base_url},
         result_type=dict, start_to_close_timeout=LOAD_TIMEOUT, retry_policy=LOAD_RETRY,
     )
-
-
-class _Holder:
-    """Holds the token; `fingerprint` answers which one."""
-
-    token: dict[str, str]
-    loaded: bool
-
-    def _hold(self, sealed: dict[str, str]) -> None:
-        self.token = sealed
-
-
-@workflow.defn(name="BaselineLeaf")
-class BaselineLeaf(_Holder):
-    def __init__(self) -> None:
-        self.loaded = False
-
-    @workflow.run
-    async def run(self, inp: dict[str, Any]) -> None:
-        self.token = inp["token"]
-        await _load(inp["levels"][0], inp["id"], self.token, inp["base_url"])
-        self.loaded = True
-        await workflow.wait_condition(lambda: False)  # runs until cancelled/terminated
-
-    @workflow.signal
-    def apiToken(self, sealed: dict[str, str]) -> None:  # noqa: N802 - swfc's signal name
-        self._hold(sealed)
-
-    @workflow.query
-    def fingerprint(self) -> str:
-        return self.token["fingerprint"]
-
-
-@workflow.defn(name="BaselineParent")
-class BaselineParent(_Holder):
-    def __init__(self) -> None:
-        self.loaded = False
-        self.children: list[str] = []
-        self.pending: list[dict[str, str]] = []
-
-    @workflow.run
-    async def run(self, inp: dict[str, Any]) -> None:
-        self.token = inp["token"]
-        level, below = inp["levels"][0], inp["levels"][1:]
-        record = await _load(level, inp["id"], self.token, inp["base_url"])
-        self.loaded = True
-        kind = "BaselineParent" if len(below) > 1 else "BaselineLeaf"
-        children = [
-            {"id": f"{below[0]['entity']}-{cid}", "workflow": kind,
-             "arg": {**inp, "id": cid, "levels": below, "token": self.token}}
-            for cid in record[level["field"]]
-        ]
-        self.children = [c["id"] for c in children]
-        await self._start(inp["mode"], children)
-        while True:
-            await workflow.wait_condition(lambda: bool(self.pending))
-            sealed, self.pending = self.pending[-1], []
-            await self._forward(inp["mode"], sealed)
-
-    async def _start(self, mode: str, children: list[dict[str, Any]]) -> None:
-        if mode == "client":
-            await workflow.execute_local_activity(
-                "baseline_start", {"children": children, "task_queue": workflow.info().task_queue},
-                start_to_close_timeout=LOCAL_TIMEOUT)
-            return
-        await asyncio.gather(*(
-            workflow.start_child_workflow(c["workflow"], c["arg"], id=c["id"],
-                                          parent_close_policy=workflow.ParentClosePolicy.ABANDON)
-            for c in children))
-
-    async def _forward(self, mode: str, sealed: dict[str, str]) -> None:
-        if mode == "client":
-            await workflow.execute_local_activity(
-                "baseline_signal", {"ids": self.children, "signal": "apiToken", "arg": sealed},
-                start_to_close_timeout=LOCAL_TIMEOUT)
-            return
-        await asyncio.gather(*(workflow.get_external_workflow_handle(wid).signal("apiToken", sealed)
-                               for wid in self.children))
-
-    @workflow.signal
-    def apiToken(self, sealed: dict[str, str]) -> None:  # noqa: N802 - swfc's signal name
-        self._hold(sealed)
-        self.pending.append(sealed)
-
-    @workflow.query
-    def fingerprint(self) -> str:
-        return self.token["fingerprint"]
-
-
-@workflow.defn(name="BaselineRefresh")
-class BaselineRefresh:
-    """Reload every `every_ms`; continue as new at `history_limit` events (or when Temporal
-    suggests it), carrying the number of loads."""
-
-    @workflow.run
-    async def run(self, inp: dict[str, Any]) -> None:
-        level = inp["levels"][0]
-        while True:
-            await _load(level, inp["id"], inp["token"], inp["base_url"])
-            inp["loads"] = inp.get("loads", 0) + 1
-            info = workflow.info()
-            if info.is_continue_as_new_suggested() or info.get_current_history_length() >= inp["history_limit"]:
-                workflow.continue_as_new(inp)
-            await workflow.sleep(timedelta(milliseconds=inp["every_ms"]))
 
 
 # ---------------------------------------------------------------------------- the worker
@@ -221,6 +118,10 @@ def build_baseline_worker(client: Client, ir: dict, task_queue: str, seal_key: b
     http = httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(max_connections=100))
     schemas = {name: entity["schema"] for name, entity in ir["entities"].items()}
     acts = BaselineActivities(http, schemas, seal_key)
+    from bench.baseline_workflows.leaf import BaselineLeaf
+    from bench.baseline_workflows.parent import BaselineParent
+    from bench.baseline_workflows.refresh import BaselineRefresh
+
     worker = Worker(client, task_queue=task_queue,
                     workflows=[BaselineParent, BaselineLeaf, BaselineRefresh],
                     activities=[acts.load, start_children, signal_children], **worker_kwargs)

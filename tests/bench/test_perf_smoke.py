@@ -13,7 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-ROWS = ("1. fan-out", "2a. deep", "2b. deep", "3a. refresh", "3b. refresh", "3c. refresh", "4. worker RSS",
+ROWS = ("1. fan-out", "2a. deep", "2b. deep", "worker CPU", "history events", "3a. refresh", "3b. refresh", "3c. refresh", "4. worker RSS",
         "5a. compile", "5b. validate")
 
 
