@@ -200,6 +200,24 @@ class Bench:
     rotations: int = 0
     started: list[str] = field(default_factory=list)
 
+    address: str = ""
+    ir_path: Path = Path()
+
+    async def attempt(self, kind: str, measurement):
+        """Run one measurement; on a timeout, say so, restart that worker and return None.
+        (On an overloaded machine a worker has been seen to stop polling its workflow
+        queue altogether, whichever kind it was; a fresh process recovers.)"""
+        try:
+            return await measurement
+        except TimeoutError as exc:
+            print(f"  {kind}: measurement timed out ({exc}); restarting the {kind} worker", flush=True)
+            await self.cleanup()
+            old = self.workers[kind]
+            old.stop()
+            self.workers[kind] = WorkerProcess(kind, self.address, old.queue, self.ir_path)
+            await self.workers[kind].ready()
+            return None
+
     # -- starting roots --------------------------------------------------------------
 
     def sealed(self, token: str | None = None) -> dict:
@@ -266,7 +284,7 @@ class Bench:
 
     # -- waiting and timing ------------------------------------------------------------
 
-    async def wait_served(self, paths: list[str], timeout: float = 300) -> None:
+    async def wait_served(self, paths: list[str], timeout: float = 180) -> None:
         """Until the API has answered 200 to every path (no query reaches a worker)."""
         want, deadline = set(paths), time.monotonic() + timeout
         while True:
@@ -281,7 +299,7 @@ class Bench:
         history = await self.client.get_workflow_handle(wid, run_id=run_id).fetch_history()
         return list(history.events)
 
-    async def times(self, wids: list[str], when, timeout: float = 300, pause: float = 0.1) -> list[datetime]:
+    async def times(self, wids: list[str], when, timeout: float = 180, pause: float = 0.1) -> list[datetime]:
         """`when(events)` for each workflow, re-fetching the histories where it is still None
         (a few at a time, with pauses: the polling must not load the server it measures)."""
         out: dict[str, datetime] = {}
@@ -542,7 +560,7 @@ async def run(sizes: Sizes, reps: int, child_mode: bool, only: set[str]) -> list
         workers = {k: WorkerProcess(k, address, f"perf-{k}-{uuid.uuid4().hex[:6]}", ir_path) for k in ("swfc", "baseline")}
         try:
             await asyncio.gather(*(w.ready() for w in workers.values()))
-            bench = Bench(env.client, api, ir, workers, sizes)
+            bench = Bench(env.client, api, ir, workers, sizes, address=address, ir_path=ir_path)
             return await measure(bench, reps, child_mode, address, ir_path, only)
         finally:
             for w in workers.values():
@@ -578,20 +596,23 @@ async def measure_hierarchies(bench: Bench, reps: int, child_mode: bool, only: s
     for rep in range(reps):
         order = kinds if rep % 2 == 0 else kinds[::-1]
         for kind in order if "1" in only else ():
-            fan[kind].append(await bench.fanout(kind))
-            print(f"  rep {rep + 1}: fan-out {kind} {_show(fan[kind][-1])}", flush=True)
+            sample = await bench.attempt(kind, bench.fanout(kind))
+            if sample is not None:
+                fan[kind].append(sample)
+                print(f"  rep {rep + 1}: fan-out {kind} {_show(sample)}", flush=True)
         for kind in order if "2" in only else ():
-            loaded, rotated = await bench.deep(kind)
-            load[kind].append(loaded)
-            rot[kind].append(rotated)
-            print(f"  rep {rep + 1}: deep {kind} loaded {_show(loaded)}; rotation {_show(rotated)}", flush=True)
+            samples = await bench.attempt(kind, bench.deep(kind))
+            if samples is not None:
+                load[kind].append(samples[0])
+                rot[kind].append(samples[1])
+                print(f"  rep {rep + 1}: deep {kind} loaded {_show(samples[0])}; rotation {_show(samples[1])}", flush=True)
     fan_n, deep_n = 1 + s.fanout, 1 + s.teams + s.teams * s.per_team
     rows = []
     for name, data, target in (
             (f"1. fan-out 1+{s.fanout}: start -> all loaded", fan, 1.25),
             (f"2a. deep 1+{s.teams}+{s.teams * s.per_team}: start -> all loaded", load, None),
             (f"2b. deep {deep_n}: root token rotation -> all hold it", rot, 1.5)):
-        if not data["swfc"]:
+        if not (data["swfc"] and data["baseline"]):
             continue
         secs = {k: median([x.secs for x in data[k]]) for k in kinds}
         rows.append(Row(name, secs["swfc"], secs["baseline"], "s", f"ratio <= {target}" if target else "(info)",
