@@ -1,0 +1,443 @@
+"""The interpreter behind `StatefulWorkflow`: the cycle of DESIGN.md §4 for one workflow.
+
+Stage: runs inside the Temporal worker, in the workflow sandbox, for every workflow type of
+every registration. Takes the input of docs/runtime.md (the `ir_hash` picks the
+registration from `runtime.registry`); keeps all state in one `WorkflowState`; runs the
+cycle: wait for a reason → load (activity) → merge → manage children → notify subscribers
+→ continue-as-new.
+
+Why not in `runtime/workflow.py`: the sandbox re-imports the module that defines a workflow
+class for every run it starts (about 65 KB and a few ms each). That module is a thin shell;
+this one is imported through `imports_passed_through()`, once per worker, like the pure
+helpers it uses. That is also how the sandbox sees the registry the worker filled.
+
+Determinism: no I/O, clock or randomness but Temporal's (`workflow.now()`, timers, activities):
+code here is not checked by the sandbox's import restrictions, so it must keep to that by
+itself. Signals are only queued by the handler and applied from the main loop (through the
+`signals.HANDLERS` table), so handlers never interleave with a round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from collections.abc import Sequence
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RawValue, RetryPolicy
+from temporalio.exceptions import ApplicationError, ActivityError
+
+from runtime.registry import get as registration
+from runtime.children import cleanup, plan, publish
+from runtime.normalize import InvalidData, merge_stores, normalize
+from runtime.queries import QUERIES
+from runtime.sealing import is_sealed_token
+from runtime.signals import apply_signal
+from runtime.state import Cancel, Ctx, Effect, Send, Start, Upgrade, WorkflowState
+from runtime.upgrade import adopt, carried_state, child_upgrades, upgrade_problem
+
+LOAD_ACTIVITY = "load_entity"  # names of runtime.activities (not imported here: httpx)
+DELIVER_ACTIVITY = "deliver_effects"
+ACTIVITY_MARGIN_MS = 5000
+START_RETRY_MS = 5000
+DELIVERY_BATCH = 100  # starts/signals/cancels per local activity (each start carries data)
+
+
+class Interpreter:
+    """One workflow's interpreter; `runtime.workflow.StatefulWorkflow` holds one per run
+    and hands it every run, signal, update and query."""
+
+    def __init__(self) -> None:
+        self._ctx: Ctx | None = None
+        self._inbox: list[tuple[str, Any]] = []
+        self._upgrade: dict[str, Any] | None = None
+
+    async def run(self, args: Sequence[RawValue]) -> dict[str, Any]:
+        self._ctx = _begin(_decode(args[0]) if args else {})
+        try:
+            await self._loop()
+        except asyncio.CancelledError:
+            # Cancelled (by the parent that started it, or a user): the same as a deletion,
+            # so other parents attached to it let go of it too.
+            self._ctx.state.status = "deleted"
+            await self._carry_out(cleanup(self._ctx, tell_subscribers=True))
+            raise
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return _summary(self._ctx)
+
+    def on_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        """Queue the signal; the main loop validates and applies it."""
+        try:
+            arg = _decode(args[0]) if args else None
+        except Exception:  # noqa: BLE001 - a payload that is not JSON is a bad signal
+            arg = _BAD_PAYLOAD
+        self._inbox.append((name, arg))
+
+    async def upgrade(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Move to another registration (an edited spec): see `runtime.upgrade`."""
+        await workflow.wait_condition(lambda: self._ctx is not None)  # a run being replayed
+        assert self._ctx is not None
+        problem = _upgrade_problem(self._ctx, request)
+        if problem is not None:
+            raise ApplicationError(f"upgrade refused: {problem}", non_retryable=True)
+        current = self._ctx.state.ir_hash
+        if request["ir_hash"] != current:
+            self._upgrade = request
+            state = self._ctx.state
+            # Not "loaded" again until it has loaded under the new spec (`--until-loaded`).
+            state.status, state.loaded = "upgrading", state.loaded and self._ctx.wf.source is None
+        return {"workflow_id": self._ctx.state.workflow_id, "from": current, "to": request["ir_hash"]}
+
+    def validate_upgrade(self, request: dict[str, Any]) -> None:
+        # Rejected here, nothing of it enters history. Before the run has begun (a worker
+        # replaying this workflow) the handler checks instead.
+        problem = _upgrade_problem(self._ctx, request) if self._ctx is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+
+    def on_query(self, name: str, args: Sequence[RawValue]) -> Any:
+        if self._ctx is None:
+            raise RuntimeError("the workflow has not started yet")
+        if name not in QUERIES:
+            raise ValueError(f"unknown query {name!r} (known: {', '.join(sorted(QUERIES))})")
+        return QUERIES[name](self._ctx, [n for n, _ in self._inbox], *(_decode(a) for a in args))
+
+    # ------------------------------------------------------------------ the cycle
+
+    async def _loop(self) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        while True:
+            effects = self._apply_inbox()
+            if ctx.state.upgrade_children:  # this run was started by an upgrade: pass it down
+                ctx.state.upgrade_children = False
+                effects += child_upgrades(ctx)
+            if ctx.state.status == "deleted":
+                await self._carry_out(effects + cleanup(ctx, tell_subscribers=True))
+                return
+            if self._load_due():
+                await self._carry_out(effects)
+                await self._load()
+                effects = []
+            if self._inbox:
+                await self._carry_out(effects)
+                continue
+            await self._carry_out(effects + plan(ctx) + publish(ctx))
+            if self._inbox:
+                continue
+            if self._upgrade is not None or self._history_full():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self._inbox:
+                    self._continue_as_new()
+                continue
+            await self._wait()
+
+    def _apply_inbox(self) -> list[Effect]:
+        ctx = self._ctx
+        assert ctx is not None
+        _tick(ctx)
+        effects: list[Effect] = []
+        while self._inbox:
+            name, arg = self._inbox.pop(0)
+            if arg is _BAD_PAYLOAD:
+                ctx.error("signal", f"{name} refused: the payload is not JSON")
+                continue
+            effects += apply_signal(ctx, name, arg)
+        return effects
+
+    async def _wait(self) -> None:
+        """Sleep until a signal arrives, the `every` reload is due, or a failed child start
+        is to be retried (the next round plans it again)."""
+        ctx = self._ctx
+        assert ctx is not None
+        s = ctx.state
+        # A workflow that is already stale here cannot load (it waits for a token): its
+        # reload time has passed and stays passed, and waiting on it would spin.
+        refreshes = ctx.wf.source is not None and ctx.wf.source.every_ms and not s.stale
+        reload_at = s.next_load_ms if refreshes else None
+        deadlines = [t for t in (reload_at, s.retry_ms) if t is not None]
+        # At least 1 ms: a zero timeout returns at once without yielding to Temporal.
+        timeout = timedelta(milliseconds=max(1, min(deadlines) - _now_ms())) if deadlines else None
+        try:
+            await workflow.wait_condition(lambda: bool(self._inbox) or self._upgrade is not None, timeout=timeout)
+        except asyncio.TimeoutError:
+            pass
+        now = _now_ms()
+        if s.retry_ms is not None and now >= s.retry_ms:
+            s.retry_ms = None
+        if reload_at is not None and now >= reload_at:
+            s.stale = True
+
+    # ------------------------------------------------------------------ loading
+
+    def _load_due(self) -> bool:
+        ctx = self._ctx
+        assert ctx is not None
+        s, source = ctx.state, ctx.wf.source
+        if source is None or not s.stale or s.status == "waiting_for_token":
+            return False
+        if ctx.ir.apis[source.api].needs_token and not s.tokens.get(source.api):
+            s.status = "waiting_for_token"
+            return False
+        return True
+
+    async def _load(self) -> None:
+        ctx = self._ctx
+        assert ctx is not None and ctx.wf.source is not None
+        s, source = ctx.state, ctx.wf.source
+        api = ctx.ir.apis[source.api]
+        s.status, s.stale = "loading", False
+        request = self._load_request()
+        if request is not None:
+            try:
+                result = await workflow.execute_activity(
+                    LOAD_ACTIVITY,
+                    request,
+                    result_type=dict,
+                    start_to_close_timeout=timedelta(milliseconds=api.timeout_ms + ACTIVITY_MARGIN_MS),
+                    retry_policy=RetryPolicy(
+                        initial_interval=timedelta(milliseconds=api.retry.initial_interval_ms),
+                        maximum_interval=timedelta(milliseconds=api.retry.max_interval_ms),
+                        maximum_attempts=api.retry.max_attempts,
+                        backoff_coefficient=2.0,
+                    ),
+                )
+            except ActivityError as exc:
+                _tick(ctx)
+                ctx.error("load", _failure_text(exc))
+                s.status = "error"
+            else:
+                _tick(ctx)
+                self._loaded(result)
+        if source.every_ms:
+            s.next_load_ms = _now_ms() + source.every_ms
+
+    def _load_request(self) -> dict[str, Any] | None:
+        ctx = self._ctx
+        assert ctx is not None and ctx.wf.source is not None
+        s, source = ctx.state, ctx.wf.source
+        record = ctx.record or {}
+        key = ctx.ir.entities[s.entity].key
+        values = {p: s.entity_id if p == key else record.get(p) for p in source.placeholders}
+        missing = [p for p, v in values.items() if v is None or isinstance(v, (dict, list))]
+        if missing:
+            ctx.error("load", f"cannot build {source.path}: no value for {', '.join(missing)}")
+            s.status = "error"
+            return None
+        return {
+            "ir_hash": s.ir_hash,
+            "workflow": ctx.wf.name,
+            "entity_id": s.entity_id,
+            "base_url": ctx.api_url(source.api),
+            "values": values,
+            "token": s.tokens.get(source.api),
+        }
+
+    def _loaded(self, result: dict[str, Any]) -> None:
+        ctx = self._ctx
+        assert ctx is not None and ctx.wf.source is not None
+        s = ctx.state
+        if result.get("status") == "unauthorized":
+            s.status, s.stale = "waiting_for_token", True
+            ctx.error("load", f"HTTP {result.get('http_status')}: the {ctx.wf.source.api} token was refused; waiting for a new one")
+            return
+        store = result["store"]
+        own = store.get(s.entity, {}).pop(s.entity_id)
+        merge_stores(s.store, store)
+        s.store.setdefault(s.entity, {})[s.entity_id] = own  # the API is authoritative for the own record
+        s.loaded, s.status = True, "running"
+        if s.errors and s.errors[-1]["kind"] == "load":
+            s.last_error = None  # a good load answers a failed one; a refused signal stays news
+        s.loads += 1
+
+    # ------------------------------------------------------------------ effects
+
+    async def _carry_out(self, effects: list[Effect]) -> None:
+        """Carry out one round's effects — starts, signals, cancels — all at once (never one
+        round trip at a time: see `runtime.delivery` for why), in batches of at most
+        `DELIVERY_BATCH` so that no recorded batch nears Temporal's payload size limit."""
+        batches = [effects[i:i + DELIVERY_BATCH] for i in range(0, len(effects), DELIVERY_BATCH)]
+        await asyncio.gather(*(self._deliver(batch) for batch in batches))
+
+    async def _deliver(self, effects: list[Effect]) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        queue = workflow.info().task_queue
+        try:
+            results = await workflow.execute_local_activity(
+                DELIVER_ACTIVITY,
+                {"items": [_item(e, queue) for e in effects]},
+                result_type=list,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+        except ActivityError as exc:
+            _tick(ctx)
+            ctx.error("child", f"delivering {len(effects)} start(s)/signal(s) failed: {_failure_text(exc)}")
+            for e in effects:
+                if isinstance(e, Start):
+                    self._retry_start(e)
+            return
+        for effect, result in zip(effects, results):
+            self._delivered(effect, result)
+
+    def _delivered(self, effect: Effect, result: dict[str, Any]) -> None:
+        """Book a result: a started child's ownership; a peer that is gone is forgotten."""
+        ctx = self._ctx
+        assert ctx is not None
+        wid, s = effect.workflow_id, ctx.state
+        if result["ok"]:
+            if isinstance(effect, Start) and wid in s.children:
+                s.children[wid]["owned"] = result["owned"]
+            return
+        if isinstance(effect, Start):
+            self._retry_start(effect)
+        if not result["gone"]:
+            ctx.error("child", f"{type(effect).__name__.lower()} {wid} failed: {result['error']}")
+        elif isinstance(effect, Send) and effect.signal == "update":
+            s.subscribers.pop(wid, None)
+            if wid in s.children:
+                s.children[wid]["known"] = None
+
+    def _retry_start(self, effect: Start) -> None:
+        """Forget a child that did not start; a round after `START_RETRY_MS` plans it again."""
+        ctx = self._ctx
+        assert ctx is not None
+        ctx.state.children.pop(effect.workflow_id, None)
+        ctx.state.retry_ms = _now_ms() + START_RETRY_MS
+
+    # ------------------------------------------------------------------ continue-as-new
+
+    def _history_full(self) -> bool:
+        info = workflow.info()
+        assert self._ctx is not None
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._ctx.state.history_limit
+
+    def _continue_as_new(self) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        s = ctx.state
+        carried = carried_state(ctx, self._upgrade) if self._upgrade is not None else s.to_dict()
+        workflow.continue_as_new(
+            {"ir_hash": carried["ir_hash"], "entity_id": s.entity_id, "carried": carried},
+            workflow=workflow.info().workflow_type,
+            memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
+        )
+
+
+_BAD_PAYLOAD = object()
+
+
+def _upgrade_problem(ctx: Ctx, request: Any) -> str | None:
+    valid_hash = isinstance(request, dict) and isinstance(request.get("ir_hash"), str)
+    return upgrade_problem(ctx, request, registration(request["ir_hash"]) if valid_hash else None)
+
+
+def _decode(raw: RawValue) -> Any:
+    return workflow.payload_converter().from_payload(raw.payload, None)
+
+
+def _now_ms() -> int:
+    return int(workflow.now().timestamp() * 1000)
+
+
+def _tick(ctx: Ctx) -> None:
+    ctx.now, ctx.now_ms = workflow.now().isoformat(), _now_ms()
+
+
+def _item(effect: Effect, task_queue: str) -> dict[str, Any]:
+    """An effect as a `deliver_effects` item (children run on the parent's task queue)."""
+    if isinstance(effect, Start):
+        start = {"workflow": effect.workflow, "arg": effect.arg, "task_queue": task_queue, "memo": effect.memo}
+        attach = [{"signal": a.signal, "arg": a.arg} for a in effect.attach]
+        return {"workflow_id": effect.workflow_id, "start": start, "attach": attach}
+    if isinstance(effect, Cancel):
+        return {"workflow_id": effect.workflow_id, "cancel": True}
+    if isinstance(effect, Upgrade):
+        return {"workflow_id": effect.workflow_id, "upgrade": effect.arg}
+    return {"workflow_id": effect.workflow_id, "signal": effect.signal, "arg": effect.arg}
+
+
+def _failure_text(exc: ActivityError) -> str:
+    cause = exc.cause
+    while isinstance(cause, ActivityError) and cause.cause is not None:
+        cause = cause.cause
+    if cause is None:
+        return str(exc)
+    kind = getattr(cause, "type", None) or type(cause).__name__
+    # A FailureError's str() already starts with its type: take the bare message.
+    return f"{kind}: {getattr(cause, 'message', None) or cause}"
+
+
+def _begin(inp: Any) -> Ctx:
+    """The context of a new run: from `carried` state on continue-as-new, else the input."""
+    info = workflow.info()
+    if not isinstance(inp, dict) or not isinstance(inp.get("ir_hash"), str):
+        raise RuntimeError("workflow input lacks ir_hash")  # fails the task, not the workflow
+    ir = registration(inp["ir_hash"])
+    if ir is None or info.workflow_type not in ir.workflows:
+        # Failing the task (not the workflow) lets a worker that holds the registration take it.
+        raise RuntimeError(f"this worker does not hold {info.workflow_type} of IR {inp['ir_hash']}")
+    wf = ir.workflows[info.workflow_type]
+    if inp.get("carried"):
+        ctx = Ctx(ir, wf, WorkflowState.from_dict(inp["carried"]))
+        if ctx.state.upgrade_children:
+            adopt(ctx)
+        return ctx
+    state = WorkflowState(
+        ir_hash=ir.hash,
+        workflow_type=wf.name,
+        workflow_id=info.workflow_id,
+        entity=wf.entity,
+        entity_id=str(inp.get("entity_id") or info.workflow_id.removeprefix(wf.entity + "-")),
+        api_bases=dict(inp.get("api_bases") or {}),
+        ancestors=list(inp.get("ancestors") or []),
+        subscribers={
+            sub["workflow_id"]: {"selectors": list(sub["selectors"]), "known": None}
+            for sub in inp.get("subscribers") or []
+            if isinstance(sub, dict) and isinstance(sub.get("workflow_id"), str) and isinstance(sub.get("selectors"), list)
+        },
+        history_limit=int(inp.get("history_limit") or WorkflowState.history_limit),
+        stale=wf.source is not None,
+        status="loading" if wf.source is not None else "running",
+    )
+    ctx = Ctx(ir, wf, state)
+    _tick(ctx)
+    _initial_tokens(ctx, inp.get("tokens") or {})
+    _initial_data(ctx, inp.get("data"))
+    return ctx
+
+
+def _initial_tokens(ctx: Ctx, tokens: Any) -> None:
+    for api in ctx.wf.needs:
+        token = tokens.get(api) if isinstance(tokens, dict) else None
+        if token is not None and not is_sealed_token(token):
+            ctx.error("input", f"the {api} token in the input is not a sealed token; ignored")
+            token = None
+        ctx.state.tokens[api] = token
+    extra = sorted(set(tokens) - set(ctx.wf.needs)) if isinstance(tokens, dict) else []
+    if extra:
+        ctx.error("input", f"{ctx.wf.name} does not use api {', '.join(extra)}: those tokens were dropped")
+
+
+def _initial_data(ctx: Ctx, data: Any) -> None:
+    if data is None:
+        return
+    s = ctx.state
+    try:
+        key = ctx.ir.entities[s.entity].key
+        rid, store = normalize(ctx.ir, s.entity, {key: s.entity_id, **data} if isinstance(data, dict) else data)
+    except InvalidData as exc:
+        ctx.error("input", f"initial data is invalid at {exc.path}: {exc.reason}")
+        return
+    if rid != s.entity_id:
+        ctx.error("input", f"initial data is for {s.entity} {rid!r}, not {s.entity_id!r}")
+        return
+    merge_stores(s.store, store)
+    s.loaded = ctx.wf.source is None
+
+
+def _summary(ctx: Ctx) -> dict[str, Any]:
+    s = ctx.state
+    return {"workflow_id": s.workflow_id, "status": s.status, "loads": s.loads}
