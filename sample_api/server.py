@@ -8,6 +8,7 @@ the runtime's activities talk to it over HTTP exactly as they would to a product
     api.set_entity("/users/u1", {"data": {...}})
     api.require_auth("/users/", "t0k3n")         # Authorization: Bearer t0k3n, else 401
     api.require_auth("/tickets/", "k3y", header="X-Api-Key")
+    api.require_auth("/users/", "n3w")           # rotated: the old token gets 401 until n3w is used
     api.fail("/users/u1", times=2)               # two 500s, then normal
     api.rate_limit("/users/u1", retry_after=1)   # one 429 with Retry-After: 1
     api.stall("/users/u1", seconds=5)            # every request sleeps 5 s before answering
