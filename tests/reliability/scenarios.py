@@ -201,8 +201,8 @@ def _check_requests(api: SampleAPI, dep: Deployment, out: Outcome) -> None:
              if a.status == 429 and b.at - a.at < 1.0 - 0.05]
     if short:
         out.problems.append(f"{len(short)} retries came before Retry-After, e.g. {short[0]}")
-    hit = sum(1 for r in api.log() if r.status not in (200,))
-    out.notes.append(f"{len(api.log())} requests, {hit} faulted, most per load {most}")
+    refused = sum(1 for r in api.log() if r.status != 200)
+    out.notes.append(f"{len(api.log())} requests, {refused} answered other than 200, most per load {most}")
 
 
 async def _bad_data(dep: Deployment) -> list[str]:
