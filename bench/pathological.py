@@ -28,11 +28,13 @@ from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
-SWFC = "import sys; from cli.main import main; sys.exit(main())"
+sys.path.insert(0, str(REPO))
+
+from tests.compiler.pathological_specs import API, hierarchy_spec  # noqa: E402
+from tests.helpers import run_swfc  # noqa: E402
+
 TIME_LIMIT = 300.0  # seconds per case: past this it counts as a hang
 MB = 1_000_000
-
-API = 'api crm {\n  base "http://127.0.0.1:8787"\n  auth bearer\n}\n'
 
 
 @dataclass(frozen=True)
@@ -114,14 +116,7 @@ def deep_parens(d: Path, size: int) -> list[str]:
 
 def deep_hierarchy(d: Path, size: int) -> list[str]:
     """A 5,000-level parent/child chain, the token needed at the bottom."""
-    parts = [API]
-    for i in range(5000):
-        last = i == 4999
-        parts.append(f"entity E{i} {{\n  id string\n" + ("" if last else f"  next E{i + 1}\n") + "}\n")
-        body = '  source crm get "/e/{id}"\n' if last else f"  child next -> W{i + 1} {{ autostart }}\n"
-        parts.append(f"workflow W{i} manages E{i} {{\n{body}}}\n")
-    parts.append('deploy W0 "root" { token crm from env "CRM_TOKEN" }\n')
-    return _write(d / "hierarchy.swf", "".join(parts))
+    return _write(d / "hierarchy.swf", hierarchy_spec(5000))
 
 
 def import_chain(d: Path, size: int) -> list[str]:
@@ -238,11 +233,9 @@ def run_case(case: Case, size: int) -> dict:
         if case.build is unreadable and os.access(d / args[0], os.R_OK):
             return {"name": name, "codes": [], "exit": None, "seconds": 0.0, "ok": True,
                     "skipped": "the file stays readable (running as root)"}
-        env = dict(os.environ, PYTHONPATH=str(REPO), NO_COLOR="1")
         start = time.perf_counter()
         try:
-            proc = subprocess.run([sys.executable, "-c", SWFC, "validate", "--format", "json", *args],
-                                  cwd=d, env=env, capture_output=True, text=True, timeout=TIME_LIMIT)
+            proc = run_swfc("validate", "--format", "json", *args, env={"NO_COLOR": "1"}, cwd=d, timeout=TIME_LIMIT)
         except subprocess.TimeoutExpired:
             return {"name": name, "codes": [], "exit": None, "seconds": TIME_LIMIT,
                     "ok": False, "problem": f"no answer within {TIME_LIMIT:.0f} s"}

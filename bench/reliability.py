@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import os
 import sys
 import tempfile
@@ -47,7 +48,7 @@ def plan(children: int) -> list[tuple[str, object]]:
         ("1 worker SIGKILL mid fan-out", lambda env: sc.worker_killed_mid_fanout(env, children)),
         ("2 dev server restart", lambda env: sc.server_restarted(env.workdir, children)),
     ]
-    rows += [(f"3 {kind}", (lambda kind: lambda env: sc.http_fault(env, kind, children))(kind)) for kind in sc.FAULTS]
+    rows += [(f"3 {kind}", functools.partial(sc.http_fault, kind=kind, children=children)) for kind in sc.FAULTS]
     rows += [
         # Every workflow refreshes `every`: 2 s for 200 would be 100 loads/s on 2 cores.
         ("4 401 mid-life + token set", lambda env: sc.token_revoked_midlife(env, children, every=f"{max(2, children // 20)}s")),

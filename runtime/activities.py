@@ -24,7 +24,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from runtime import registry
-from runtime.ir import IR, Api, Workflow, origin_of
+from runtime.ir import DEFAULT_PORTS, IR, Api, Workflow, origin_of
 from runtime.normalize import InvalidData, normalize, select
 from runtime.sealing import SealError, open_sealed
 
@@ -77,7 +77,7 @@ class LoadActivities:
             raise ApplicationError(f"api {api.name} needs a token and none was given", non_retryable=True, type="NoToken")
         origin = origin_of(url)
         # Both parsers must agree on where the request goes before a token is attached.
-        sent_to = f"{target.host}:{target.port or {'http': 80, 'https': 443}.get(target.scheme, 0)}"
+        sent_to = f"{target.host}:{target.port or DEFAULT_PORTS.get(target.scheme, 0)}"
         if origin not in api.allow or sent_to != origin or target.userinfo:
             raise ApplicationError(
                 f"refusing to send the {api.name} token to {origin or repr(url)}: not in allow {list(api.allow)}",

@@ -262,6 +262,9 @@ def _check_references(ir: IR) -> None:
             raise IRError(f"deployment of unknown workflow {d.workflow}")
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def origin_of(url: str) -> str:
     """`http://Host/x` → `host:80`: a URL's origin as `allow` lists write it (default port
     filled in); "" when the URL has no host or is not one we would send a token to.
@@ -275,7 +278,7 @@ def origin_of(url: str) -> str:
         return ""
     try:
         parts = urlsplit(url)
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme, 0)
     except ValueError:
         return ""
     if not parts.hostname or parts.scheme not in ("http", "https") or "@" in parts.netloc:

@@ -98,8 +98,7 @@ def build_worker(
         activities=[activities.load_entity, deliver_effects],
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=slots,
-        workflow_task_executor=worker_kwargs.pop("workflow_task_executor", None)
-        or ThreadPoolExecutor(max_workers=slots, thread_name_prefix="swfc_workflow_"),
+        workflow_task_executor=ThreadPoolExecutor(max_workers=slots, thread_name_prefix="swfc_workflow_"),
         **worker_kwargs,
     )
 

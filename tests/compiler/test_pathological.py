@@ -17,11 +17,11 @@ import pytest
 
 from cli.render import render_text
 from compiler import check_files, check_sources, compile_files
+from tests.compiler.pathological_specs import API, hierarchy_spec
 from tests.dsl.mutations import position_problems
 from tests.helpers import run_swfc
 
 MB = 1_000_000
-API = 'api crm {\n  base "http://127.0.0.1:8787"\n  auth bearer\n}\n'
 
 
 def validate(tmp_path, *files: str):
@@ -131,16 +131,9 @@ def test_5000_deep_nesting_is_a_syntax_error_at_the_first_opener(text):
 
 
 def test_5000_deep_workflow_hierarchy_compiles():
-    parts = [API]
-    for i in range(5000):
-        last = i == 4999
-        parts.append(f"entity E{i} {{\n  id string\n" + ("" if last else f"  next E{i + 1}\n") + "}\n")
-        body = '  source crm get "/e/{id}"\n' if last else f"  child next -> W{i + 1} {{ autostart }}\n"
-        parts.append(f"workflow W{i} manages E{i} {{\n{body}}}\n")
-    parts.append('deploy W0 "root" { token crm from env "CRM_TOKEN" }\n')
     from compiler import compile_sources
 
-    ir, diags = compile_sources({"h.swf": "".join(parts)}, ["h.swf"])
+    ir, diags = compile_sources({"h.swf": hierarchy_spec(5000)}, ["h.swf"])
     assert diags == [] and ir is not None
 
 

@@ -102,7 +102,7 @@ def copy_specs(dest: Path, api: Any) -> Path:
 
 # -- the CLI in a subprocess -----------------------------------------------------------
 
-SWFC_CODE = "import sys; from cli.main import main; sys.exit(main())"
+_SWFC = "import sys; from cli.main import main; sys.exit(main())"
 
 
 def swfc_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -117,15 +117,22 @@ def swfc_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def run_swfc(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
              timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``swfc ARGS`` to completion; returns the CompletedProcess (text stdout/stderr)."""
-    return subprocess.run([sys.executable, "-c", SWFC_CODE, *args], env=swfc_env(env), cwd=cwd,
+    return subprocess.run([sys.executable, "-c", _SWFC, *args], env=swfc_env(env), cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
 
 
-def spawn_swfc(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[str]:
-    """Start ``swfc ARGS`` in the background (e.g. ``swfc worker``); stop with ``stop_process``."""
-    return subprocess.Popen([sys.executable, "-c", SWFC_CODE, *args], env=swfc_env(env), cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+def spawn_swfc(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+               log: Path | None = None) -> subprocess.Popen[str]:
+    """Start ``swfc ARGS`` in the background (e.g. ``swfc worker``); stop with ``stop_process``.
+    With ``log``, its stdout and stderr go to that file instead of pipes (a long-running
+    process whose pipes nobody reads stalls once they fill up)."""
+    if log is None:
+        return subprocess.Popen([sys.executable, "-c", _SWFC, *args], env=swfc_env(env), cwd=cwd,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+    with open(log, "w") as sink:
+        return subprocess.Popen([sys.executable, "-c", _SWFC, *args], env=swfc_env(env), cwd=cwd,
+                                stdout=sink, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
 def stop_process(proc: subprocess.Popen[str], timeout: float = 15) -> tuple[int, str, str]:

@@ -26,18 +26,17 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable, Iterable
 
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from sample_api import SampleAPI
-from tests.helpers import SWFC_CODE, decoded_payloads, run_swfc, swfc_env
+from tests.helpers import decoded_payloads, run_swfc, spawn_swfc
 
 SPEC = """\
 api shop {{
@@ -88,6 +87,27 @@ def kill_stray_workers() -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+async def gather_bounded(coros: Iterable[Awaitable[Any]], limit: int = 16) -> list[Any]:
+    """`asyncio.gather` with at most `limit` running at once: a poller or an audit should
+    not be what overloads a 2-core dev server."""
+    sem = asyncio.Semaphore(limit)
+
+    async def one(coro: Awaitable[Any]) -> Any:
+        async with sem:
+            return await coro
+
+    return list(await asyncio.gather(*(one(c) for c in coros)))
+
+
+async def poll_until(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.5) -> bool:
+    """Await `check()` until it is true or `timeout` seconds have passed; returns the last
+    answer (scenarios report what did not happen instead of failing at once)."""
+    deadline = time.monotonic() + timeout
+    while not (done := await check()) and time.monotonic() < deadline:
+        await asyncio.sleep(interval)
+    return done
 
 
 def new_token(label: str = "tok") -> str:
@@ -183,15 +203,10 @@ class Deployment:
         return done
 
     def start_worker(self) -> subprocess.Popen[str]:
-        """`swfc worker` in the background, its output to a log file (a pipe nobody reads
-        would fill up and stall the worker)."""
+        """`swfc worker` in the background, its output to a log file."""
         log = self.directory / f"worker-{len(self.workers)}.log"
-        with open(log, "w") as sink:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", SWFC_CODE, "worker", str(self.spec), "--address", self.address,
-                 "--task-queue", self.task_queue],
-                env=swfc_env(), cwd=self.directory, stdout=sink, stderr=subprocess.STDOUT, text=True,
-                start_new_session=True)
+        proc = spawn_swfc("worker", str(self.spec), "--address", self.address, "--task-queue", self.task_queue,
+                          cwd=self.directory, log=log)
         self.workers.append(proc)
         self.worker_logs.append(log)
         SPAWNED.append(proc)
@@ -230,19 +245,16 @@ class Deployment:
     # -- watching --------------------------------------------------------------------
 
     async def statuses(self, workflow_ids: list[str] | None = None) -> dict[str, dict[str, Any] | None]:
-        """The `status` query of each workflow (None: not there or not answering), at most
-        16 at a time: a poller should not be what overloads a 2-core dev server."""
+        """The `status` query of each workflow (None: not there or not answering)."""
         ids = self.expected_ids if workflow_ids is None else workflow_ids
-        sem = asyncio.Semaphore(16)
 
         async def one(wid: str) -> dict[str, Any] | None:
-            async with sem:
-                try:
-                    return await asyncio.wait_for(self.client.get_workflow_handle(wid).query("status"), 15)
-                except Exception:  # noqa: BLE001 - not started yet, no worker right now…
-                    return None
+            try:
+                return await asyncio.wait_for(self.client.get_workflow_handle(wid).query("status"), 15)
+            except Exception:  # noqa: BLE001 - not started yet, no worker right now…
+                return None
 
-        return dict(zip(ids, await asyncio.gather(*(one(w) for w in ids))))
+        return dict(zip(ids, await gather_bounded(one(w) for w in ids)))
 
     async def wait(self, settled: Any = None, timeout: float = 120.0) -> dict[str, dict[str, Any] | None]:
         """Poll until `settled(status)` has held for every workflow (default: loaded);
@@ -270,11 +282,12 @@ class Deployment:
         self._count_duplicates(out, executions)
         histories, answers = await self._exported_texts(executions)
         self.stop_workers()  # worker logs are complete once they have exited
-        printed = self.cli_output + self.worker_output()
+        logs = self.worker_output()
+        printed = self.cli_output + logs
         texts = histories + answers + printed
         # History records the first failure of a failing task, the worker log every attempt.
         out.task_failures = max(sum(h.count("EVENT_TYPE_WORKFLOW_TASK_FAILED") for h in histories),
-                                sum(text.count("Failed handling activation") for text in self.worker_output()))
+                                sum(text.count("Failed handling activation") for text in logs))
         out.token_leaks = sum(text.count(token) for text in texts for token in self.tokens)
         out.uncaught = sum(text.count("Traceback (most recent call last)") for text in printed)
         out.disallowed_requests = sum(1 for api in outside for r in api.log()
@@ -335,12 +348,6 @@ class Deployment:
                     parts.append(str(exc))
             return "\n".join(parts)
 
-        sem = asyncio.Semaphore(16)
-
-        async def bounded(coro: Any) -> str:
-            async with sem:
-                return await coro
-
-        histories = await asyncio.gather(*(bounded(history(e)) for e in executions))
-        queries = await asyncio.gather(*(bounded(visible(w)) for w in {e.id for e in executions}))
-        return list(histories), list(queries)
+        histories = await gather_bounded(history(e) for e in executions)
+        queries = await gather_bounded(visible(w) for w in {e.id for e in executions})
+        return histories, queries

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from runtime.sealing import fingerprint
 from sample_api import SampleAPI
 from tests.helpers import free_port
-from tests.reliability.harness import Deployment, Outcome, new_token
+from tests.reliability.harness import Deployment, Outcome, gather_bounded, new_token, poll_until
 
 
 @dataclass
@@ -78,13 +79,7 @@ async def _lost_records(dep: Deployment) -> list[str]:
         st = await dep.client.get_workflow_handle(f"Item-{iid}").query("state")
         return st["store"].get("Item", {}).get(iid) == Deployment.item(iid, n)
 
-    sem = asyncio.Semaphore(16)
-
-    async def bounded(n: int, iid: str) -> bool:
-        async with sem:
-            return await item_ok(n, iid)
-
-    ok = await asyncio.gather(*(bounded(n, iid) for n, iid in enumerate(dep.item_ids)))
+    ok = await gather_bounded(item_ok(n, iid) for n, iid in enumerate(dep.item_ids))
     if not all(ok):
         problems.append(f"{ok.count(False)} items do not hold the API's record")
     return problems
@@ -145,11 +140,11 @@ async def server_restarted(workdir: Path, children: int = 50) -> Outcome:
 
 async def _run_ids(dep: Deployment) -> dict[str, str]:
     """The first run id of each workflow's chain (continue-as-new keeps it)."""
-    out = {}
-    for wid in dep.expected_ids:
+    async def first_run(wid: str) -> str:
         d = await dep.client.get_workflow_handle(wid).describe()
-        out[wid] = d.raw_description.workflow_execution_info.first_run_id or d.run_id
-    return out
+        return d.raw_description.workflow_execution_info.first_run_id or d.run_id
+
+    return dict(zip(dep.expected_ids, await gather_bounded(first_run(w) for w in dep.expected_ids)))
 
 
 # -- 3. HTTP faults, alone and mixed -------------------------------------------------------
@@ -207,14 +202,12 @@ def _check_requests(api: SampleAPI, dep: Deployment, out: Outcome) -> None:
 
 async def _bad_data(dep: Deployment) -> list[str]:
     """Nothing but the API's good records in any item's state (a fault never half-merges)."""
-    bad = 0
-    for n, iid in enumerate(dep.item_ids):
+    async def bad(n: int, iid: str) -> bool:
         st = await dep.client.get_workflow_handle(f"Item-{iid}").query("state")
         record = st["store"].get("Item", {}).get(iid)
-        if record is not None and record != Deployment.item(iid, n):
-            bad += 1
-        if st["loaded"] != (record is not None):
-            bad += 1
+        return (record is not None and record != Deployment.item(iid, n)) or st["loaded"] != (record is not None)
+
+    bad = sum(await gather_bounded(bad(n, iid) for n, iid in enumerate(dep.item_ids)))
     return [f"{bad} items hold data the API did not serve as valid"] if bad else []
 
 
@@ -251,12 +244,9 @@ async def token_revoked_midlife(env: Env, children: int = 50, every: str = "2s")
         return out
 
 
-def _count_401s_per_path(api: SampleAPI) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for r in api.log():
-        if r.status == 401:
-            counts[r.path] = counts.get(r.path, 0) + 1
-    return counts
+def _count_401s_per_path(api: SampleAPI) -> Counter[str]:
+    return Counter(r.path for r in api.log() if r.status == 401)
+
 
 
 # -- 5. a token never leaves its allowed origins --------------------------------------------
@@ -301,17 +291,18 @@ async def token_confined(env: Env, children: int = 10) -> Outcome:
         for wid in [*targets, f"Item-{victim}"]:
             await dep.client.get_workflow_handle(wid).signal("update", {})
 
-        async def refused_all() -> int:
+        async def refusals() -> int:
             n = 0
             for wid in targets:
                 st = await dep.client.get_workflow_handle(wid).query("state")
                 n += sum(1 for e in st["errors"] if e["message"].startswith("apiUrl refused"))
             return n
 
-        deadline = time.monotonic() + 60
-        while await refused_all() < len(urls) * len(targets) and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-        refused = await refused_all()
+        async def all_refused() -> bool:
+            return await refusals() >= len(urls) * len(targets)
+
+        await poll_until(all_refused, timeout=60)
+        refused = await refusals()
         await dep.wait(_settled, timeout=60)
         status = dep.swfc("status", dep.root)
         out = await dep.outcome("apiUrl/redirect to a non-allowed origin", outside=[evil])
@@ -370,9 +361,7 @@ async def bad_signals_refused(env: Env, children: int = 3) -> Outcome:
                     return False
             return True
 
-        deadline = time.monotonic() + 60
-        while not await all_recorded() and time.monotonic() < deadline:
-            await asyncio.sleep(0.3)
+        await poll_until(all_recorded, timeout=60)
         for wid in targets:
             handle = dep.client.get_workflow_handle(wid)
             st = await handle.query("state")
