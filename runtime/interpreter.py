@@ -28,12 +28,14 @@ from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ApplicationError, ActivityError
 
-from runtime.registry import get as registration
+from runtime.ir import IR
+from runtime.registry import get as registration, holding, unknown_ir_grace_s
 from runtime.children import cleanup, plan, publish
 from runtime.normalize import InvalidData, merge_stores, normalize
 from runtime.queries import QUERIES
 from runtime.sealing import is_sealed_token
 from runtime.signals import apply_signal
+from runtime.start_input import HOW_SWFC_STARTS, foreign_fields, shape_problems
 from runtime.state import Cancel, Ctx, Effect, Send, Start, Upgrade, WorkflowState
 from runtime.upgrade import adopt, carried_state, child_upgrades, upgrade_problem
 
@@ -371,17 +373,19 @@ def _failure_text(exc: ActivityError) -> str:
 
 
 def _begin(inp: Any) -> Ctx:
-    """The context of a new run: from `carried` state on continue-as-new, else the input."""
+    """The context of a new run: from `carried` state on continue-as-new, else the input.
+    An input no worker can use ends the run here (see `_registration`)."""
     info = workflow.info()
-    if not isinstance(inp, dict) or not isinstance(inp.get("ir_hash"), str):
-        raise RuntimeError("workflow input lacks ir_hash")  # fails the task, not the workflow
-    ir = registration(inp["ir_hash"])
-    if ir is None or info.workflow_type not in ir.workflows:
-        # Failing the task (not the workflow) lets a worker that holds the registration take it.
-        raise RuntimeError(f"this worker does not hold {info.workflow_type} of IR {inp['ir_hash']}")
+    problems = shape_problems(inp)
+    if problems:
+        raise _unusable_input("; ".join(problems))
+    ir = _registration(inp)
     wf = ir.workflows[info.workflow_type]
     if inp.get("carried"):
-        ctx = Ctx(ir, wf, WorkflowState.from_dict(inp["carried"]))
+        try:
+            ctx = Ctx(ir, wf, WorkflowState.from_dict(inp["carried"]))
+        except TypeError:  # only by hand: continue-as-new always carries a whole state
+            raise _unusable_input("`carried` is not the state of a run") from None
         if ctx.state.upgrade_children:
             adopt(ctx)
         return ctx
@@ -406,7 +410,69 @@ def _begin(inp: Any) -> Ctx:
     _tick(ctx)
     _initial_tokens(ctx, inp.get("tokens") or {})
     _initial_data(ctx, inp.get("data"))
+    if inp.get("ir_hash") is None:
+        _continue_adopted(ctx, inp)
     return ctx
+
+
+def _registration(inp: dict[str, Any]) -> IR:
+    """The registration this run interprets. Only in a new run's first workflow task does
+    it end the run (raises `ApplicationError`): then no command is in history yet that a
+    worker holding other registrations would have to replay.
+
+    - no `ir_hash` (started by hand): the one registration of this type this worker holds,
+      if there is exactly one (`_continue_adopted` then records that in the next run);
+    - a hash this worker does not hold: the task fails, so that a worker holding it can
+      take it, until the task queue's grace period is over;
+    - a registration without this workflow type: no worker can help.
+    """
+    info = workflow.info()
+    wtype, ir_hash = info.workflow_type, inp.get("ir_hash")
+    if ir_hash is None:
+        held = holding(wtype)
+        if len(held) == 1:
+            return held[0]
+        why = (f"this worker holds {len(held)} registrations of {wtype}, so it cannot choose" if held
+               else f"no registration this worker holds declares a workflow {wtype}")
+        raise _unusable_input(f"the input has no `ir_hash`{_foreign(inp)}, and {why}")
+    ir = registration(ir_hash)
+    if ir is None:
+        grace = unknown_ir_grace_s(info.task_queue)
+        waited = (workflow.now() - info.workflow_start_time).total_seconds()
+        if inp.get("carried") is not None or workflow.unsafe.is_replaying() or waited < grace:
+            raise RuntimeError(f"this worker does not hold {wtype} of IR {ir_hash}")  # fails the task
+        raise ApplicationError(
+            f"{wtype} {info.workflow_id} cannot run: no worker took it within {grace:g} s, none of "
+            f"them holds its registration {ir_hash}. Run a worker of the spec it was compiled from "
+            f"(`swfc worker SPEC`); {HOW_SWFC_STARTS}", type="UnknownIR", non_retryable=True)
+    if wtype not in ir.workflows:
+        raise _unusable_input(f"its registration {ir_hash} declares no workflow {wtype} "
+                              f"(it declares {', '.join(sorted(ir.workflows))})")
+    return ir
+
+
+def _foreign(inp: dict[str, Any]) -> str:
+    fields = foreign_fields(inp)
+    return f" (it has {', '.join(fields)}, which swfc does not use)" if fields else ""
+
+
+def _unusable_input(problem: str) -> ApplicationError:
+    info = workflow.info()
+    return ApplicationError(f"{info.workflow_type} {info.workflow_id} cannot run: {problem}. {HOW_SWFC_STARTS}",
+                            type="InvalidInput", non_retryable=True)
+
+
+def _continue_adopted(ctx: Ctx, inp: dict[str, Any]) -> None:
+    """A workflow started without `ir_hash`, adopted by the one registration of its type:
+    record that, and go on in a new run whose input names the hash, so that no replay of
+    a later workflow task depends on which registrations a worker holds."""
+    s = ctx.state
+    ctx.error("input", f"started without `ir_hash`{_foreign(inp)}: running under {s.ir_hash}, the only "
+                       f"registration of {s.workflow_type} held; {HOW_SWFC_STARTS}")
+    workflow.continue_as_new(
+        {"ir_hash": s.ir_hash, "entity_id": s.entity_id, "carried": s.to_dict()},
+        memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
+    )
 
 
 def _initial_tokens(ctx: Ctx, tokens: Any) -> None:

@@ -63,6 +63,7 @@ def build_worker(
     http: httpx.AsyncClient | None = None,
     max_concurrent_activities: int = 50,
     max_concurrent_workflow_tasks: int | None = None,
+    unknown_ir_grace_s: float = registry.DEFAULT_UNKNOWN_IR_GRACE_S,
     **worker_kwargs: Any,
 ) -> SwfcWorker:
     """Register `ir` (by its hash) and build a worker for it.
@@ -80,12 +81,16 @@ def build_worker(
             so when a few hundred workflows wake together (a refresh, a rotation) each takes
             seconds of wall time and trips the 2 s deadlock detector: failed workflow tasks
             that retry into the same crowd. A few at a time do the same work sooner.
+        unknown_ir_grace_s: how long a new workflow on `task_queue` whose registration this
+            worker lacks fails its task (for a worker that holds it to take it, e.g. during
+            a rolling deploy) before it fails for good, saying so.
         worker_kwargs: passed on to `temporalio.worker.Worker`.
     Returns:
         The worker; `async with` it or `await worker.run()`.
     """
     for doc in (*also, ir):
         registry.register(doc if isinstance(doc, ir_mod.IR) else ir_mod.load(doc))
+    registry.set_unknown_ir_grace(task_queue, unknown_ir_grace_s)
     http = http or httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(max_connections=100))
     key = seal_key if seal_key is not None else load_key()
     activities = LoadActivities(http, key)
