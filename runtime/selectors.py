@@ -57,3 +57,10 @@ def any_match(selectors: Iterable[str], paths: Iterable[str]) -> bool:
 def valid_selector(selector: Any) -> bool:
     """A non-empty string of dotted non-empty segments."""
     return isinstance(selector, str) and bool(selector) and all(selector.split("."))
+
+
+def can_match(selector: str, fields: Iterable[str]) -> bool:
+    """Can `selector` match a change of a record with these top-level `fields`? Only if it
+    starts with `*`, `**` or one of them (the compiler's SWF035 rule, at run time)."""
+    head = selector.split(".")[0]
+    return head in ("*", "**") or head in set(fields)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from runtime.ir import origin_of
 from runtime.normalize import InvalidData, digest, merge_stores, normalize
 from runtime.sealing import is_sealed_token
-from runtime.selectors import valid_selector
+from runtime.selectors import can_match, valid_selector
 from runtime.state import Ctx, Effect, Send
 
 Handler = Callable[[Ctx, Any], list[Effect]]
@@ -86,7 +86,9 @@ def on_api_url(ctx: Ctx, arg: Any) -> list[Effect]:
 
 
 def on_update(ctx: Ctx, arg: Any) -> list[Effect]:
-    """Merge a record sent by a parent or a child; `{}` marks this workflow's data stale."""
+    """Merge a record sent by a parent or a child; `{}` marks this workflow's data stale.
+    For a record the workflow holds, the record sent is a patch: the fields it gives are
+    checked (with the held record standing in for those it leaves out) and merged."""
     if arg == {} or arg is None:
         # An explicit reload request; it also retries a workflow waiting for a token.
         ctx.state.stale = ctx.wf.source is not None
@@ -101,7 +103,8 @@ def on_update(ctx: Ctx, arg: Any) -> list[Effect]:
         ctx.error("signal", "update refused: `record` must be an object")
         return []
     key = ctx.ir.entities[entity].key
-    record = {key: arg["id"], **record}
+    held = ctx.state.store.get(entity, {}).get(arg["id"], {})
+    record = {**held, key: arg["id"], **record}
     try:
         rid, store = normalize(ctx.ir, entity, record)
     except InvalidData as exc:
@@ -171,6 +174,12 @@ def on_subscribe(ctx: Ctx, arg: Any) -> list[Effect]:
     selectors = arg.get("selectors", ["*"])
     if not (isinstance(selectors, list) and selectors and all(valid_selector(x) for x in selectors)):
         ctx.error("signal", "subscribe refused: `selectors` must be a non-empty list of selectors such as \"*\" or \"photos.*\"")
+        return []
+    fields = [f.name for f in ctx.ir.entities[ctx.state.entity].fields]
+    unmatched = [f"selectors[{i}]" for i, sel in enumerate(selectors) if not can_match(sel, fields)]
+    if unmatched:  # named by position: a selector is payload, and is not echoed
+        ctx.error("signal", f"subscribe refused: {', '.join(unmatched)} can never match: a selector starts with "
+                            f"\"*\", \"**\" or a field of {ctx.state.entity} ({', '.join(fields)})")
         return []
     old = ctx.state.subscribers.get(arg["workflow_id"])
     ctx.state.subscribers[arg["workflow_id"]] = {"selectors": selectors, "known": old["known"] if old else None}

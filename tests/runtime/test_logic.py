@@ -111,6 +111,27 @@ def test_api_token_cascades_only_down_edges_that_carry_it():
     assert "does not use api 'crm'" in photo.state.errors[-1]["message"]
 
 
+def test_a_partial_update_patches_a_held_record_and_is_refused_for_another():
+    ctx = _user_ctx(["l1"])
+    apply_signal(ctx, "update", {"entity": "User", "id": "u1", "record": {"email": "a@b.org"}})
+    assert ctx.record == {"id": "u1", "name": "A", "tags": [], "listings": ["l1"], "email": "a@b.org"}
+    apply_signal(ctx, "update", {"entity": "User", "id": "u1", "record": {"listings": "l2"}})
+    assert "at $.listings" in ctx.state.last_error and ctx.record["listings"] == ["l1"]
+    apply_signal(ctx, "update", {"entity": "Listing", "id": "l1", "record": {"title": "t"}})
+    assert "is invalid at $: 'price' is a required property" in ctx.state.last_error
+    assert "Listing" not in ctx.state.store
+
+
+def test_subscribe_refuses_selectors_that_can_never_match_the_record():
+    ctx = _user_ctx([])
+    apply_signal(ctx, "subscribe", {"workflow_id": "A", "selectors": ["*", "Listing.*.name", "listings.*", "nam"]})
+    assert ctx.state.subscribers == {}
+    assert ctx.state.last_error == ('subscribe refused: selectors[1], selectors[3] can never match: a selector '
+                                    'starts with "*", "**" or a field of User (email, id, listings, name, tags)')
+    apply_signal(ctx, "subscribe", {"workflow_id": "A", "selectors": ["*.x", "**", "listings.*", "name"]})
+    assert ctx.state.subscribers["A"]["selectors"] == ["*.x", "**", "listings.*", "name"]
+
+
 def test_bad_signals_are_recorded_and_change_nothing():
     ctx = _user_ctx([])
     before = repr(ctx.state)
