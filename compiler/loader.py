@@ -175,6 +175,10 @@ class Loader:
         self.result.texts[name] = text
         spec, found = self.parse(text, name)
         self.diags.extend(found)
+        if not spec.decls and not found:
+            self.diags.add("SWF003", "the file declares nothing: it is empty or holds only comments",
+                           Span(name, 1, 1, 1, 2), hint="a spec declares `api`, `entity`, `workflow` "
+                           "and `deploy` blocks, or `import`s files that do")
         self.result.specs.append(spec)
         self.stack.append((key, name))
         frames.append((name, (d for d in spec.decls if isinstance(d, Import))))

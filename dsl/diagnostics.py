@@ -55,6 +55,7 @@ CODES: dict[str, Code] = {
     for c in [
         Code("SWF001", "error", "syntax error: the text does not follow the grammar"),
         Code("SWF002", "error", "a file cannot be read (missing, unreadable, not UTF-8)"),
+        Code("SWF003", "warning", "a file declares nothing (it is empty or holds only comments)"),
         Code("SWF010", "error", "duplicate declaration name (api, entity or workflow)"),
         Code("SWF011", "error", "duplicate field in an entity"),
         Code("SWF012", "error", "a statement given twice where only one is allowed"),

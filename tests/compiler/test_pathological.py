@@ -170,9 +170,18 @@ def test_utf16_file_is_named_as_such(tmp_path):
     assert "UTF-16 byte-order mark" in findings[0]["message"]
 
 
-def test_empty_file_is_an_empty_spec(tmp_path):
+def test_empty_file_is_an_empty_spec_with_a_warning(tmp_path):
     (tmp_path / "empty.swf").write_bytes(b"")
-    assert validate(tmp_path, "empty.swf") == (0, [])
+    status, findings = validate(tmp_path, "empty.swf")
+    assert status == 0 and [(f["code"], f["severity"], f["line"], f["column"]) for f in findings] == [
+        ("SWF003", "warning", 1, 1)]
+
+
+def test_an_empty_import_is_warned_about_where_it_is_not_where_it_is_imported(tmp_path):
+    (tmp_path / "a.swf").write_text('import "b.swf"\n')
+    (tmp_path / "b.swf").write_text("# nothing yet\n")
+    status, findings = validate(tmp_path, "a.swf")
+    assert status == 0 and [(f["file"], f["code"]) for f in findings] == [("b.swf", "SWF003")]
 
 
 # ------------------------------------------------------------------ imports
