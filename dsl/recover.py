@@ -87,7 +87,7 @@ class _Run:
         events = 1
         while True:
             if len(self.problems) >= MAX_ERRORS or events >= MAX_EVENTS:
-                self.give_up()
+                self.give_up(events)
                 break
             try:
                 for tok in self.lexer.lex(self.ps):
@@ -100,12 +100,20 @@ class _Run:
             events += 1
         return self.finish()
 
-    def give_up(self) -> None:
-        """Too many errors: say where reading stopped; what parsed so far is kept."""
+    def give_up(self, met: int) -> None:
+        """Too many errors: a note on the last one says where reading stopped (it is no
+        syntax error of the text, so not one more error); what parsed so far is kept."""
         state = self.lexer.state.line_ctr
         span = Span(self.file, state.line, state.column, state.line, state.column + 1)
-        self.problems.append(("too many syntax errors: the rest of the file was not read",
-                              span, (), None))
+        reported = len(self.problems)
+        more = f", and {met - reported} more met while recovering" if met > reported else ""
+        note = Note(f"too many syntax errors ({reported} reported{more}): reading stopped here, "
+                    "the rest of the file was not checked", span)
+        if not self.problems:  # every error met followed from none reported: never seen, but say so
+            self.problems.append((note.message, span, (), None))
+            return
+        message, where, notes, hint = self.problems[-1]
+        self.problems[-1] = (message, where, (*notes, note), hint)
 
     def resume(self, failure) -> bool:
         """Takes over where a plain parse failed: handles its error; False if that was

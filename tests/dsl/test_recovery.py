@@ -60,11 +60,13 @@ def test_one_error_per_line():
     assert len(errors("entity E { id string ; ; ; @ @ }")) == 1
 
 
-def test_errors_stop_after_a_limit():
+def test_errors_stop_after_a_limit_with_a_note_on_the_last_one():
     text = "\n".join("entity E { @ }" for _ in range(200))
-    found = errors(text)
-    assert len(found) == 31
-    assert found[-1] == (30, 13, "too many syntax errors: the rest of the file was not read")
+    _, diags = parse(text, "t.swf")
+    assert len(diags) == 30 and all(d.code == "SWF001" for d in diags)
+    assert [n.message for n in diags[-1].notes] == [
+        "too many syntax errors (30 reported): reading stopped here, the rest of the file was not checked"]
+    assert (diags[-1].notes[0].span.line, diags[-1].notes[0].span.col) == (30, 13)
 
 
 def test_junk_is_read_fast_and_reported_once_per_run():
