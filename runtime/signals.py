@@ -103,17 +103,19 @@ def on_update(ctx: Ctx, arg: Any) -> list[Effect]:
         ctx.error("signal", "update refused: `record` must be an object")
         return []
     key = ctx.ir.entities[entity].key
+    sent = {key: arg["id"], **record}
     held = ctx.state.store.get(entity, {}).get(arg["id"], {})
-    record = {**held, key: arg["id"], **record}
     try:
-        rid, store = normalize(ctx.ir, entity, record)
+        rid, store = normalize(ctx.ir, entity, {**held, **sent})
     except InvalidData as exc:
         ctx.error("signal", f"update refused: record {entity} {arg['id']} is invalid at {exc.path}: {exc.reason}")
         return []
     if rid != arg["id"]:
         ctx.error("signal", f"update refused: the record's {key} is not {arg['id']!r}")
         return []
-    _note_sender(ctx, arg.get("from"), entity, rid, store[entity][rid])
+    # The sender holds what it sent: the digest of that, as before patches, so that the
+    # updates planned from it (and the commands an older history replays) stay the same.
+    _note_sender(ctx, arg.get("from"), entity, rid, {k: v for k, v in store[entity][rid].items() if k in sent})
     merge_stores(ctx.state.store, store)
     if ctx.record is not None and ctx.wf.source is None:
         ctx.state.loaded = True
