@@ -416,9 +416,10 @@ def _begin(inp: Any) -> Ctx:
 
 
 def _registration(inp: dict[str, Any]) -> IR:
-    """The registration this run interprets. Only in a new run's first workflow task does
-    it end the run (raises `ApplicationError`): then no command is in history yet that a
-    worker holding other registrations would have to replay.
+    """The registration this run interprets, or the end of the run (`ApplicationError`)
+    where no worker can help. Where that depends on what this worker holds, it happens in
+    the run's first workflow task only, when no command is in history yet that a worker
+    holding other registrations would have to replay.
 
     - no `ir_hash` (started by hand): the one registration of this type this worker holds,
       if there is exactly one (`_continue_adopted` then records that in the next run);

@@ -23,8 +23,8 @@ def _texts(v: Any) -> bool:
     return isinstance(v, list) and all(_text(x) for x in v)
 
 
-def _text_map(v: Any) -> bool:
-    return isinstance(v, dict) and all(_text(x) for x in v.values())
+def _url_map(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
 
 
 def _positive_int(v: Any) -> bool:
@@ -37,7 +37,7 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "entity_id": (_text, "the entity's key (text)"),
     "data": (lambda v: isinstance(v, dict), "a record (object)"),
     "tokens": (lambda v: isinstance(v, dict), "an object of sealed tokens by api"),
-    "api_bases": (_text_map, "an object of base URLs by api"),
+    "api_bases": (_url_map, "an object of base URLs by api"),
     "ancestors": (_texts, "a list of workflow ids"),
     "subscribers": (lambda v: isinstance(v, list), "a list of subscribers"),
     "history_limit": (_positive_int, "a positive integer"),

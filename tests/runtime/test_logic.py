@@ -9,8 +9,9 @@ from runtime.children import cleanup, plan, publish
 from runtime.normalize import digest
 from runtime.sealing import seal
 from runtime.signals import apply_signal
+from runtime.start_input import foreign_fields, shape_problems
 from runtime.state import Cancel, Ctx, Send, Start, WorkflowState
-from tests.runtime.irs import marketplace_ir
+from tests.runtime.irs import marketplace_ir, root_input
 
 
 class _Api:
@@ -130,6 +131,19 @@ def test_subscribe_refuses_selectors_that_can_never_match_the_record():
                                     'starts with "*", "**" or a field of User (email, id, listings, name, tags)')
     apply_signal(ctx, "subscribe", {"workflow_id": "A", "selectors": ["*.x", "**", "listings.*", "name"]})
     assert ctx.state.subscribers["A"]["selectors"] == ["*.x", "**", "listings.*", "name"]
+
+
+def test_the_inputs_swfc_gives_have_the_shape_a_run_expects_and_hand_made_ones_are_named():
+    ctx = _user_ctx(["l1"])
+    child_input = plan(ctx)[0].arg
+    root = root_input(marketplace_ir(_Api()), "u1", "t", history_limit=60)
+    continued = {"ir_hash": IR.hash, "entity_id": "u1", "carried": ctx.state.to_dict()}
+    assert [shape_problems(x) for x in (child_input, root, continued)] == [[], [], []]
+    assert shape_problems([1]) == ["the input is not a JSON object"]
+    assert shape_problems({"entity_id": 7, "tokens": "secret", "carried": {}}) == [
+        "`entity_id` must be the entity's key (text)", "`tokens` must be an object of sealed tokens by api",
+        "`carried` comes with the `ir_hash` it was carried under (continue-as-new)"]
+    assert foreign_fields({"id": "zz", "entityName": "User", "entity_id": "zz"}) == ["entityName", "id"]
 
 
 def test_bad_signals_are_recorded_and_change_nothing():
