@@ -159,6 +159,29 @@ async def test_no_plaintext_token_anywhere_temporal_keeps(market: Marketplace, c
         assert all(secret not in output for secret in secrets)
 
 
+async def test_a_root_started_by_hand_is_adopted_by_the_one_spec_the_worker_runs(market: Marketplace,
+                                                                                   client: Client) -> None:
+    """The TypeScript library's start parameters, typed into the `temporal` CLI (after the
+    secrecy audit: this run's input has no `ir_hash`, which that audit looks for)."""
+    uid = unique("zz")
+    started = subprocess.run(
+        [str(find_temporal_binary()), "workflow", "start", "--address", market.address, "--task-queue",
+         market.task_queue, "--type", "UserWorkflow", "--workflow-id", f"User-{uid}",
+         "--input", json.dumps({"id": uid, "entityName": "User"}), "--output", "json"],
+        capture_output=True, text=True, timeout=60, check=True)
+
+    def waiting_for_its_token() -> None:
+        status = market.status(f"User-{uid}")
+        assert (status["id"], status["status"]) == (uid, "waiting_for_token")
+        assert status["last_error"].startswith("started without `ir_hash` (it has entityName, id, which swfc does not use)")
+
+    await assert_eventually(waiting_for_its_token, timeout=30, interval=0.5)
+    for run_id in (json.loads(started.stdout)["runId"], None):  # the hand-started run, the adopted one
+        events = (await client.get_workflow_handle(f"User-{uid}", run_id=run_id).fetch_history()).events
+        assert not [e for e in events if e.HasField("workflow_task_failed_event_attributes")]
+    await client.get_workflow_handle(f"User-{uid}").terminate("test done")
+
+
 def test_worker_stops_cleanly_on_ctrl_c(market: Marketplace) -> None:
     code, out, err = stop_process(market.worker)
     assert code == 0, err
