@@ -48,7 +48,7 @@ async def test_a_partial_update_of_a_held_record_is_a_patch(client, http_api):
         first, second = (await _errors(client, wid, 2))[-2:]
         state = await query(client, wid, "state")
     assert "update refused" in first["message"] and "$.tags" in first["message"]
-    assert "update refused" in second["message"] and "required property" in second["message"]
+    assert "update refused" in second["message"] and "is invalid at $:" in second["message"]
     assert state["store"]["User"][uid] == {**held, "email": "ann@example.org", "plan": "free"}
 
 
