@@ -180,7 +180,8 @@ def on_subscribe(ctx: Ctx, arg: Any) -> list[Effect]:
     fields = [f.name for f in ctx.ir.entities[ctx.state.entity].fields]
     unmatched = [f"selectors[{i}]" for i, sel in enumerate(selectors) if not can_match(sel, fields)]
     if unmatched:  # named by position: a selector is payload, and is not echoed
-        ctx.error("signal", f"subscribe refused: {', '.join(unmatched)} can never match: a selector starts with "
+        shown = ", ".join(unmatched[:5]) + (f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else "")
+        ctx.error("signal", f"subscribe refused: {shown} can never match: a selector starts with "
                             f"\"*\", \"**\" or a field of {ctx.state.entity} ({', '.join(fields)})")
         return []
     old = ctx.state.subscribers.get(arg["workflow_id"])

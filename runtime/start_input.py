@@ -58,6 +58,8 @@ def shape_problems(inp: Any) -> list[str]:
     return problems
 
 
-def foreign_fields(inp: dict[str, Any]) -> list[str]:
-    """The input's fields that swfc does not know (another library's start parameters)."""
-    return sorted(str(k) for k in inp if k not in FIELDS)
+def foreign_fields(inp: dict[str, Any], shown: int = 10) -> list[str]:
+    """The input's fields that swfc does not know (another library's start parameters),
+    the first `shown` of them by name (cut to 40 characters), then how many more."""
+    names = sorted(str(k)[:40] for k in inp if k not in FIELDS)
+    return names[:shown] + ([f"{len(names) - shown} more"] if len(names) > shown else [])

@@ -129,6 +129,9 @@ def test_subscribe_refuses_selectors_that_can_never_match_the_record():
     assert ctx.state.subscribers == {}
     assert ctx.state.last_error == ('subscribe refused: selectors[1], selectors[3] can never match: a selector '
                                     'starts with "*", "**" or a field of User (email, id, listings, name, tags)')
+    apply_signal(ctx, "subscribe", {"workflow_id": "A", "selectors": ["x"] * 1000})
+    assert ctx.state.last_error.startswith("subscribe refused: selectors[0], selectors[1], selectors[2], "
+                                           "selectors[3], selectors[4] and 995 more can never match")
     apply_signal(ctx, "subscribe", {"workflow_id": "A", "selectors": ["*.x", "**", "listings.*", "name"]})
     assert ctx.state.subscribers["A"]["selectors"] == ["*.x", "**", "listings.*", "name"]
 
@@ -144,6 +147,7 @@ def test_the_inputs_swfc_gives_have_the_shape_a_run_expects_and_hand_made_ones_a
         "`entity_id` must be the entity's key (text)", "`tokens` must be an object of sealed tokens by api",
         "`carried` comes with the `ir_hash` it was carried under (continue-as-new)"]
     assert foreign_fields({"id": "zz", "entityName": "User", "entity_id": "zz"}) == ["entityName", "id"]
+    assert foreign_fields({f"f{i:02}" + "x" * 50: i for i in range(12)})[-2:] == ["f09" + "x" * 37, "2 more"]
 
 
 def test_bad_signals_are_recorded_and_change_nothing():
