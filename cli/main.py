@@ -12,6 +12,8 @@ import argparse
 import os
 import sys
 
+from rules.names import DEFAULT_TASK_QUEUE
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
@@ -52,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deploy", help="start the deploy roots on Temporal and run a worker")
     p.add_argument("file", metavar="FILE")
     add_connection(p)
-    p.add_argument("--task-queue", metavar="Q", default=None, help="default: swfc")
+    p.add_argument("--task-queue", metavar="Q", default=None, help=f"default: {DEFAULT_TASK_QUEUE}")
     p.add_argument("--no-worker", action="store_true",
                    help="only start or upgrade the roots, then return")
     p.add_argument("--until-loaded", action="store_true",
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run only a worker for the spec's workflows")
     p.add_argument("file", metavar="FILE")
     add_connection(p)
-    p.add_argument("--task-queue", metavar="Q", default=None, help="default: swfc")
+    p.add_argument("--task-queue", metavar="Q", default=None, help=f"default: {DEFAULT_TASK_QUEUE}")
 
     p = sub.add_parser("status", help="the live hierarchy below a workflow, as a tree")
     p.add_argument("workflow_id", metavar="WORKFLOW_ID")
@@ -118,11 +120,12 @@ def cmd_validate(args) -> int:
     return exit_code(diags)
 
 
-def compile_one(path: str):
-    """Compile `path`; report findings on stderr. Returns the IR or None."""
+def compile_one(paths: list[str]):
+    """Compile the spec `paths`; report findings on stderr. Returns the IR (None on errors)
+    and the exit code."""
     from compiler import FileSource, analyse
 
-    ir, diags, loaded = analyse([path], FileSource(), emit_ir=True)
+    ir, diags, loaded = analyse(paths, FileSource(), emit_ir=True)
     if diags:
         report(diags, loaded.texts, out=sys.stderr)
     return ir, exit_code(diags)
@@ -131,7 +134,7 @@ def compile_one(path: str):
 def cmd_compile(args) -> int:
     from compiler import dump_ir
 
-    ir, code = compile_one(args.file)
+    ir, code = compile_one([args.file])
     if ir is None:
         return code
     text = dump_ir(ir)
@@ -150,7 +153,7 @@ def cmd_compile(args) -> int:
 def cmd_graph(args) -> int:
     from compiler.graph import to_mermaid
 
-    ir, code = compile_one(args.file)
+    ir, code = compile_one([args.file])
     if ir is not None:
         sys.stdout.write(to_mermaid(ir))
     return code
@@ -235,13 +238,8 @@ def runtime_command(name: str):
     """A command implemented in `cli.runtime_cmds`, imported only when it runs."""
 
     def run(args) -> int:
-        try:
-            from cli import runtime_cmds
-        except ModuleNotFoundError as exc:
-            if exc.name not in ("cli.runtime_cmds",):
-                raise
-            print(f"swfc {args.command}: not yet available", file=sys.stderr)
-            return EXIT_USAGE
+        from cli import runtime_cmds
+
         return getattr(runtime_cmds, name)(args)
 
     return run

@@ -39,7 +39,7 @@ def earlier(ir: dict, directory: Path = REGISTRATIONS_DIR) -> list[dict]:
     A file that does not parse or match is skipped: it can only hold workflows that no
     worker could run anyway, and it must not stop this worker from serving the rest.
     """
-    from compiler.validate import validator
+    from compiler.validate import is_valid_ir
 
     if not directory.is_dir():
         return []
@@ -51,6 +51,6 @@ def earlier(ir: dict, directory: Path = REGISTRATIONS_DIR) -> list[dict]:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if validator().is_valid(doc):
+        if is_valid_ir(doc):
             kept.append(doc)
     return kept

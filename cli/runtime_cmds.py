@@ -25,9 +25,7 @@ from cli.views import say
 from runtime.client import (Root, Unreachable, base_warnings, collect_all, collect_status, connect,
                             prepare_roots, require_workflow, rotate_token, seal_for_workers, seal_key,
                             short_hash, start_roots, tls_config, wait_until_loaded)
-
-DEFAULT_TASK_QUEUE = "swfc"
-
+from rules.names import DEFAULT_TASK_QUEUE
 
 # -- options ---------------------------------------------------------------------------
 
@@ -38,8 +36,7 @@ def _opt(args: Any, name: str, default: Any = None) -> Any:
 
 
 def _spec_paths(args: Any) -> list[str]:
-    value = _opt(args, "file") or _opt(args, "files") or _opt(args, "spec")
-    return [value] if isinstance(value, str) else list(value or [])
+    return [args.file] if args.file else []
 
 
 def _address(args: Any) -> str | None:
@@ -81,26 +78,19 @@ async def _connect(args: Any, address: str) -> Any:
 
 
 def load_ir(paths: list[str]) -> dict:
-    """Compile the spec; diagnostics go to stderr as ``swfc validate`` shows them.
+    """Compile the spec (its IR validated once, by the compiler); diagnostics go to stderr as
+    ``swfc validate`` shows them.
 
     Raises:
-        CommandError when the spec has errors or the IR does not match its schema.
+        CommandError when the spec has errors (1) or the compiler failed (2).
     """
-    from compiler import compile_files
+    from cli.main import compile_one
 
     if not paths:
         raise CommandError("no spec file given", code=2)
-    ir, diagnostics = compile_files(paths)
-    if diagnostics:
-        views.print_diagnostics(diagnostics, len(paths))
-    if ir is None or any(d.severity == "error" for d in diagnostics):
-        raise CommandError(f"{paths[0]} has errors; nothing was deployed")
-    from compiler.validate import json_path, validator
-
-    problem = next(iter(validator().iter_errors(ir)), None)
-    if problem is not None:
-        raise CommandError(f"internal error: the IR does not match its schema at "
-                           f"{json_path(problem.absolute_path)}: {problem.message}", code=2)
+    ir, code = compile_one(paths)
+    if ir is None:
+        raise CommandError(f"{paths[0]} has errors; nothing was deployed", code=code)
     return ir
 
 
@@ -179,11 +169,8 @@ async def _deploy_roots(args: Any, client: Any, ir: dict, roots: list[Root], tas
 
 
 def _build_worker(client: Any, ir: dict, task_queue: str) -> Any:
-    try:
-        from runtime.worker import build_worker
-    except ImportError as exc:
-        raise CommandError(f"the runtime is not available: {exc}", code=2) from None
     from cli import registrations
+    from runtime.worker import build_worker
 
     also = registrations.earlier(ir)
     registrations.remember(ir)

@@ -1,5 +1,5 @@
-"""What the runtime commands show: status trees, the live view, the ``--until-loaded``
-summary and a spec's diagnostics.
+"""What the runtime commands show: status trees, the live view and the ``--until-loaded``
+summary (a spec's diagnostics are shown by ``cli.main.report``, as ``swfc validate`` shows them).
 
 Stage: the CLI's rendering, under ``cli/runtime_cmds.py``. Takes plain data (status objects
 as ``runtime.client.collect_status`` gives them, DESIGN.md §5; diagnostics); gives rich
@@ -13,7 +13,6 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group
@@ -31,7 +30,7 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
-def render_tree(tree: dict, label: Any = None) -> Tree:
+def render_tree(tree: dict) -> Tree:
     """A rich ``Tree`` of a status object: id, type, status, loaded, tokens, last error."""
 
     def add(parent: Tree, node: dict) -> None:
@@ -39,13 +38,9 @@ def render_tree(tree: dict, label: Any = None) -> Tree:
         for child in node["children"]:
             add(branch, child)
 
-    root = Tree(label) if label is not None else None
-    if root is None:
-        root = Tree(_node_label(tree))
-        for child in tree["children"]:
-            add(root, child)
-    else:
-        add(root, tree)
+    root = Tree(_node_label(tree))
+    for child in tree["children"]:
+        add(root, child)
     return root
 
 
@@ -121,22 +116,3 @@ async def live_view(fetch: Callable[[], Awaitable[list[dict]]]) -> None:
             trees = await fetch()
             live.update(Group(*(render_tree(t) for t in trees), hint))
             await asyncio.sleep(1)
-
-
-def print_diagnostics(diagnostics: list, n_files: int) -> None:
-    """A spec's findings on stderr, as ``swfc validate`` shows them."""
-    texts: dict[str, str] = {}
-    for d in diagnostics:
-        for span in [d.span, *(n.span for n in d.notes)]:
-            if span.file not in texts:
-                try:
-                    texts[span.file] = Path(span.file).read_text(encoding="utf-8")
-                except OSError:
-                    pass
-    try:
-        from cli.render import print_text
-
-        print_text(diagnostics, texts, n_files, file=sys.stderr, color=sys.stderr.isatty())
-    except ImportError:
-        for d in diagnostics:
-            print(f"{d.span}: {d.severity}[{d.code}]: {d.message}", file=sys.stderr)

@@ -7,7 +7,6 @@ identical input gives byte-identical `dump_ir` output from any directory.
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from dsl import ast
@@ -16,6 +15,7 @@ from compiler import values
 from compiler.check import base_default, workflow_id
 from compiler.resolve import PRIMITIVES, ApiView, EntityView, Symbols, WorkflowView
 from compiler.routing import Routes
+from rules.ir import ir_hash
 
 DEFAULT_TIMEOUT_MS = 10_000
 DEFAULT_RETRY = {"max_attempts": 3, "initial_interval_ms": 1000, "max_interval_ms": 30_000}
@@ -148,13 +148,6 @@ def emit(symbols: Symbols, routes: Routes) -> dict:
     }
     ir["hash"] = ir_hash(ir)
     return ir
-
-
-def ir_hash(ir: dict) -> str:
-    """`sha256:` + the hex digest of the compact canonical text of `ir` without `hash`."""
-    body = {k: v for k, v in ir.items() if k != "hash"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def dump_ir(ir: dict) -> str:

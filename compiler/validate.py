@@ -6,7 +6,8 @@ with the JSON path of the problem. jsonschema is imported here only, on first us
 `swfc validate` never emits IR and so never pays for it.
 
 jsonschema checks the schema and words every error; the common case (a valid IR) is
-decided by `fastschema`'s compiled predicate, which is ~10x faster on large specs.
+decided by `rules.schema`'s compiled predicate: on a 10,000-line spec it takes 24 ms where
+jsonschema takes 0.8 s of a 2 s `swfc compile`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from dsl.ast import Span
 from dsl.diagnostics import Collector
+from rules.ir import json_path
 
 SCHEMA_PATH = Path(__file__).with_name("ir.schema.json")
 
@@ -34,20 +36,15 @@ def validator():
 @lru_cache(maxsize=1)
 def fast_check():
     """The compiled accept-path predicate, or None when the schema needs full jsonschema."""
-    from compiler.fastschema import Unsupported, compile_schema
+    from rules.schema import accept_path
 
-    validator()  # the schema itself must be valid 2020-12 first
-    try:
-        return compile_schema(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
-    except Unsupported:
-        return None
+    return accept_path(validator().schema)  # the schema itself is checked as 2020-12 first
 
 
-def json_path(path) -> str:
-    out = "$"
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
+def is_valid_ir(doc) -> bool:
+    """Whether `doc` matches the IR schema (the fast predicate decides a valid one)."""
+    fast = fast_check()
+    return (fast is not None and fast(doc)) or validator().is_valid(doc)
 
 
 def validate_ir(ir: dict, diags: Collector, where: Span) -> bool:

@@ -23,12 +23,12 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from rules.names import LOAD_ACTIVITY
 from runtime import registry
 from runtime.ir import DEFAULT_PORTS, IR, Api, Workflow, origin_of
 from runtime.normalize import InvalidData, normalize, select
 from runtime.sealing import SealError, open_sealed
 
-LOAD_ACTIVITY = "load_entity"
 MAX_RETRY_AFTER = timedelta(hours=1)
 
 

@@ -26,11 +26,11 @@ from typing import Any
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
+from rules.names import UPGRADE_UPDATE
+from runtime.delivery import refusal, start_unless_running
 from runtime.ir import origin_of
 from runtime.sealing import DEFAULT_KEY_PATH, SEAL_KEY_ENV, SealError, load_key, seal
 
@@ -245,12 +245,8 @@ async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str)
         if current and current != ir_hash:
             return await upgrade_root(handle, root, current, ir_hash)
         return f"{root.workflow_id}: already running{elsewhere} (nothing started)"
-    try:
-        await client.start_workflow(
-            root.workflow_type, root.input, id=root.workflow_id, task_queue=task_queue, memo=root.memo,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
-    except WorkflowAlreadyStartedError:
+    if not await start_unless_running(client, root.workflow_type, root.input, workflow_id=root.workflow_id,
+                                      task_queue=task_queue, memo=root.memo):
         return f"{root.workflow_id}: already running (started concurrently; nothing started)"
     return f"{root.workflow_id}: started ({root.workflow_type}, task queue {task_queue})"
 
@@ -262,10 +258,9 @@ async def upgrade_root(handle: WorkflowHandle, root: Root, current: str, ir_hash
     request = {"ir_hash": ir_hash, "tokens": root.input["tokens"], "api_bases": root.input["api_bases"]}
     before = f"{root.workflow_id}: running with IR {short_hash(current)}"
     try:
-        await asyncio.wait_for(handle.execute_update("upgrade", request), timeout)
+        await asyncio.wait_for(handle.execute_update(UPGRADE_UPDATE, request), timeout)
     except WorkflowUpdateFailedError as exc:
-        reason = getattr(exc.cause, "message", None) or str(exc.cause or exc)
-        return f"{before}; not upgraded to {short_hash(ir_hash)}: {reason}"
+        return f"{before}; not upgraded to {short_hash(ir_hash)}: {refusal(exc)}"
     except asyncio.TimeoutError:
         return (f"{before}; not upgraded to {short_hash(ir_hash)}: no worker answered within "
                 f"{timeout:.0f}s (is a worker running on its task queue?)")

@@ -31,7 +31,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-DELIVER_ACTIVITY = "deliver_effects"
+from rules.names import DELIVER_ACTIVITY, UPGRADE_UPDATE
 
 
 @activity.defn(name=DELIVER_ACTIVITY)
@@ -50,28 +50,40 @@ async def _one(client: Client, item: dict[str, Any]) -> dict[str, Any]:
         if item.get("cancel"):
             await handle.cancel()
         elif "upgrade" in item:
-            await handle.execute_update("upgrade", item["upgrade"])
+            await handle.execute_update(UPGRADE_UPDATE, item["upgrade"])
         else:
             await handle.signal(item["signal"], item["arg"])
     except RPCError as exc:
         gone = exc.status == RPCStatusCode.NOT_FOUND
         return {"workflow_id": wid, "ok": False, "gone": gone, "owned": False, "error": exc.message}
     except WorkflowUpdateFailedError as exc:  # the child's validator said why it cannot
-        reason = getattr(exc.cause, "message", None) or str(exc.cause or exc)
-        return {"workflow_id": wid, "ok": False, "gone": False, "owned": False, "error": f"upgrade refused: {reason}"}
+        return {"workflow_id": wid, "ok": False, "gone": False, "owned": False,
+                "error": f"upgrade refused: {refusal(exc)}"}
     return {"workflow_id": wid, "ok": True, "gone": False, "owned": False, "error": None}
+
+
+def refusal(exc: WorkflowUpdateFailedError) -> str:
+    """Why a workflow's update validator refused (its ApplicationError's message)."""
+    return getattr(exc.cause, "message", None) or str(exc.cause or exc)
+
+
+async def start_unless_running(client: Client, workflow: str, arg: Any, *, workflow_id: str,
+                               task_queue: str, memo: dict[str, Any]) -> bool:
+    """Start `workflow` as `workflow_id`; False when that id already runs (one workflow per
+    entity: the caller attaches to the running one instead)."""
+    try:
+        await client.start_workflow(workflow, arg, id=workflow_id, task_queue=task_queue, memo=memo,
+                                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
 
 
 async def _start(client: Client, handle: WorkflowHandle, item: dict[str, Any]) -> dict[str, Any]:
     start, wid = item["start"], item["workflow_id"]
-    try:
-        await client.start_workflow(
-            start["workflow"], start["arg"], id=wid, task_queue=start["task_queue"], memo=start["memo"],
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        )
+    if await start_unless_running(client, start["workflow"], start["arg"], workflow_id=wid,
+                                  task_queue=start["task_queue"], memo=start["memo"]):
         return {"workflow_id": wid, "ok": True, "gone": False, "owned": True, "error": None}
-    except WorkflowAlreadyStartedError:
-        pass
     # One workflow per entity: attach to the running one (subscribe, hand over the data).
     memo = await (await handle.describe()).memo()
     for signal in item["attach"]:

@@ -28,6 +28,7 @@ from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ApplicationError, ActivityError
 
+from rules.names import DELIVER_ACTIVITY, LOAD_ACTIVITY
 from runtime.ir import IR
 from runtime.registry import get as registration, holding, unknown_ir_grace_s
 from runtime.children import cleanup, plan, publish
@@ -39,8 +40,6 @@ from runtime.start_input import HOW_SWFC_STARTS, foreign_fields, shape_problems
 from runtime.state import Cancel, Ctx, Effect, Send, Start, Upgrade, WorkflowState
 from runtime.upgrade import adopt, carried_state, child_upgrades, upgrade_problem
 
-LOAD_ACTIVITY = "load_entity"  # names of runtime.activities (not imported here: httpx)
-DELIVER_ACTIVITY = "deliver_effects"
 ACTIVITY_MARGIN_MS = 5000
 START_RETRY_MS = 5000
 DELIVERY_BATCH = 100  # starts/signals/cancels per local activity (each start carries data)

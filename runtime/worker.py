@@ -17,14 +17,13 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from rules.names import DEFAULT_TASK_QUEUE
 from runtime import ir as ir_mod
 from runtime import registry
 from runtime.activities import LoadActivities
 from runtime.delivery import deliver_effects
 from runtime.sealing import load_key
 from runtime.workflow import StatefulWorkflow
-
-DEFAULT_TASK_QUEUE = "swfc"
 
 
 class SwfcWorker(Worker):

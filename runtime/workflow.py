@@ -17,9 +17,10 @@ from temporalio import workflow
 from temporalio.common import RawValue
 
 with workflow.unsafe.imports_passed_through():
-    from runtime.interpreter import DELIVER_ACTIVITY, LOAD_ACTIVITY, Interpreter
+    from rules.names import UPGRADE_UPDATE
+    from runtime.interpreter import Interpreter
 
-__all__ = ["StatefulWorkflow", "LOAD_ACTIVITY", "DELIVER_ACTIVITY"]
+__all__ = ["StatefulWorkflow"]
 
 
 @workflow.defn(dynamic=True, sandboxed=True)
@@ -37,7 +38,7 @@ class StatefulWorkflow:
     def on_signal(self, name: str, args: Sequence[RawValue]) -> None:
         self._interpreter.on_signal(name, args)
 
-    @workflow.update(name="upgrade")
+    @workflow.update(name=UPGRADE_UPDATE)
     async def upgrade(self, request: dict[str, Any]) -> dict[str, Any]:
         """Move to another registration (an edited spec): see `runtime.upgrade`."""
         return await self._interpreter.upgrade(request)

@@ -9,13 +9,13 @@ compiler/ir.schema.json here, so the runtime is only ever fed documents the CLI 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
+from rules.ir import ir_hash
 from runtime.sealing import seal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,9 +25,7 @@ SCHEMA = json.loads((REPO / "compiler" / "ir.schema.json").read_text())
 
 def rehash(ir: dict[str, Any]) -> dict[str, Any]:
     """Set `hash` as docs/ir.md defines it, and validate against the IR schema."""
-    body = {k: v for k, v in ir.items() if k != "hash"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    ir["hash"] = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    ir["hash"] = ir_hash(ir)
     jsonschema.validate(ir, SCHEMA)
     return ir
 

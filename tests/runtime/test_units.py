@@ -195,12 +195,3 @@ async def test_activity_errors_never_contain_the_token(load, http_api):
 
 def test_build_url():
     assert build_url("http://h:1/", "/users/{id}", {"id": "a b"}) == "http://h:1/users/a%20b"
-
-
-def test_the_workflow_names_the_activities_the_worker_registers():
-    import runtime.activities
-    import runtime.delivery
-    import runtime.workflow
-
-    assert runtime.workflow.LOAD_ACTIVITY == runtime.activities.LOAD_ACTIVITY
-    assert runtime.workflow.DELIVER_ACTIVITY == runtime.delivery.DELIVER_ACTIVITY

@@ -1,12 +1,16 @@
-"""A fast accept-path for JSON Schema: the IR schema compiled into Python closures.
+"""A fast accept-path for JSON Schema: a schema compiled into Python closures.
 
-Stage: used by `validate`. jsonschema's `Draft202012Validator` stays the authority: it
-checks the schema itself and words every error. But it pays ~10 µs of bookkeeping per
-node, which for a 10,000-line spec costs more than parsing it. This module compiles the
-keywords the IR schema uses (and only those: any other keyword raises `Unsupported`, and
-`validate` then uses jsonschema alone) into one predicate. When the predicate accepts,
-the IR is valid; when it rejects, `validate` asks jsonschema why. A test checks the two
-agree on every example IR and on many mutated ones.
+Stage: a pure rule shared by `compiler/validate.py` (the IR against `ir.schema.json`) and
+`runtime/normalize.py` (each record against its entity's schema, on every load and
+`update`). jsonschema's `Draft202012Validator` stays the authority: it checks the schema
+itself and words every error. But it pays ~10 µs of bookkeeping per node: ~3 ms for a
+record of 80 fields, 0.8 s for the IR of a 10,000-line spec. This module compiles the
+keywords those schemas use (and only those: any other keyword raises `Unsupported`, and
+the caller then uses jsonschema alone) into one predicate. When the predicate accepts, the
+value is valid; when it rejects, the caller asks jsonschema why. Tests check the two agree
+on every example IR and record and on many mutated ones (tests/compiler/test_ir_schema_fast_path.py,
+tests/rules/test_shared_rules.py); bench/record_validation.py measures the gain.
+Standard library only.
 """
 
 from __future__ import annotations
@@ -166,3 +170,11 @@ def compile_schema(schema: dict) -> Check:
         Unsupported: the schema uses a keyword not compiled here.
     """
     return Compiler(schema).compile(schema)
+
+
+def accept_path(schema: dict) -> Check | None:
+    """`compile_schema(schema)`, or None when the schema needs jsonschema alone."""
+    try:
+        return compile_schema(schema)
+    except Unsupported:
+        return None

@@ -1,5 +1,5 @@
-"""The compiled accept-path (compiler/fastschema.py) agrees with jsonschema's
-Draft202012Validator: on every example IR, and on IRs with random parts replaced."""
+"""The compiled accept-path (rules/schema.py) agrees with jsonschema's Draft202012Validator on
+the IR schema: on every example IR, and on IRs with random parts replaced."""
 
 from __future__ import annotations
 
