@@ -202,20 +202,3 @@ class Loader:
         chain = [n for _, n in self.stack[start:]] + [name]
         span = via.path.span if via is not None else Span(name, 1, 1, 1, 1)
         self.diags.add("SWF070", "import cycle: " + " -> ".join(shown(n) for n in chain), span)
-
-
-def load(roots: list[str], source: Source, diags: Collector, parse) -> Loaded:
-    """Load `roots` and everything they import.
-
-    Args:
-        roots: file names as the user gave them.
-        source: where texts come from (`FileSource` or `DictSource`).
-        diags: findings go here.
-        parse: `dsl.parse`, `(text, filename) -> (Spec, diagnostics)`.
-    Returns:
-        the loaded specs in load order and their texts.
-    """
-    loader = Loader(source, diags, parse)
-    for name in roots:
-        loader.load_root(name)
-    return loader.result

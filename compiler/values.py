@@ -15,7 +15,6 @@ MAX_MS = 365 * UNITS_MS["d"]  # beyond a year a timer or timeout is a typo, not 
 MAX_RETRIES = 1000
 DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z][A-Za-z0-9_]*|)\Z")
 ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 ORIGIN_RE = re.compile(r"([^\s/:@]+):(\d{1,5})\Z")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -34,7 +34,6 @@ from dsl.ast import (
     SelectStmt,
     SourceStmt,
     Span,
-    Spec,
     Str,
     SubscribeOpt,
     TimeoutStmt,
@@ -246,8 +245,3 @@ class ToAst(Transformer):
 
     def deploy_token(self, c) -> DeployToken:
         return DeployToken(c[1], c[4], self.span(c[0], c[-1]))
-
-
-def spec_of(file: str, decls) -> Spec:
-    """The `Spec` for a parse result (`start`'s tuple of declarations)."""
-    return Spec(file, tuple(decls))

@@ -1,7 +1,8 @@
 """The `deliver_effects` activity: one round's starts, signals and cancellations, at once.
 
 Stage: runs on the worker (as a local activity of the workflow), with the worker's Temporal
-client. Takes `{"items": [...]}` from `StatefulWorkflow._carry_out`; gives one result per item.
+client. Takes `{"items": [...]}` from `Interpreter._deliver` (runtime.interpreter); gives one
+result per item.
 
 Why an activity and not `start_child_workflow` / external signal handles: the server
 completes the commands a workflow issues on *its own* history one at a time — about 50–90 ms

@@ -1,6 +1,7 @@
 """A running workflow's whole state, and the context its pure helpers work on.
 
-Stage: owned by `runtime.workflow`; `signals.py` and `children.py` read and change it.
+Stage: owned by `runtime.interpreter` (behind the thin `runtime.workflow` shell);
+`signals.py`, `children.py`, `queries.py` and `upgrade.py` read and change it.
 Everything a workflow knows lives in one `WorkflowState` (JSON-friendly fields only), so
 continue-as-new carries it whole as the `carried` field of the next run's input.
 Tokens are held sealed; nothing here ever sees a plain token.

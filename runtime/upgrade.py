@@ -1,6 +1,6 @@
 """Moving a running workflow to another registration (an edited spec). Pure helpers.
 
-Stage: used by `runtime.workflow`. `swfc deploy` asks a running root to upgrade through
+Stage: used by `runtime.interpreter`. `swfc deploy` asks a running root to upgrade through
 a Temporal *update* named `upgrade` (not a signal: the documented signals stay the only
 signals, and the caller learns at once whether this worker can do it). The workflow
 continues as new under the new `ir_hash` with its state carried over, reloads, and in

@@ -27,12 +27,12 @@ from runtime.workflow import StatefulWorkflow
 
 
 class SwfcWorker(Worker):
-    """A `Worker` that also owns the shared httpx client and the workflow threads, and
-    closes them on shutdown."""
+    """A `Worker` that also owns the workflow threads and, unless the caller lent one, the
+    httpx client, and closes what it owns on shutdown."""
 
-    def __init__(self, client: Client, *, http: httpx.AsyncClient, **kwargs: Any) -> None:
+    def __init__(self, client: Client, *, owned_http: httpx.AsyncClient | None, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
-        self.http = http
+        self._owned_http = owned_http  # None: the caller's client, the caller closes it
         self._executor = kwargs["workflow_task_executor"]
 
     async def shutdown(self) -> None:
@@ -48,7 +48,8 @@ class SwfcWorker(Worker):
             await self._close()
 
     async def _close(self) -> None:
-        await self.http.aclose()
+        if self._owned_http is not None:
+            await self._owned_http.aclose()
         self._executor.shutdown(wait=False)
 
 
@@ -90,13 +91,15 @@ def build_worker(
     for doc in (*also, ir):
         registry.register(doc if isinstance(doc, ir_mod.IR) else ir_mod.load(doc))
     registry.set_unknown_ir_grace(task_queue, unknown_ir_grace_s)
-    http = http or httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(max_connections=100))
+    owned_http = None
+    if http is None:
+        http = owned_http = httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(max_connections=100))
     key = seal_key if seal_key is not None else load_key()
     activities = LoadActivities(http, key)
     slots = max_concurrent_workflow_tasks or 4 * (os.cpu_count() or 1)
     return SwfcWorker(
         client,
-        http=http,
+        owned_http=owned_http,
         task_queue=task_queue,
         workflows=[StatefulWorkflow],
         activities=[activities.load_entity, deliver_effects],

@@ -53,9 +53,11 @@ async def new_worker(client: Any, ir: dict, *, task_queue: str | None = None, **
         yield worker
 
 
-async def assert_eventually(fn: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.1) -> Any:
+async def assert_eventually(fn: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1) -> Any:
     """Call ``fn`` until it returns without raising AssertionError and without returning
-    False; return its result. At ``timeout`` seconds re-raise the last AssertionError."""
+    False; return its result. At ``timeout`` seconds re-raise the last AssertionError.
+    The tests' one polling loop. The default bound is generous for a loaded 2-core machine:
+    it returns as soon as the condition holds, so it costs nothing when things work."""
     deadline = time.monotonic() + timeout
     while True:
         try:

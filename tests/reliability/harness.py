@@ -26,7 +26,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from typing import Any, Awaitable, Callable, Iterable
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from sample_api import SampleAPI
-from tests.helpers import decoded_payloads, run_swfc, spawn_swfc
+from tests.helpers import assert_eventually, decoded_payloads, run_swfc, spawn_swfc
 
 SPEC = """\
 api shop {{
@@ -104,10 +103,10 @@ async def gather_bounded(coros: Iterable[Awaitable[Any]], limit: int = 16) -> li
 async def poll_until(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.5) -> bool:
     """Await `check()` until it is true or `timeout` seconds have passed; returns the last
     answer (scenarios report what did not happen instead of failing at once)."""
-    deadline = time.monotonic() + timeout
-    while not (done := await check()) and time.monotonic() < deadline:
-        await asyncio.sleep(interval)
-    return done
+    try:
+        return await assert_eventually(check, timeout=timeout, interval=interval)
+    except AssertionError:
+        return False
 
 
 def new_token(label: str = "tok") -> str:
@@ -261,13 +260,15 @@ class Deployment:
         returns everyone's status at the end either way (the outcome says what did not
         settle). A workflow is not asked again once it has settled."""
         settled = settled or (lambda st: st["loaded"] and st["status"] == "running")
-        deadline = time.monotonic() + timeout
         pending = list(self.expected_ids)
-        while pending and time.monotonic() < deadline:
+
+        async def all_settled() -> bool:
+            nonlocal pending
             answers = await self.statuses(pending)
             pending = [w for w, st in answers.items() if st is None or not settled(st)]
-            if pending:
-                await asyncio.sleep(1.0)
+            return not pending
+
+        await poll_until(all_settled, timeout, interval=1.0)
         return await self.statuses()
 
     # -- accounting ------------------------------------------------------------------

@@ -9,9 +9,9 @@ import time
 
 from temporalio.client import WorkflowExecutionStatus
 
-from tests.helpers import new_worker, unique
+from tests.helpers import assert_eventually, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import eventually, execution_status, query, start_root, tree, try_query
+from tests.runtime.util import execution_status, query, start_root, tree, try_query
 
 
 async def _settled(client, root: str, count: int, timeout: float = 30) -> dict:
@@ -21,7 +21,7 @@ async def _settled(client, root: str, count: int, timeout: float = 30) -> dict:
         assert all(s["loaded"] for s in t.values()), {w: (s["status"], s["last_error"]) for w, s in t.items()}
         return t
 
-    return await eventually(check, timeout=timeout)
+    return await assert_eventually(check, timeout=timeout)
 
 
 async def _signal_count(client, wid: str, name: str) -> int:
@@ -75,7 +75,7 @@ async def test_children_start_update_and_cancel_as_the_parent_data_changes(clien
             store = (await query(client, root, "state"))["store"]
             assert set(store["Listing"]) == {l1["id"], l3["id"]}  # l2's record left with it
 
-        await eventually(followed)
+        await assert_eventually(followed)
         # `delete` of a related record: the reference goes, and the child with it
         await handle.signal("delete", {"entity": "Listing", "id": l3["id"]})
 
@@ -83,10 +83,10 @@ async def test_children_start_update_and_cancel_as_the_parent_data_changes(clien
             assert (await query(client, root))["children"] == [f"Listing-{l1['id']}"]
             assert await execution_status(client, f"Listing-{l3['id']}") == WorkflowExecutionStatus.CANCELED
 
-        await eventually(deleted)
+        await assert_eventually(deleted)
         # the cancelled listing cancelled its own `cancel on delete` photo child too
         photo = f"Photo-{l2['photos'][0]['id']}"
-        await eventually(
+        await assert_eventually(
             lambda: _is(execution_status(client, photo), WorkflowExecutionStatus.CANCELED))
 
 
@@ -116,7 +116,7 @@ async def test_child_changes_flow_up_to_the_subscriber_without_echo(client, http
             st = await query(client, root, "state")
             assert st["store"]["Listing"][l1["id"]]["price"] == 99.5
 
-        await eventually(arrived)
+        await assert_eventually(arrived)
         await _quiet(client, [root, child])
         # exactly one update went up, none came back down (the `update {}` was ours)
         assert await _signal_count(client, root, "update") == updates_to_root + 1
@@ -141,7 +141,7 @@ async def test_a_relation_cycle_terminates(client, http_api):
             assert all(s["loaded"] for s in t.values())
             return t
 
-        t = await eventually(complete)
+        t = await assert_eventually(complete)
         await _quiet(client, sorted(want))
         t = await tree(client, root)
     # la's owner is the root: an ancestor, so no child; lb's owner u2 is started once, and
@@ -172,7 +172,7 @@ async def test_continue_as_new_keeps_state_and_children(client, http_api):
             desc = await client.get_workflow_handle(root).describe()
             assert desc.run_id != first_run
 
-        await eventually(continued, timeout=30, interval=0.3)
+        await assert_eventually(continued, timeout=30, interval=0.3)
         await _settled(client, root, 4)
         after = await query(client, root, "state")
         assert after["store"] == before["store"]
@@ -204,7 +204,7 @@ async def test_second_parent_attaches_instead_of_duplicating(client, http_api):
             state = await query(client, f"User-{ub}", "state")
             assert state["store"]["Listing"][shared["id"]]["title"] == shared["title"]
 
-        await eventually(attached)
+        await assert_eventually(attached)
         assert (await client.get_workflow_handle(child).describe()).run_id == run_id
         count = 0
         async for _ in client.list_workflows(f"WorkflowId = '{child}'"):
@@ -228,7 +228,7 @@ async def test_an_attached_parent_lets_go_when_the_owner_cancels_and_restarts_on
             subs = await query(client, child, "subscriptions")
             assert len(subs["subscribers"]) == 2
 
-        await eventually(attached)
+        await assert_eventually(attached)
         first_run = (await client.get_workflow_handle(child).describe()).run_id
         put_user(http_api, ua, [])  # the owner's data lets go: it cancels its child
         await a.signal("update", {})
@@ -236,7 +236,7 @@ async def test_an_attached_parent_lets_go_when_the_owner_cancels_and_restarts_on
         async def b_let_go():
             assert (await query(client, f"User-{ub}"))["children"] == []
 
-        await eventually(b_let_go)
+        await assert_eventually(b_let_go)
         await b.signal("update", {})  # b's data still has it: b starts it again, as owner
 
         async def restarted():
@@ -244,4 +244,4 @@ async def test_an_attached_parent_lets_go_when_the_owner_cancels_and_restarts_on
             assert desc.run_id != first_run and desc.status == WorkflowExecutionStatus.RUNNING
             assert (await desc.memo())["started_by"] == f"User-{ub}"
 
-        await eventually(restarted)
+        await assert_eventually(restarted)

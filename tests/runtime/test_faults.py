@@ -9,9 +9,9 @@ import time
 from temporalio.client import WorkflowExecutionStatus
 
 from runtime.sealing import fingerprint, seal
-from tests.helpers import new_worker, unique
+from tests.helpers import assert_eventually, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import eventually, query, start_root, try_query
+from tests.runtime.util import query, start_root, try_query
 
 
 async def _root_loaded(client, root: str, timeout: float = 30) -> dict:
@@ -20,7 +20,7 @@ async def _root_loaded(client, root: str, timeout: float = 30) -> dict:
         assert st["loaded"] and st["status"] == "running", st
         return st
 
-    return await eventually(check, timeout=timeout)
+    return await assert_eventually(check, timeout=timeout)
 
 
 async def _error_seen(client, wid: str, *fragments: str) -> dict:
@@ -29,7 +29,7 @@ async def _error_seen(client, wid: str, *fragments: str) -> dict:
         assert any(all(f in e["message"] for f in fragments) for e in st["errors"]), st["errors"]
         return st
 
-    return await eventually(check)
+    return await assert_eventually(check)
 
 
 def _user_only(api, uid: str) -> None:
@@ -119,7 +119,7 @@ async def test_401_waits_for_a_token_and_resumes_on_rotation(client, http_api):
             assert st["status"] == "waiting_for_token" and not st["loaded"], st
             assert "HTTP 401" in st["last_error"]
 
-        await eventually(waiting)
+        await assert_eventually(waiting)
         assert await query(client, root, "pendingChanges") == [{"kind": "reload", "waiting_for_token": True}]
         assert [r.status for r in http_api.requests_to(f"/users/{uid}")] == [401]  # no retry storm
         await handle.signal("apiToken", seal("crm", good))
@@ -135,7 +135,7 @@ async def test_a_transient_401_retries_with_the_same_token_on_request(client, ht
     root = f"User-{uid}"
     async with new_worker(client, ir) as worker:
         handle = await start_root(client, ir, worker.task_queue, uid, "same")
-        await eventually(lambda: _status_is(client, root, "waiting_for_token"))
+        await assert_eventually(lambda: _status_is(client, root, "waiting_for_token"))
         await handle.signal("apiToken", seal("crm", "same"))
         st = await _root_loaded(client, root)
         assert st["tokens"] == {"crm": fingerprint("same")}
@@ -148,7 +148,7 @@ async def test_missing_token_waits_without_a_request(client, http_api):
     root = f"User-{uid}"
     async with new_worker(client, ir) as worker:
         handle = await start_root(client, ir, worker.task_queue, uid, None)
-        await eventually(lambda: _status_is(client, root, "waiting_for_token"))
+        await assert_eventually(lambda: _status_is(client, root, "waiting_for_token"))
         assert http_api.log() == []
         await handle.signal("apiToken", seal("crm", "t"))
         await _root_loaded(client, root)
@@ -194,7 +194,7 @@ async def test_a_deleted_child_leaves_its_parents_relation(client, http_api):
     root = f"User-{uid}"
     async with new_worker(client, ir) as worker:
         await start_root(client, ir, worker.task_queue, uid, "t")
-        await eventually(lambda: _status_is(client, f"Listing-{l2['id']}", "running"))
+        await assert_eventually(lambda: _status_is(client, f"Listing-{l2['id']}", "running"))
         child = client.get_workflow_handle(f"Listing-{l2['id']}")
         await child.signal("delete", {})
         assert (await child.result())["status"] == "deleted"
@@ -204,7 +204,7 @@ async def test_a_deleted_child_leaves_its_parents_relation(client, http_api):
             assert st["store"]["User"][uid]["listings"] == [l1["id"]]
             assert (await query(client, root))["children"] == [f"Listing-{l1['id']}"]
 
-        await eventually(let_go)
+        await assert_eventually(let_go)
 
 
 async def test_delete_of_own_entity_completes_and_cancels_children(client, http_api):
@@ -216,7 +216,7 @@ async def test_delete_of_own_entity_completes_and_cancels_children(client, http_
     async with new_worker(client, ir) as worker:
         handle = await start_root(client, ir, worker.task_queue, uid, "t")
         await _root_loaded(client, root)
-        await eventually(lambda: _status_is(client, f"Listing-{l1['id']}", "running"))
+        await assert_eventually(lambda: _status_is(client, f"Listing-{l1['id']}", "running"))
         await handle.signal("delete", {})
         result = await handle.result()
         assert result["status"] == "deleted"
@@ -225,7 +225,7 @@ async def test_delete_of_own_entity_completes_and_cancels_children(client, http_
             d = await client.get_workflow_handle(f"Listing-{l1['id']}").describe()
             assert d.status == WorkflowExecutionStatus.CANCELED
 
-        await eventually(cancelled)
+        await assert_eventually(cancelled)
 
 
 async def test_a_refreshing_workflow_that_waits_for_a_token_sleeps_instead_of_spinning(client, http_api):
@@ -240,7 +240,7 @@ async def test_a_refreshing_workflow_that_waits_for_a_token_sleeps_instead_of_sp
         handle = await start_root(client, ir, worker.task_queue, uid, "first")
         await _root_loaded(client, root)
         http_api.require_auth("/", "second")  # the next refresh gets a 401
-        await eventually(lambda: _status_is(client, root, "waiting_for_token"))
+        await assert_eventually(lambda: _status_is(client, root, "waiting_for_token"))
         await asyncio.sleep(3)  # 15 refresh periods; a spinning task is failed after 2 s
         events = [e async for e in handle.fetch_history_events()]
         assert not any(e.HasField("workflow_task_failed_event_attributes") for e in events)

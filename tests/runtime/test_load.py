@@ -6,9 +6,9 @@ from __future__ import annotations
 from temporalio.client import WorkflowExecutionStatus
 
 from runtime.sealing import fingerprint, seal
-from tests.helpers import new_worker, unique
+from tests.helpers import assert_eventually, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import eventually, execution_status, query, start_root, tree
+from tests.runtime.util import execution_status, query, start_root, tree
 
 CHILDREN = 230  # more than two delivery batches
 
@@ -28,14 +28,14 @@ async def test_a_parent_with_hundreds_of_children_starts_rotates_and_cancels_the
             t = await tree(client, root)
             assert len(t) == 1 + CHILDREN and all(s["loaded"] for s in t.values())
 
-        await eventually(all_loaded, timeout=120, interval=0.5)
+        await assert_eventually(all_loaded, timeout=120, interval=0.5)
         await handle.signal("apiToken", seal("crm", new))
 
         async def all_rotated():
             t = await tree(client, root)
             assert {s["tokens"]["crm"] for s in t.values()} == {fingerprint(new)}
 
-        await eventually(all_rotated, timeout=60, interval=0.5)
+        await assert_eventually(all_rotated, timeout=60, interval=0.5)
         put_user(http_api, uid, listings[:10])
         await handle.signal("update", {})
 
@@ -44,4 +44,4 @@ async def test_a_parent_with_hundreds_of_children_starts_rotates_and_cancels_the
             gone = [await execution_status(client, f"Listing-{x['id']}") for x in listings[10::40]]
             assert set(gone) == {WorkflowExecutionStatus.CANCELED}
 
-        await eventually(the_rest_cancelled, timeout=60, interval=0.5)
+        await assert_eventually(the_rest_cancelled, timeout=60, interval=0.5)

@@ -10,8 +10,8 @@ import uuid
 
 from runtime.client import prepare_roots, start_roots
 from runtime.sealing import fingerprint
-from tests.helpers import compile_text, new_worker, unique
-from tests.runtime.util import eventually, tree
+from tests.helpers import assert_eventually, compile_text, new_worker, unique
+from tests.runtime.util import tree
 
 SPEC = """
 api inv { base "{url}" auth header "X-Inv-Key" }
@@ -64,7 +64,7 @@ async def test_integer_keys_nested_select_one_to_one_and_two_apis(client, http_a
             assert all(s["loaded"] and s["last_error"] is None for s in t.values()), t
             return t
 
-        statuses = await eventually(settled, timeout=45)
+        statuses = await assert_eventually(settled, timeout=45)
 
     inv, cat = fingerprint(inv_key), fingerprint(cat_token)
     assert statuses[root]["tokens"] == {"inv": inv, "cat": cat}
@@ -98,7 +98,7 @@ async def test_api_queries_answer_one_api_by_name_and_every_api_without(client, 
             assert await handle.query("apiUrl", "cat") == http_api.url
             assert await handle.query("apiUrl") == {"cat": http_api.url, "inv": http_api.url}
 
-        await eventually(answered)
+        await assert_eventually(answered)
 
 
 def _unique_code() -> int:

@@ -19,9 +19,9 @@ from runtime import registry
 from runtime.sealing import seal
 from runtime.queries import QUERIES
 from runtime.workflow import StatefulWorkflow
-from tests.helpers import decoded_payloads, new_worker, unique
+from tests.helpers import assert_eventually, decoded_payloads, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import eventually, query, start_root, tree
+from tests.runtime.util import query, start_root, tree
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -55,16 +55,16 @@ async def test_no_token_in_histories_memo_search_attributes_queries_or_logs(clie
             assert len(t) == 5 and all(s["loaded"] for s in t.values())
             return t
 
-        await eventually(loaded)
+        await assert_eventually(loaded)
         # the error paths: a refused token, a 500, a rotation that cascades
         http_api.unauthorized(f"/listings/{listings[0]['id']}")
         await client.get_workflow_handle(f"Listing-{listings[0]['id']}").signal("update", {})
         http_api.fail(f"/users/{uid}", times=None)
         await handle.signal("update", {})
-        await eventually(lambda: _status(client, root, "error"))
+        await assert_eventually(lambda: _status(client, root, "error"))
         http_api.clear_faults()
         await handle.signal("apiToken", seal("crm", second))
-        t = await eventually(loaded)
+        t = await assert_eventually(loaded)
         answers = [await query(client, w, q) for w in t for q in QUERIES]
 
     async def every_run():
@@ -72,7 +72,7 @@ async def test_no_token_in_histories_memo_search_attributes_queries_or_logs(clie
         assert len(hs) > len(t)  # the root continued as new at least once (visibility lags)
         return hs
 
-    histories = await eventually(every_run)
+    histories = await assert_eventually(every_run)
 
     for h in histories:
         text = h.to_json()
@@ -114,8 +114,9 @@ def _record(ir: dict, histories: list[WorkflowHistory]) -> None:
 
 async def test_stored_histories_replay():
     files = sorted(HISTORIES.glob("*-*.json"))
-    if not files:
-        return  # nothing recorded yet (SWFC_RECORD_HISTORIES=1 pytest ... records them)
+    # They are in the repo: none found means they were lost, not that all is well
+    # (SWFC_RECORD_HISTORIES=1 pytest ... records them again).
+    assert files and (HISTORIES / "ir.json").is_file(), f"no stored histories in {HISTORIES}"
     registry.register(ir_mod.load(json.loads((HISTORIES / "ir.json").read_text())))
     histories = [WorkflowHistory.from_json(f.stem.split("-", 1)[1], f.read_text()) for f in files]
     replayer = Replayer(workflows=[StatefulWorkflow])

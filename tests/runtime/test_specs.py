@@ -14,8 +14,8 @@ from temporalio.client import Client
 
 from runtime.sealing import fingerprint, seal
 from tests.conftest import MARKETPLACE_TOKEN
-from tests.helpers import compile_spec, copy_specs, new_worker
-from tests.runtime.util import eventually, tree
+from tests.helpers import assert_eventually, compile_spec, copy_specs, new_worker
+from tests.runtime.util import tree
 
 DEMO_TOKENS = {"CRM_TOKEN": MARKETPLACE_TOKEN, "DESK_TOKEN": "demo-desk-token",
                "NOTES_API_KEY": "demo-notes-key", "CI_TOKEN": "demo-ci-token"}
@@ -52,7 +52,7 @@ async def test_example_spec_runs_with_least_privilege(client, marketplace_api, t
             assert all(s["loaded"] for s in t.values()), {w: (s["status"], s["last_error"]) for w, s in t.items()}
             return t
 
-        t = await eventually(all_loaded, timeout=30)
+        t = await assert_eventually(all_loaded, timeout=30)
         states = {w: await ns_client.get_workflow_handle(w).query("state") for w in t}
     assert {w: st["errors"] for w, st in states.items() if st["errors"]} == {}
     for wid, st in t.items():

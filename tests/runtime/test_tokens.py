@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 
 from runtime.sealing import fingerprint, seal
-from tests.helpers import new_worker, unique
+from tests.helpers import assert_eventually, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import eventually, query, start_root, tree, try_query
+from tests.runtime.util import query, start_root, tree, try_query
 
 
 def _hierarchy(api, uid: str, n: int = 2, photos: int = 1) -> list[dict]:
@@ -24,7 +24,7 @@ async def _loaded(client, root: str, count: int) -> dict:
         assert all(s["loaded"] for s in t.values()), {w: (s["status"], s["last_error"]) for w, s in t.items()}
         return t
 
-    return await eventually(check)
+    return await assert_eventually(check)
 
 
 async def test_tokens_reach_exactly_the_workflows_that_need_them(client, http_api):
@@ -65,7 +65,7 @@ async def test_rotation_at_the_root_cascades_and_later_loads_use_the_new_token(c
             for wid, st in t.items():
                 assert st["tokens"]["crm"] == (None if wid.startswith("Photo-") else fingerprint(new)), wid
 
-        await eventually(rotated)
+        await assert_eventually(rotated)
         http_api.clear_log()
         lid = listings[0]["id"]
         await client.get_workflow_handle(f"Listing-{lid}").signal("update", {})
@@ -74,7 +74,7 @@ async def test_rotation_at_the_root_cascades_and_later_loads_use_the_new_token(c
             reqs = http_api.requests_to(f"/listings/{lid}")
             assert reqs and all(r.auth == f"Bearer {new}" for r in reqs)
 
-        await eventually(reloaded_with_new)
+        await assert_eventually(reloaded_with_new)
         # the root reloaded on rotation (its source uses crm) with the new token too
         assert all(r.auth == f"Bearer {new}" for r in http_api.log())
 
@@ -98,7 +98,7 @@ async def test_rotation_at_the_root_reaches_each_of_50_children_once(client, htt
             t = await tree(client, root)
             assert all(s["tokens"]["crm"] == fingerprint(new) for s in t.values())
 
-        await eventually(all_rotated, timeout=30, interval=0.05)
+        await assert_eventually(all_rotated, timeout=30, interval=0.05)
         rotation_secs = time.monotonic() - t0
         # server side: from the root receiving the signal to the last child receiving it
         t = await tree(client, root)
@@ -140,7 +140,7 @@ async def test_token_none_workflow_never_holds_a_token(client, http_api):
             st = await try_query(client, photo)
             assert st is not None and st["tokens"] == {"crm": None}
 
-        await eventually(started)
+        await assert_eventually(started)
         # a token signalled straight at it is refused and recorded, never held
         await client.get_workflow_handle(photo).signal("apiToken", seal("crm", "sneaky"))
 
@@ -148,7 +148,7 @@ async def test_token_none_workflow_never_holds_a_token(client, http_api):
             st = await query(client, photo, "state")
             assert any("does not use api 'crm'" in e["message"] for e in st["errors"])
 
-        await eventually(refused)
+        await assert_eventually(refused)
         assert await query(client, photo, "apiToken") is None
 
 
@@ -168,7 +168,7 @@ async def test_api_url_is_per_workflow_and_refused_outside_allow(client, http_ap
             st = await query(client, root, "state")
             assert any("apiUrl refused" in e["message"] and "evil.example:8080" in e["message"] for e in st["errors"])
 
-        await eventually(refused)
+        await assert_eventually(refused)
         assert await query(client, root, "apiUrl") == http_api.url
         # accepted: localhost is in allow; the root reloads through it, the child is untouched
         other = f"http://localhost:{http_api.port}"
@@ -179,7 +179,7 @@ async def test_api_url_is_per_workflow_and_refused_outside_allow(client, http_ap
             reqs = http_api.requests_to(f"/users/{uid}")
             assert reqs and reqs[-1].headers.get("Host", reqs[-1].headers.get("host")) == f"localhost:{http_api.port}"
 
-        await eventually(via_localhost)
+        await assert_eventually(via_localhost)
         assert await query(client, root, "apiUrl") == other
         assert await query(client, f"Listing-{listings[0]['id']}", "apiUrl") == http_api.url
         assert not any(r.headers.get("Host", "").startswith("evil") for r in http_api.log())
@@ -189,4 +189,4 @@ async def test_api_url_is_per_workflow_and_refused_outside_allow(client, http_ap
         async def back():
             assert await query(client, root, "apiUrl") == http_api.url
 
-        await eventually(back)
+        await assert_eventually(back)

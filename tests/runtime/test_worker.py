@@ -10,9 +10,9 @@ import textwrap
 
 from temporalio.client import WorkflowExecutionStatus
 
-from tests.helpers import REPO, new_worker, stop_process, swfc_env, unique
+from tests.helpers import REPO, assert_eventually, new_worker, stop_process, swfc_env, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import eventually, start_root, tree, try_query
+from tests.runtime.util import start_root, tree, try_query
 
 _WORKER = textwrap.dedent("""
     import asyncio, json, sys
@@ -58,7 +58,7 @@ async def test_two_worker_processes_share_one_task_queue(client, http_api, tmp_p
                 assert len(t) == 1 + 6 + 12 and all(s["loaded"] for s in t.values())
                 return t
 
-            t = await eventually(loaded, timeout=30)
+            t = await assert_eventually(loaded, timeout=30)
             identities = await _identities(client, sorted(t))
     finally:
         stop_process(proc)
@@ -80,13 +80,13 @@ async def test_a_registration_the_worker_lacks_fails_the_task_not_the_workflow(c
             assert desc.status == WorkflowExecutionStatus.RUNNING
             assert desc.raw_description.pending_workflow_task.attempt >= 2
 
-        await eventually(task_retried)
+        await assert_eventually(task_retried)
     # a worker that holds the registration picks the same workflow up
     async with new_worker(client, other, task_queue=queue):
         async def loaded():
             assert ((await try_query(client, root)) or {}).get("loaded")
 
-        await eventually(loaded, timeout=30)
+        await assert_eventually(loaded, timeout=30)
 
 
 async def test_every_reloads_on_the_workflow_clock(client, http_api):
@@ -95,7 +95,7 @@ async def test_every_reloads_on_the_workflow_clock(client, http_api):
     ir = marketplace_ir(http_api, every_ms=300)
     async with new_worker(client, ir) as worker:
         await start_root(client, ir, worker.task_queue, uid, "t")
-        await eventually(lambda: len(http_api.requests_to(f"/users/{uid}")) >= 3)
+        await assert_eventually(lambda: len(http_api.requests_to(f"/users/{uid}")) >= 3)
 
 
 async def test_a_worker_keeps_serving_earlier_registrations(client, http_api):
@@ -109,4 +109,4 @@ async def test_a_worker_keeps_serving_earlier_registrations(client, http_api):
         async def loaded():
             assert ((await try_query(client, f"User-{uid}")) or {}).get("loaded")
 
-        await eventually(loaded)
+        await assert_eventually(loaded)

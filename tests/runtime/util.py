@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError
 
 from tests.runtime.irs import root_input
@@ -27,7 +27,7 @@ async def try_query(client: Client, wid: str, name: str = "status") -> Any:
     """The query's answer, or None while the workflow does not exist / cannot answer yet."""
     try:
         return await query(client, wid, name)
-    except (RPCError, Exception):  # noqa: BLE001 - "not found yet" in all its forms
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):  # not started, or no worker has run it yet
         return None
 
 
@@ -49,11 +49,3 @@ async def tree(client: Client, root: str) -> dict[str, dict[str, Any]]:
 
 async def execution_status(client: Client, wid: str) -> WorkflowExecutionStatus | None:
     return (await client.get_workflow_handle(wid).describe()).status
-
-
-async def eventually(fn, *, timeout: float = 30.0, interval: float = 0.1) -> Any:
-    """`assert_eventually` with a timeout for a loaded 2-core machine (it returns as soon as
-    the condition holds, so a generous bound costs nothing when things work)."""
-    from tests.helpers import assert_eventually
-
-    return await assert_eventually(fn, timeout=timeout, interval=interval)
