@@ -197,22 +197,18 @@ def fmt_one(path: str, args, format_text) -> int:
 
 
 def read_spec(path: str) -> tuple[str | None, bytes]:
-    """The text of `path` (`-`: stdin) and its bytes; a SWF002 finding if it cannot be read."""
-    from dsl.ast import Span
+    """The text of `path` (`-`: stdin) and its bytes, read as `swfc validate` reads a spec;
+    a SWF002 finding (at the first bad byte) if it cannot be read."""
+    from dsl.files import LoadError, decode, read_bytes, unreadable
     from dsl.diagnostics import CODES, Diagnostic
 
     try:
-        if path == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        return data.decode("utf-8"), data
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        message = f"cannot read `{path}`: {reason}"
-        report([Diagnostic("SWF002", CODES["SWF002"].severity, message, Span(path, 1, 1, 1, 2))],
-               {}, out=sys.stderr)
+        data = sys.stdin.buffer.read() if path == "-" else read_bytes(path)
+        return decode(data), data
+    except LoadError as exc:
+        message, span = unreadable(path, exc)
+        report([Diagnostic("SWF002", CODES["SWF002"].severity, message, span)],
+               {path: exc.text} if exc.text is not None else {}, out=sys.stderr)
         return None, b""
 
 

@@ -96,6 +96,14 @@ def test_unreadable_files_are_findings(files, tmp_path):
     assert latin1.read_bytes() == b'import "caf\xe9.swf"\n'
 
 
+def test_fmt_and_validate_name_a_bad_byte_at_the_same_line_and_column(files):
+    (bad,) = files(bad=b'entity User {\n  id string # caf\xe9\n}\n')
+    _, fmt_err = run("fmt", bad)[1:]
+    _, validate_out, _ = run("validate", bad)
+    where = f"{bad}:2:18: error[SWF002]: cannot read `{bad}`: not valid UTF-8 (byte 0xe9)"
+    assert where in fmt_err and where in validate_out
+
+
 def test_usage_errors_exit_2():
     assert run("fmt")[0] == 2
     assert run("fmt", "--nonsense", "specs/marketplace.swf")[0] == 2

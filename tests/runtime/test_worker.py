@@ -110,3 +110,15 @@ async def test_a_worker_keeps_serving_earlier_registrations(client, http_api):
             assert ((await try_query(client, f"User-{uid}")) or {}).get("loaded")
 
         await assert_eventually(loaded)
+
+
+async def test_a_worker_leaves_open_the_http_client_it_was_lent(client, http_api):
+    import httpx
+
+    async with httpx.AsyncClient() as lent:
+        async with new_worker(client, marketplace_ir(http_api), http=lent):
+            pass
+        assert not lent.is_closed
+        async with new_worker(client, marketplace_ir(http_api)) as worker:
+            own = worker._owned_http
+        assert own is not None and own.is_closed
