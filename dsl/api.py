@@ -13,7 +13,8 @@ from lark.exceptions import UnexpectedInput, VisitError
 
 from dsl.ast import Span, Spec
 from dsl.diagnostics import CODES, Diagnostic
-from dsl.parser import get_parser, parse_lock
+from dsl.parser import get_parser
+from dsl.transform import parse_run
 
 
 def parse(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
@@ -28,8 +29,7 @@ def parse(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
         diagnostics (SWF001), in source order. Nothing is raised.
     """
     try:
-        with parse_lock:
-            return _parse(text, filename)
+        return _parse(text, filename)
     except Exception as exc:  # a bug in swfc, never the user's fault: report, don't crash
         if isinstance(exc, VisitError):
             exc = exc.orig_exc
@@ -39,24 +39,23 @@ def parse(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
 
 
 def _parse(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
-    parser, to_ast = get_parser()
-    to_ast.file, to_ast.problems = filename, []
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte-order mark: editors do not show it or count it as a column
-    try:
-        decls = parser.parse(text)
-    except UnexpectedInput as failure:
-        return _parse_broken(text, filename, failure)
-    return Spec(filename, decls), [_diag("SWF001", m, s) for m, s in to_ast.problems]
+    with parse_run(filename) as run:
+        try:
+            decls = get_parser().parse(text)
+        except UnexpectedInput as failure:
+            return _parse_broken(text, filename, failure, run.problems)
+    return Spec(filename, decls), [_diag("SWF001", m, s) for m, s in run.problems]
 
 
-def _parse_broken(text: str, filename: str, failure) -> tuple[Spec, list[Diagnostic]]:
+def _parse_broken(text: str, filename: str, failure, found) -> tuple[Spec, list[Diagnostic]]:
+    """The slow path: recover; `found` collects the transformer's problems as it goes."""
     from dsl.recover import parse_recovering  # only loaded when a file is broken
 
-    parser, to_ast = get_parser()
-    decls, problems = parse_recovering(parser, _wording(), text, filename, failure)
+    decls, problems = parse_recovering(get_parser(), _wording(), text, filename, failure)
     diags = {_diag("SWF001", m, s, notes, hint) for m, s, notes, hint in problems}
-    diags |= {_diag("SWF001", m, s) for m, s in to_ast.problems}  # a restart repeats them
+    diags |= {_diag("SWF001", m, s) for m, s in found}  # a restart repeats them
     order = sorted(diags, key=lambda d: (d.sort_key(), d.hint or "", repr(d.notes)))
     return Spec(filename, tuple(d for d in decls if d is not None)), order
 
@@ -65,7 +64,7 @@ def _parse_broken(text: str, filename: str, failure) -> tuple[Spec, list[Diagnos
 def _wording():
     from dsl.syntax import Wording
 
-    return Wording(get_parser()[0])
+    return Wording(get_parser())
 
 
 def _diag(code: str, message: str, span: Span, notes=(), hint=None) -> Diagnostic:

@@ -15,7 +15,6 @@ import functools
 import os
 import sys
 import tempfile
-import threading
 
 import lark
 from lark import Lark
@@ -62,24 +61,20 @@ def _private_dir(folder: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
-def get_parser() -> tuple[Lark, ToAst]:
-    """The shared parser and its transformer (whose `file`/`problems` are per parse)."""
-    to_ast = ToAst()
-    parser = Lark.open(
+def get_parser() -> Lark:
+    """The shared parser. Its transformer keeps nothing of a parse, so one parser serves
+    any number of threads: parse inside `dsl.transform.parse_run`."""
+    return Lark.open(
         "grammar.lark",
         rel_to=__file__,
         parser="lalr",
         lexer="contextual",
         postlex=AlwaysName(),
-        transformer=to_ast,
+        transformer=ToAst(),
         # Spans come from tokens in `ToAst`, so Lark's own position bookkeeping (which
         # only decorates Tree results) would be pure overhead here.
         propagate_positions=False,
         maybe_placeholders=False,
         cache=_cache_path(),
     )
-    return parser, to_ast
 
-
-# One parse at a time: the transformer carries the file name and the problems found.
-parse_lock = threading.Lock()

@@ -19,6 +19,14 @@ does what yacc's panic mode and Lark's `find_grammar_errors` do, trying in turn:
 
 Errors are not reported again until a token has been accepted, nor twice on one line;
 after 30 (or 5000 unreported) the rest of the file is not read.
+
+Lark's public `InteractiveParser` does the driving: `choices()` (what the current state
+takes), `feed_token`, `lexer_thread`/`parser_state`. Three things it has no public API for
+are done on Lark's own objects, each in one method below, which is why `pyproject.toml`
+pins Lark's minor version: popping the parser's stacks back to a boundary (`pop_to`,
+`snapshot`/`restore`), the actions of a state deeper in the stack (`choices_at`), and moving
+the lexer past characters no token starts with (`skip_text`, as Lark's own `on_error` does).
+Terminal names are never spelt here: they come from the grammar (`Wording.terminal`).
 """
 
 from __future__ import annotations
@@ -67,6 +75,9 @@ class _Run:
     def __init__(self, parser, wording, text, file, forced, restarts=True) -> None:
         self.parser, self.wording, self.text, self.file = parser, wording, text, file
         self.forced, self.restarts = forced, restarts
+        terminal = wording.terminal
+        self.lbrace, self.rbrace, self.lsqb = terminal["{"], terminal["}"], terminal["["]
+        self.entity_kw = terminal["entity"]
         self.problems: list[Problem] = []
         self.prev: Token | None = None  # the last token the parser accepted
         self.skipping = False  # an error was reported and nothing accepted since
@@ -80,8 +91,7 @@ class _Run:
         ip = getattr(failure, "interactive_parser", None)
         if ip is None:
             failure, ip = None, self.parser.parse_interactive(self.text)
-        self.ps, self.lexer = ip.parser_state, ip.lexer_thread
-        self.table = self.ps.parse_conf.parse_table.states  # state → {terminal: action}
+        self.ip, self.ps, self.lexer = ip, ip.parser_state, ip.lexer_thread
         if failure is not None and not self.resume(failure):
             return self.finish()
         events = 1
@@ -103,8 +113,8 @@ class _Run:
     def give_up(self, met: int) -> None:
         """Too many errors: a note on the last one says where reading stopped (it is no
         syntax error of the text, so not one more error); what parsed so far is kept."""
-        state = self.lexer.state.line_ctr
-        span = Span(self.file, state.line, state.column, state.line, state.column + 1)
+        line, column = self.lexer_position()
+        span = Span(self.file, line, column, line, column + 1)
         reported = len(self.problems)
         more = f", and {met - reported} more met while recovering" if met > reported else ""
         note = Note(f"too many syntax errors ({reported} reported{more}): reading stopped here, "
@@ -118,7 +128,7 @@ class _Run:
     def resume(self, failure) -> bool:
         """Takes over where a plain parse failed: handles its error; False if that was
         the end of the file."""
-        values = self.ps.value_stack
+        values = self.values()
         self.prev = _as_token(values[-1]) if values else None
         if isinstance(failure, UnexpectedCharacters):
             self.bad_char(failure)
@@ -135,25 +145,56 @@ class _Run:
         self.feed(tok)
 
     def feed(self, tok: Token) -> None:
-        self.ps.feed_token(tok)
+        self.ip.feed_token(tok)
         self.prev = tok
         self.skipping = False
 
     def try_feed(self, tok: Token, depth: int | None = None) -> bool:
         """Pops the stack to `depth` states (if given) and feeds `tok`; undoes all of it
         and returns False if `tok` does not fit there."""
-        states, values = list(self.ps.state_stack), list(self.ps.value_stack)
+        saved = self.snapshot()
         if depth is not None:
-            del self.ps.state_stack[depth + 1 :]
-            del self.ps.value_stack[depth:]
-        prev = self.prev
+            self.pop_to(depth)
         try:
             self.feed(tok)
             return True
         except UnexpectedToken:
-            self.ps.state_stack[:], self.ps.value_stack[:] = states, values
-            self.prev = prev
+            self.restore(saved)
             return False
+
+    # ----------------------------------------- Lark internals (minor version pinned)
+
+    def snapshot(self) -> tuple[list, list, Token | None]:
+        """The parser's stacks (and the last token accepted), to `restore` after a trial."""
+        return list(self.ps.state_stack), list(self.ps.value_stack), self.prev
+
+    def restore(self, saved: tuple[list, list, Token | None]) -> None:
+        self.ps.state_stack[:], self.ps.value_stack[:], self.prev = saved
+
+    def pop_to(self, depth: int) -> None:
+        """Drops what was half-parsed above the `depth`-th state of the stack."""
+        del self.ps.state_stack[depth + 1 :]
+        del self.ps.value_stack[depth:]
+
+    def depth(self) -> int:
+        return len(self.ps.state_stack)
+
+    def values(self) -> list:
+        """What the stack holds: tokens and the nodes reduced so far, outermost first."""
+        return self.ps.value_stack
+
+    def choices_at(self, depth: int) -> dict:
+        """`choices()` of the `depth`-th state of the stack: terminal or rule → action."""
+        return self.ps.parse_conf.parse_table.states[self.ps.state_stack[depth]]
+
+    def lexer_position(self) -> tuple[int, int]:
+        """(line, column) where the lexer will read next."""
+        counter = self.lexer.state.line_ctr
+        return counter.line, counter.column
+
+    def skip_text(self, text: str) -> None:
+        """Moves the lexer past `text` (characters no token starts with)."""
+        self.lexer.state.line_ctr.feed(text)
 
     # --------------------------------------------------------------- reporting
 
@@ -169,7 +210,7 @@ class _Run:
         return Span(self.file, tok.line, tok.column, end_line, end_col)
 
     def expected_names(self) -> set[str]:
-        return {n for n in self.table[self.ps.position] if n.isupper() or n == "$END"}
+        return {n for n in self.ip.choices() if n.isupper() or n == "$END"}
 
     def expected(self) -> str:
         return self.wording.expected(self.expected_names(), self.prev)
@@ -209,7 +250,7 @@ class _Run:
         span = Span(self.file, e.line, e.column, e.line, e.column + max(end - pos, 1))
         self.report(message, span, hint=hint)
         self.skipping = True
-        self.lexer.state.line_ctr.feed(self.text[pos:end])
+        self.skip_text(self.text[pos:end])
 
     # --------------------------------------------------------------- bad tokens
 
@@ -228,8 +269,8 @@ class _Run:
     def key_hint(self) -> str:
         """`id string` then `key string` on the next line reads as `id string key`, then a
         field `string` without a type: say why, when a type is due after such a field."""
-        values = self.ps.value_stack
-        if len(values) < 2 or "LSQB" not in self.table[self.ps.position]:
+        values = self.values()
+        if len(values) < 2 or self.lsqb not in self.ip.choices():
             return ""
         field = values[-2]
         if hasattr(field, "children"):  # Lark's list of the fields so far
@@ -259,14 +300,13 @@ class _Run:
         text = self.wording.text_of.get(name)
         if text is None:
             return False
-        states, values = list(self.ps.state_stack), list(self.ps.value_stack)
-        prev = self.prev
+        saved = self.snapshot()
         if self.try_feed(Token.new_borrow_pos(name, text, tok)):
             for candidate in self.variants(tok):
                 if self.try_feed(candidate):
                     return True
-        self.ps.state_stack[:], self.ps.value_stack[:] = states, values
-        self.prev, self.skipping = prev, True
+        self.restore(saved)
+        self.skipping = True
         return False
 
     def missing_brace(self, tok: Token) -> bool:
@@ -294,7 +334,7 @@ class _Run:
         until the `{` (or the string of `import "x"`). If the line of the error starts with
         a field named by a declaration keyword, parse again with that word as one."""
         braces = self.open_braces()
-        if not self.restarts or not braces or tok.type not in ("LBRACE", "STRING"):
+        if not self.restarts or not braces or tok.type not in (self.lbrace, "STRING"):
             return
         names = [n for n in self.names_after(braces[-1]) if n.span.line == tok.line]
         if names and names[0].value in DECL_WORDS and self.starts_line(names[0]):
@@ -304,7 +344,7 @@ class _Run:
 
     def names_after(self, brace: Token):
         """The names given after `brace` (in the entity body) that sit on the stack."""
-        values = self.ps.value_stack
+        values = self.values()
         i = max(i for i, v in enumerate(values) if v is brace)
         for v in values[i + 1 :]:
             items = getattr(v, "children", [v])
@@ -328,27 +368,29 @@ class _Run:
         """Take `tok` at the innermost statement or declaration boundary where it fits,
         popping what was half-parsed; or skip it. Never pops out of an open block: only
         its `}` (or `missing_brace`) closes it, so a stray word keeps the block."""
-        if tok.type == "RBRACE" and self.skip_depth:
+        if tok.type == self.rbrace and self.skip_depth:
             self.skip_depth -= 1
             return
-        values = self.ps.value_stack
+        values = self.values()
         # Nor back into a block already closed: a `}` still on the stack (its declaration
         # is reduced only once a token that may follow it comes) stays where it is; popping
         # it made each stray word after `entity E { ... }` a field of E.
-        inner = max((i for i, v in enumerate(values) if _is_brace(v)), default=-1)
-        for depth in range(len(self.ps.state_stack) - 1, inner, -1):
-            if not self.is_boundary(self.ps.state_stack[depth]):
+        inner = max((i for i, v in enumerate(values) if self.is_brace(v)), default=-1)
+        for depth in range(self.depth() - 1, inner, -1):
+            if not self.is_boundary(depth):
                 continue
             for candidate in self.variants(tok):
                 if self.try_feed(candidate, depth):
                     self.skip_depth = 0
                     return
-        if tok.type == "LBRACE":
+        if tok.type == self.lbrace:
             self.skip_depth += 1
 
-    def is_boundary(self, state: int) -> bool:
-        actions = self.table[state]
-        return "RBRACE" in actions or "ENTITY" in actions
+    def is_boundary(self, depth: int) -> bool:
+        """Whether the `depth`-th state is between statements (a `}` may come) or between
+        declarations (`entity` may come)."""
+        actions = self.choices_at(depth)
+        return self.rbrace in actions or self.entity_kw in actions
 
     def variants(self, tok: Token) -> list[Token]:
         """`tok` as lexed, and as the keyword or NAME the same text also is."""
@@ -360,7 +402,10 @@ class _Run:
         return out
 
     def open_braces(self) -> list[Token]:
-        return [v for v in self.ps.value_stack if _is_lbrace(v)]
+        return [v for v in self.values() if isinstance(v, Token) and v.type == self.lbrace]
+
+    def is_brace(self, value) -> bool:
+        return isinstance(value, Token) and value.type in (self.lbrace, self.rbrace)
 
     # --------------------------------------------------------------------- end
 
@@ -369,10 +414,10 @@ class _Run:
         last = self.lexer.state.last_token or self.prev
         end = _end_token(last)
         reported = False
-        for _ in range(len(self.ps.state_stack) + 2):
-            if "$END" in self.table[self.ps.position]:
+        for _ in range(self.depth() + 2):
+            if "$END" in self.ip.choices():
                 try:
-                    return self.ps.feed_token(end, True)
+                    return self.ip.feed_token(end)
                 except UnexpectedToken:
                     pass
             if not reported and len(self.problems) < MAX_ERRORS:
@@ -394,8 +439,8 @@ class _Run:
 
     def close_blocks(self, until: Token) -> None:
         """Closes blocks with `}` until `until` fits (at most as many as are open)."""
-        for _ in range(len(self.ps.state_stack)):
-            if until.type in self.table[self.ps.position]:
+        for _ in range(self.depth()):
+            if until.type in self.ip.choices():
                 return
             if not self.close_one(self.prev or until):
                 return
@@ -403,15 +448,13 @@ class _Run:
     def close_one(self, at: Token) -> bool:
         """Pops to the innermost state that takes `}` and feeds one; else pops to the
         innermost declaration boundary. False when there is nothing left to pop."""
-        stack = self.ps.state_stack
-        rbrace = Token.new_borrow_pos("RBRACE", "}", at)
-        for depth in range(len(stack) - 1, -1, -1):
-            if "RBRACE" in self.table[stack[depth]] and self.try_feed(rbrace, depth):
+        rbrace = Token.new_borrow_pos(self.rbrace, "}", at)
+        for depth in range(self.depth() - 1, -1, -1):
+            if self.rbrace in self.choices_at(depth) and self.try_feed(rbrace, depth):
                 return True
-        for depth in range(len(stack) - 2, -1, -1):
-            if "$END" in self.table[stack[depth]]:
-                del stack[depth + 1 :]
-                del self.ps.value_stack[depth:]
+        for depth in range(self.depth() - 2, -1, -1):
+            if "$END" in self.choices_at(depth):
+                self.pop_to(depth)
                 return True
         return False
 
@@ -434,14 +477,6 @@ def _is_junk(ch: str) -> bool:
     """No token starts with a control or non-ASCII character (strings and comments may
     hold them, but start with `"` or `#`)."""
     return not (ch.isascii() and ch.isprintable()) and not ch.isspace()
-
-
-def _is_lbrace(value) -> bool:
-    return isinstance(value, Token) and value.type == "LBRACE"
-
-
-def _is_brace(value) -> bool:
-    return isinstance(value, Token) and value.type in ("LBRACE", "RBRACE")
 
 
 def _end_token(last: Token | None) -> Token:

@@ -1,7 +1,7 @@
 """Syntax-error wording: Lark's expected terminals → words a user knows.
 
-Stage: used by `dsl.recover` when the parse fails. Takes terminal names (`RBRACE`,
-`__ANON_0`, ...), the token found, and the parser state; gives phrases such as "a type
+Stage: used by `dsl.recover` when the parse fails. Takes terminal names (as Lark names
+them: `RBRACE`, `__ANON_0`, ...; looked up by their text in `Wording.terminal`), the token found, and the parser state; gives phrases such as "a type
 such as `string` or an entity name" and, for the common mistakes, a specific label.
 
 Labels work like Lark's `UnexpectedInput.match_examples`: each is given by short broken
@@ -110,6 +110,7 @@ class Wording:
         self.text_of = {
             t.name: t.pattern.value for t in parser.terminals if t.pattern.type == "str"
         }
+        self.terminal = {text: name for name, text in self.text_of.items()}  # `{` → its name
         self.keywords = {v: k for k, v in self.text_of.items() if v.isidentifier()}
         self._labels: dict[tuple[int, str], str] | None = None
 
@@ -118,7 +119,7 @@ class Wording:
     def expected(self, names: set[str], prev: Token | None) -> str:
         """`names` (terminal names) in words, e.g. "a field name or `}`"."""
         texts = {self.text_of.get(n, n) for n in names}
-        if "NAME" in texts and "LSQB" in names:
+        if "NAME" in texts and self.terminal["["] in names:
             texts.discard("[")  # "a type such as ..." covers `[T]`
         phrases = []
         for members, phrase in _GROUPS:
@@ -139,9 +140,10 @@ class Wording:
         return f"`{text}`"
 
     def name_word(self, names: set[str], prev: Token | None) -> str:
-        if "RBRACE" in names or "LSQB" in names:
+        type_due = self.terminal["["] in names
+        if self.terminal["}"] in names or type_due:
             # inside an entity: a field starts, or a type is due
-            return "a type such as `string`, `[string]` or an entity name" if "LSQB" in names else "a field name"
+            return "a type such as `string`, `[string]` or an entity name" if type_due else "a field name"
         if prev is None:
             return "a name"
         key = "NAME" if prev.type == "NAME" else str(prev.value)
@@ -197,16 +199,17 @@ class Wording:
 
     def _failure(self, example: str) -> tuple[int, str] | None:
         """(state, found token type) where `example` first fails, without recovery."""
+        from dsl.transform import parse_run
+
         ip = self.parser.parse_interactive(example)
-        state = ip.parser_state
         try:
-            for tok in ip.lexer_thread.lex(state):
-                state.feed_token(tok)
-            state.feed_token(Token("$END", ""), True)
+            with parse_run("<example>"):
+                ip.exhaust_lexer()
+                ip.feed_eof()
         except UnexpectedToken as e:
-            return state.position, e.token.type
+            return ip.parser_state.position, e.token.type
         except UnexpectedCharacters:
-            return state.position, "<char>"
+            return ip.parser_state.position, "<char>"
         return None
 
 

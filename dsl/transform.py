@@ -6,10 +6,20 @@ and brace tokens that `!rules` keep — and returns a frozen node. Spans come st
 the tokens: a node starts at its first token and ends after its last one.
 
 Takes: terminals and reduced rules from Lark. Gives: `dsl.ast` nodes. Problems found here
-(an unknown string escape, an absurdly long number) go to `self.problems`, never raised, so the parse carries on.
+(an unknown string escape, an absurdly long number) go to the parse's `ParseRun.problems`,
+never raised, so the parse carries on.
+
+Lark binds one transformer into its cached parser, so what belongs to one parse (the file
+name, the problems) is not kept on it: each parse opens its own `ParseRun` (`parse_run`),
+held in a context variable, so parses in several threads or tasks never see each other's.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from lark import Token, Transformer
 
@@ -73,14 +83,42 @@ def _span_maker():
 _span = _span_maker()
 
 
+@dataclass
+class ParseRun:
+    """One parse's own state: the file's name (for spans) and the problems found."""
+
+    file: str
+    problems: list[tuple[str, Span]] = field(default_factory=list)
+
+
+_RUN: ContextVar[ParseRun] = ContextVar("swfc_parse_run")  # no default: parse inside `parse_run`
+
+
+@contextmanager
+def parse_run(file: str) -> Iterator[ParseRun]:
+    """Whatever is parsed inside belongs to `file`; yields the run to read its problems."""
+    run = ParseRun(file)
+    token = _RUN.set(run)
+    try:
+        yield run
+    finally:
+        _RUN.reset(token)
+
+
 class ToAst(Transformer):
-    """The callbacks. `file` names the file being parsed (set before each parse);
-    `problems` collects `(message, span)` pairs for the caller to turn into SWF001."""
+    """The callbacks. `file` names the file of the current parse; `problems` collects its
+    `(message, span)` pairs for the caller to turn into SWF001 (both from `parse_run`)."""
 
     def __init__(self) -> None:
         super().__init__(visit_tokens=True)
-        self.file = "<string>"
-        self.problems: list[tuple[str, Span]] = []
+
+    @property
+    def file(self) -> str:
+        return _RUN.get().file
+
+    @property
+    def problems(self) -> list[tuple[str, Span]]:
+        return _RUN.get().problems
 
     # ------------------------------------------------------------------ helpers
 
