@@ -34,6 +34,11 @@ TYPES: dict[str, Check] = {
     or (isinstance(v, float) and v.is_integer()),
 }
 
+# The JSON types that are exactly one Python class each (`bool` is not an int here: True
+# is no `integer`, and 1 is no `boolean`, since `isinstance(1, bool)` is False).
+CLASSES: dict[str, type] = {"object": dict, "array": list, "string": str, "boolean": bool,
+                            "null": type(None)}
+
 
 def accept(v) -> bool:
     return True
@@ -97,7 +102,11 @@ class Compiler:
         return self.ref(val)
 
     def kw_type(self, val, schema):
-        tests = [TYPES[t] for t in ([val] if isinstance(val, str) else val)]
+        names = [val] if isinstance(val, str) else list(val)
+        if all(n in CLASSES for n in names):  # one isinstance for `["string", "null"]` and the like
+            classes = tuple(CLASSES[n] for n in names)
+            return lambda v: isinstance(v, classes)
+        tests = [TYPES[t] for t in names]
         if len(tests) == 1:
             return tests[0]
         return lambda v: any(t(v) for t in tests)

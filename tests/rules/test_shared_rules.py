@@ -76,6 +76,20 @@ BAD = [
 ]
 
 
+def test_the_compiler_names_a_bad_ir_by_the_same_json_path():
+    from compiler.validate import validate_ir
+    from dsl.ast import Span
+    from dsl.diagnostics import Collector
+
+    ir = compiled()
+    ir["entities"]["Photo"]["fields"]["tags"]["list"] = "yes"
+    diags = Collector()
+    assert not validate_ir(ir, diags, Span("a.swf", 1, 1, 1, 1))
+    (found,) = diags.sorted()
+    assert f"at {json_path(['entities', 'Photo', 'fields', 'tags', 'list'])}: 'yes' is not of type" \
+        in found.message
+
+
 @pytest.mark.parametrize("record,path,message", BAD)
 def test_a_bad_record_is_named_by_its_json_path(record, path, message):
     with pytest.raises(InvalidData) as err:
