@@ -102,11 +102,14 @@ def test_a_good_record_normalizes():
     assert rid == "L1" and set(store) == {"Listing", "Photo"}
 
 
-VALUE = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.floats(-1, 2)
-                     | st.sampled_from(["", "x", "2026-01-01T00:00:00Z", "p1"]),
-                     lambda kids: st.lists(kids, max_size=3)
-                     | st.dictionaries(st.sampled_from(["id", "url", "tags", "x"]), kids, max_size=3),
-                     max_leaves=6)
+def _containers(kids):
+    keys = st.sampled_from(["id", "url", "tags", "x"])
+    return st.lists(kids, max_size=3) | st.dictionaries(keys, kids, max_size=3)
+
+
+SCALAR = (st.none() | st.booleans() | st.integers(-3, 3) | st.floats(-1, 2)
+          | st.sampled_from(["", "x", "2026-01-01T00:00:00Z", "p1"]))
+VALUE = st.recursive(SCALAR, _containers, max_leaves=6)
 
 
 @settings(max_examples=300, deadline=None)
