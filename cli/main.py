@@ -199,8 +199,8 @@ def fmt_one(path: str, args, format_text) -> int:
 def read_spec(path: str) -> tuple[str | None, bytes]:
     """The text of `path` (`-`: stdin) and its bytes, read as `swfc validate` reads a spec;
     a SWF002 finding (at the first bad byte) if it cannot be read."""
-    from dsl.files import LoadError, decode, read_bytes, unreadable
     from dsl.diagnostics import CODES, Diagnostic
+    from dsl.files import LoadError, decode, read_bytes, unreadable
 
     try:
         data = sys.stdin.buffer.read() if path == "-" else read_bytes(path)

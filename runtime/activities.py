@@ -1,8 +1,8 @@
 """The HTTP activity: load one workflow's record from its API. The only module using httpx.
 
-Stage: runs on the worker, outside the workflow sandbox. Takes the request dict that
-`Interpreter._load_request` builds (registration hash, workflow type, entity id, base URL,
-placeholder values, sealed token); gives `{"status": "ok", "id", "store"}` with the normalized entities, or
+Stage: runs on the worker, outside the workflow sandbox. Takes the request dict built by
+`Interpreter._load_request` (registration hash, workflow type, base URL, placeholder values,
+sealed token); gives `{"status": "ok", "id", "store"}` with the normalized entities, or
 `{"status": "unauthorized", "http_status"}` on 401/403 (the workflow then waits for a new
 token). Everything else that goes wrong is an `ApplicationError` whose retryability
 follows DESIGN.md §4: 5xx, timeouts and connection errors retry (the workflow's
