@@ -16,8 +16,8 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.exceptions import ApplicationError
 
 from cli.devserver import find_temporal_binary
-from tests.helpers import compile_text, new_worker, unique
-from tests.runtime.util import eventually, try_query
+from tests.helpers import assert_eventually, compile_text, new_worker, unique
+from tests.runtime.util import try_query
 
 
 def _spec(workflow: str, entity: str) -> str:
@@ -82,7 +82,7 @@ async def test_the_only_registration_of_the_type_adopts_a_hand_started_workflow(
             assert status is not None and status["id"] == eid
             return status
 
-        status = await eventually(running_with_the_input_error)
+        status = await assert_eventually(running_with_the_input_error)
         state = await try_query(client, wid, "state")
     assert (await client.get_workflow_handle(wid).describe()).status == WorkflowExecutionStatus.RUNNING
     assert "started without `ir_hash` (it has entityName, id, which swfc does not use)" in status["last_error"]

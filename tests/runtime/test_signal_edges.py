@@ -4,9 +4,9 @@ that can never match a path of the workflow's own record."""
 
 from __future__ import annotations
 
-from tests.helpers import new_worker, unique
+from tests.helpers import assert_eventually, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import eventually, query, start_root, try_query
+from tests.runtime.util import query, start_root, try_query
 
 
 async def _loaded_root(client, http_api, worker, ir) -> tuple[str, str]:
@@ -17,7 +17,7 @@ async def _loaded_root(client, http_api, worker, ir) -> tuple[str, str]:
     async def loaded():
         assert ((await try_query(client, f"User-{uid}")) or {}).get("loaded")
 
-    await eventually(loaded)
+    await assert_eventually(loaded)
     return uid, f"User-{uid}"
 
 
@@ -27,7 +27,7 @@ async def _errors(client, wid: str, count: int) -> list[dict]:
         assert len(errors) >= count, errors
         return errors
 
-    return await eventually(recorded)
+    return await assert_eventually(recorded)
 
 
 async def test_a_partial_update_of_a_held_record_is_a_patch(client, http_api):
@@ -42,7 +42,7 @@ async def test_a_partial_update_of_a_held_record_is_a_patch(client, http_api):
             record = (await query(client, wid, "state"))["store"]["User"][uid]
             assert record == {**held, "email": "ann@example.org", "plan": "free"}
 
-        await eventually(patched)
+        await assert_eventually(patched)
         await handle.signal("update", {"entity": "User", "id": uid, "record": {"tags": "seller"}})
         await handle.signal("update", {"entity": "Listing", "id": unique("l"), "record": {"title": "partial"}})
         first, second = (await _errors(client, wid, 2))[-2:]
@@ -65,7 +65,7 @@ async def test_subscribe_refuses_selectors_that_name_no_field_of_the_record(clie
             subs = (await query(client, wid, "subscriptions"))["subscribers"]
             assert subs == [{"workflow_id": watcher, "selectors": ["listings.*", "**"]}]
 
-        await eventually(subscribed)
+        await assert_eventually(subscribed)
         error = (await _errors(client, wid, 1))[-1]
     assert error["kind"] == "signal"
     assert error["message"].startswith("subscribe refused: selectors[1] can never match")
