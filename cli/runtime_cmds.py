@@ -23,8 +23,9 @@ from cli import views
 from cli.process import CommandError, note, run, temporal_runtime, warn
 from cli.views import say
 from runtime.client import (Root, Unreachable, base_warnings, collect_all, collect_status, connect,
-                            prepare_roots, require_workflow, rotate_token, seal_for_workers, seal_key,
-                            short_hash, start_roots, tls_config, wait_until_loaded)
+                            prepare_roots, require_workflow, rotate_token, seal_from_env, seal_key, token_from_env,
+                            short_hash, start_roots, tls_config, wait_until_loaded, workers_key)
+from runtime.sealing import deployment
 from rules.names import DEFAULT_TASK_QUEUE
 
 # -- options ---------------------------------------------------------------------------
@@ -119,10 +120,11 @@ async def _deploy(args: Any) -> int:
     if not ir["deployments"]:
         raise CommandError(f"nothing to deploy: {_spec_paths(args)[0]} has no `deploy` block "
                            f"(to serve workflows started elsewhere, run `swfc worker`)")
-    roots = prepare_roots(ir, environ, on_new_key=note)  # before any connection: a missing token fails fast
+    task_queue = _opt(args, "task_queue", DEFAULT_TASK_QUEUE)
+    # before any connection: a missing or malformed token fails fast
+    roots = prepare_roots(ir, environ, deployment=deployment(_namespace(args), task_queue), on_new_key=note)
     for warning in base_warnings(ir, environ):
         print(warning, file=sys.stderr)
-    task_queue = _opt(args, "task_queue", DEFAULT_TASK_QUEUE)
     server = None
     address = _address(args)
     if address is None:
@@ -139,7 +141,7 @@ async def _deploy(args: Any) -> int:
             for root in roots:
                 say(f"  {root.workflow_id}: {server.ui_url}/namespaces/{client.namespace}/workflows/"
                     f"{root.workflow_id}")
-        worker = None if _opt(args, "no_worker") else _build_worker(client, ir, task_queue)
+        worker = None if _opt(args, "no_worker") else _build_worker(client, ir, task_queue, seal_key(on_new_key=note))
         if worker is None:
             return await _deploy_roots(args, client, ir, roots, task_queue)
         async with worker:
@@ -168,7 +170,7 @@ async def _deploy_roots(args: Any, client: Any, ir: dict, roots: list[Root], tas
     return 0
 
 
-def _build_worker(client: Any, ir: dict, task_queue: str) -> Any:
+def _build_worker(client: Any, ir: dict, task_queue: str, key: bytes) -> Any:
     from cli import registrations
     from runtime.worker import build_worker
 
@@ -176,15 +178,16 @@ def _build_worker(client: Any, ir: dict, task_queue: str) -> Any:
     registrations.remember(ir)
     if also:
         note(f"also serving {len(also)} earlier version(s) of the spec for the workflows started under them")
-    return build_worker(client, ir, also=also, task_queue=task_queue, seal_key=seal_key(on_new_key=note))
+    return build_worker(client, ir, also=also, task_queue=task_queue, seal_key=key)
 
 
 async def _worker(args: Any) -> int:
     ir = load_ir(_spec_paths(args))
+    key = workers_key()  # never a fresh one: the tokens it would have to open are sealed already
     address = _address_or_embedded(args)
     client = await _connect(args, address)
     task_queue = _opt(args, "task_queue", DEFAULT_TASK_QUEUE)
-    worker = _build_worker(client, ir, task_queue)
+    worker = _build_worker(client, ir, task_queue, key)
     say(f"worker on {address}, task queue {task_queue}, IR {short_hash(ir['hash'])} (Ctrl-C to stop)")
     try:
         await worker.run()
@@ -208,14 +211,16 @@ async def _status(args: Any) -> int:
 
 async def _token_set(args: Any) -> int:
     wid, api, var = _opt(args, "workflow_id"), _opt(args, "api"), _opt(args, "from_env")
-    token = os.environ.get(var or "")
-    if not token:
+    if not os.environ.get(var or ""):
         raise CommandError(f"environment variable {var} is not set or empty (swfc reads tokens from "
                            f"the environment only, never from the command line)")
-    sealed = seal_for_workers(api, token)  # the workers' key, before connecting: fails fast
+    key = workers_key()  # before connecting: fails fast
+    token_from_env(api, dict(os.environ), var)  # a malformed token fails fast too
     address = _address_or_embedded(args)
     client = await _connect(args, address)
-    await require_workflow(client, wid, address)
+    description = await require_workflow(client, wid, address)
+    # Sealed for the deployment that runs the workflow: its namespace and task queue.
+    sealed = seal_from_env(api, dict(os.environ), var, key, deployment(client.namespace, description.task_queue))
     await rotate_token(client, wid, sealed, warn=warn)
     say(f"{wid}: {api} token set to {sealed['fingerprint']}; it cascades to the workflows below "
         f"that need it")

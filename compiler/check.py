@@ -69,6 +69,12 @@ class Checker:
         problem = values.url_problem(value.value)
         if problem:
             self.diags.add("SWF042", f"bad base URL `{value.value}`: {problem}", value.span)
+            return
+        problem = values.base_origin_problem(value.value)
+        if problem:
+            self.diags.add("SWF046", f"base URL `{value.value}` has no origin a token may go to: "
+                           f"{problem}", value.span,
+                           hint="write the URL as scheme://host:port/path, nothing else")
 
     def auth_header(self, stmt: ast.AuthStmt) -> None:
         header = stmt.header
@@ -87,6 +93,11 @@ class Checker:
             if parsed is None:
                 self.diags.add("SWF043", f"bad origin `{origin.value}`: expected `host:port`",
                                origin.span)
+            downgrade = values.downgrade_problem(origin.value, base_url)
+            if downgrade:
+                self.diags.add("SWF047", f"`allow` entry `{origin.value}`: {downgrade}",
+                               origin.span, notes=(Note("base URL given here", api.base.span),),
+                               hint="write it as `host:port`, or with https://")
             allowed.add(parsed)
         if base_origin and base_origin not in allowed and None not in allowed:
             self.diags.add("SWF043", f"the base URL's origin `{base_origin}` is not in the "

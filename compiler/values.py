@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from rules.origins import DEFAULT_PORTS, origin_problem, scheme_of
+from rules.origins import url_origin as _origin
+
 UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 MAX_MS = 365 * UNITS_MS["d"]  # beyond a year a timer or timeout is a typo, not a plan
 MAX_RETRIES = 1000
@@ -17,7 +20,6 @@ DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z][A-Za-z0-9_]*|)\Z")
 ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 ORIGIN_RE = re.compile(r"([^\s/:@]+):(\d{1,5})\Z")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def duration_ms(text: str) -> int | None:
@@ -87,11 +89,22 @@ def url_problem(url: str) -> str | None:
 
 
 def url_origin(url: str) -> str | None:
-    """`"http://h:8787/x"` -> `"h:8787"`, default port filled in; None for a bad URL."""
-    if url_problem(url):
+    """`"http://h:8787/x"` -> `"h:8787"`, default port filled in; None for a bad URL or
+    one without an origin the runtime would send a token to (`rules.origins`)."""
+    origin = None if url_problem(url) else _origin(url)
+    return origin.host_port if origin else None
+
+
+def base_origin_problem(url: str) -> str | None:
+    """Why a well-formed base URL still has no origin under the runtime's rule, or None."""
+    return None if url_problem(url) else origin_problem(url)
+
+
+def downgrade_problem(entry: str, base: str | None) -> str | None:
+    """Why an `allow` entry written as an origin URL would downgrade an https api, or None."""
+    if base is None or scheme_of(base) != "https" or not entry.lower().startswith("http://"):
         return None
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port or DEFAULT_PORTS[parts.scheme]}"
+    return "this api's base is https, and its token never travels over plain http"
 
 
 def default_port(url: str | None) -> int:

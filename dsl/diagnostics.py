@@ -78,6 +78,8 @@ CODES: dict[str, Code] = {
         Code("SWF043", "error", "bad origin in `allow`, or a base URL outside its own allow list"),
         Code("SWF044", "error", "api without a `base`"),
         Code("SWF045", "error", "bad `auth header` name"),
+        Code("SWF046", "error", "a base URL with no origin a token may go to (user info, a backslash, non-ASCII text)"),
+        Code("SWF047", "error", "an `allow` entry that would send an https api's token over plain http"),
         Code("SWF050", "error", "malformed `deploy`: empty or invalid id, or a bad env variable name"),
         Code("SWF060", "error", "a token need crosses a `token none` workflow"),
         Code("SWF061", "error", "a deployed root needs a token its `deploy` block does not provide"),

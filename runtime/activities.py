@@ -25,9 +25,10 @@ from temporalio.exceptions import ApplicationError
 
 from rules.names import LOAD_ACTIVITY
 from runtime import registry
-from runtime.ir import DEFAULT_PORTS, IR, Api, Workflow, origin_of
+from rules.origins import DEFAULT_PORTS, Origin
+from runtime.ir import IR, Api, Workflow
 from runtime.normalize import InvalidData, normalize, select
-from runtime.sealing import SealError, open_sealed
+from runtime.sealing import SealError, deployment, open_sealed, token_problem
 
 MAX_RETRY_AFTER = timedelta(hours=1)
 
@@ -55,9 +56,9 @@ class LoadActivities:
         url = build_url(req["base_url"], wf.source.path, req.get("values") or {})
         try:
             target = httpx.URL(url)  # parsed once: what is checked is what is requested
-        except httpx.InvalidURL:
-            raise ApplicationError(f"GET {url}: not a valid URL", non_retryable=True, type="BadUrl") from None
-        token = self._open(api, req.get("token"), url, target)
+        except (httpx.InvalidURL, UnicodeError, ValueError):  # IDNAError is a UnicodeError
+            raise ApplicationError("GET: the URL cannot be parsed", non_retryable=True, type="BadUrl") from None
+        token = self._open(api, wf.source.api, req.get("token"), url, target)
         failure: ApplicationError | None = None
         try:
             response = await self._client.get(target, headers=_auth_headers(api, token), timeout=api.timeout_ms / 1000)
@@ -70,25 +71,32 @@ class LoadActivities:
             raise failure  # outside the except: no __context__ holding httpx's text (headers)
         return _interpret(ir, wf, req, url, response)
 
-    def _open(self, api: Api, sealed: Any, url: str, target: httpx.URL) -> str | None:
+    def _open(self, api: Api, source_api: str, sealed: Any, url: str, target: httpx.URL) -> str | None:
         if not api.needs_token:
             return None
         if sealed is None:
             raise ApplicationError(f"api {api.name} needs a token and none was given", non_retryable=True, type="NoToken")
-        origin = origin_of(url)
         # Both parsers must agree on where the request goes before a token is attached.
-        sent_to = f"{target.host}:{target.port or DEFAULT_PORTS.get(target.scheme, 0)}"
-        if origin not in api.allow or sent_to != origin or target.userinfo:
+        sent_to = Origin(target.scheme, target.host, target.port or DEFAULT_PORTS.get(target.scheme, 0))
+        if not api.allows(url) or not api.allows(str(sent_to)) or target.userinfo:
             raise ApplicationError(
-                f"refusing to send the {api.name} token to {origin or repr(url)}: not in allow {list(api.allow)}",
+                f"refusing to send the {api.name} token to a URL outside its allow list {list(api.allow)} "
+                f"(over {api.scheme} only)",
                 non_retryable=True,
                 type="OriginNotAllowed",
             )
+        if not isinstance(sealed, dict) or sealed.get("api") != source_api:
+            raise ApplicationError(f"the token given for api {source_api} was sealed for another api",
+                                   non_retryable=True, type="TokenMismatch")
+        info = activity.info()
         try:
-            return open_sealed(sealed, self._key)
+            token = open_sealed(sealed, self._key, deployment=deployment(info.workflow_namespace, info.task_queue))
         except SealError as exc:
             raise ApplicationError(str(exc), non_retryable=True, type="SealError") from None
-
+        if token_problem(token):
+            raise ApplicationError(f"the {api.name} token cannot go into an HTTP header: {token_problem(token)}",
+                                   non_retryable=True, type="BadToken")
+        return token
 
 def _registration(req: dict[str, Any]) -> tuple[IR, Workflow]:
     ir = registry.get(req["ir_hash"])
@@ -155,4 +163,10 @@ def _retry_after(value: str | None) -> timedelta | None:
 
 
 def _scrub(text: str, token: str | None) -> str:
-    return text.replace(token, "***") if token else text
+    """`text` without the token in any spelling an error message may use (as is, as
+    Python shows a str or bytes, percent-escaped)."""
+    if not token:
+        return text
+    for spelling in sorted({token, repr(token)[1:-1], repr(token.encode())[2:-1], quote(token, safe="")}, key=len, reverse=True):
+        text = text.replace(spelling, "***")
+    return text

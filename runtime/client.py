@@ -30,9 +30,9 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from rules.names import UPGRADE_UPDATE
+from rules.origins import allows, scheme_of, url_origin
 from runtime.delivery import refusal, start_unless_running
-from runtime.ir import origin_of
-from runtime.sealing import DEFAULT_KEY_PATH, SEAL_KEY_ENV, SealError, load_key, seal
+from runtime.sealing import DEFAULT_KEY_PATH, SEAL_KEY_ENV, SealError, load_key, seal, token_problem
 
 QUERY_TIMEOUT = timedelta(seconds=10)  # generous: a busy 2-core machine is still "answering"
 TOKEN_QUERY_TIMEOUT = timedelta(seconds=15)
@@ -172,14 +172,15 @@ def seal_key(on_new_key: Callable[[str], None] | None = None) -> bytes:
     return key
 
 
-def prepare_roots(ir: dict, environ: dict[str, str], *,
+def prepare_roots(ir: dict, environ: dict[str, str], *, deployment: str,
                   on_new_key: Callable[[str], None] | None = None) -> list[Root]:
-    """The roots of ``ir['deployments']`` with their tokens read from ``environ`` and sealed.
+    """The roots of ``ir['deployments']`` with their tokens read from ``environ`` and sealed
+    for ``deployment`` (``runtime.sealing.deployment(namespace, task_queue)``).
 
     Args:
         on_new_key: as for ``seal_key``.
     Raises:
-        ClientError naming every missing or empty token variable (never a token).
+        ClientError naming every missing, empty or malformed token variable (never a token).
     """
     missing = [(dep, api, ref["env"]) for dep in ir["deployments"]
                for api, ref in sorted(dep["tokens"].items()) if not environ.get(ref["env"])]
@@ -191,25 +192,50 @@ def prepare_roots(ir: dict, environ: dict[str, str], *,
                           + "\nexport them (e.g. `export " + missing[0][2] + "=...`) and deploy again")
     bases = api_bases(ir, environ)
     key = seal_key(on_new_key) if any(dep["tokens"] for dep in ir["deployments"]) else None
-    return [_root(ir, dep, environ, bases, key) for dep in ir["deployments"]]
+    return [_root(ir, dep, environ, bases, key, deployment) for dep in ir["deployments"]]
 
 
-def _root(ir: dict, dep: dict, environ: dict[str, str], bases: dict[str, str], key: bytes | None) -> Root:
-    tokens = {api: seal(api, environ[ref["env"]], key=key) for api, ref in sorted(dep["tokens"].items())}
+def _root(ir: dict, dep: dict, environ: dict[str, str], bases: dict[str, str], key: bytes | None,
+          deployment: str) -> Root:
+    tokens = {api: seal_from_env(api, environ, ref["env"], key, deployment)
+              for api, ref in sorted(dep["tokens"].items())}
     workflow_input = {"ir_hash": ir["hash"], "entity_id": dep["id"], "data": None, "tokens": tokens,
                       "api_bases": bases, "ancestors": [], "subscribers": [], "carried": None}
     memo = {"entity": ir["workflows"][dep["workflow"]]["entity"], "id": dep["id"]}
     return Root(dep["workflow_id"], dep["workflow"], workflow_input, memo)
 
 
+def seal_from_env(api: str, environ: dict[str, str], var: str, key: bytes | None, deployment: str) -> dict[str, str]:
+    """The token in ``$var`` sealed for ``api`` in ``deployment``.
+
+    Raises:
+        ClientError naming the variable and what is wrong with its value (never the value).
+    """
+    return seal(api, token_from_env(api, environ, var), key=key, deployment=deployment)
+
+
+def token_from_env(api: str, environ: dict[str, str], var: str) -> str:
+    """The token in ``$var``, checked (visible ASCII only).
+
+    Raises:
+        ClientError naming the variable and what is wrong with its value (never the value).
+    """
+    problem = token_problem(environ.get(var, ""))
+    if problem:
+        raise ClientError(f"${var} cannot be used as the {api} token: {problem}")
+    return environ[var]
+
+
 def base_warnings(ir: dict, environ: dict[str, str]) -> list[str]:
-    """Overridden bases whose origin is not in the api's ``allow`` list (tokens won't go there)."""
+    """Overridden bases whose origin the api's ``allow`` list does not allow (scheme, host and
+    port: an https api's token never goes over http): tokens won't go there."""
     out = []
     for name, base in api_bases(ir, environ).items():
         api = ir["apis"][name]
-        if base != api["base"] and api["auth"]["scheme"] != "none" and origin_of(base) not in api["allow"]:
-            out.append(f"warning: ${api['base_env']}={base} is not in api {name}'s allow list "
-                       f"({', '.join(api['allow'])}): its token will not be sent there")
+        if base != api["base"] and api["auth"]["scheme"] != "none" \
+                and not allows(api["allow"], scheme_of(api["base"]), url_origin(base)):
+            out.append(f"warning: ${api['base_env']} is not allowed for api {name} (allow "
+                       f"{', '.join(api['allow'])}, over {scheme_of(api['base'])}): its token will not be sent there")
     return out
 
 
@@ -242,6 +268,9 @@ async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str)
         current = await running_ir_hash(handle)
         queue = description.task_queue
         elsewhere = f" on task queue {queue} (workers here poll {task_queue})" if queue != task_queue else ""
+        if current and current != ir_hash and elsewhere:
+            return (f"{root.workflow_id}: running with IR {short_hash(current)}{elsewhere}; not upgraded: "
+                    f"deploy with --task-queue {queue} (its tokens are sealed for that task queue)")
         if current and current != ir_hash:
             return await upgrade_root(handle, root, current, ir_hash)
         return f"{root.workflow_id}: already running{elsewhere} (nothing started)"
@@ -357,19 +386,18 @@ async def wait_until_loaded(client: Client, workflow_ids: list[str], timeout: fl
 # -- tokens --------------------------------------------------------------------------------
 
 
-def seal_for_workers(api: str, token: str) -> dict[str, str]:
-    """``token`` sealed for ``api`` with the deployment's existing seal key, never a fresh one
-    (no worker could open what it seals).
+def workers_key() -> bytes:
+    """The deployment's existing seal key, never a fresh one (no worker could open what it
+    seals, and a worker with a fresh key could open nothing).
 
     Raises:
-        ClientError when there is no usable seal key here.
+        ClientError when there is no usable seal key here, saying where it was looked for.
     """
     try:
-        key = load_key(create=False)
+        return load_key(create=False)
     except SealError as exc:
         raise ClientError(f"{exc}: run where `swfc deploy` created .swfc/seal.key, or set "
                           f"{SEAL_KEY_ENV} to the key the workers use") from None
-    return seal(api, token, key=key)
 
 
 async def rotate_token(client: Client, workflow_id: str, sealed: dict[str, str], *,
@@ -381,19 +409,21 @@ async def rotate_token(client: Client, workflow_id: str, sealed: dict[str, str],
         warn: told when the workflow does not answer the ``status`` query (the token is
             sent anyway).
     Raises:
-        ClientError when the workflow holds no token for the sealed token's api.
+        ClientError when the workflow does not use the sealed token's api.
     """
     api = sealed["api"]
     handle = client.get_workflow_handle(workflow_id)
     status = await _query_or_none(handle, "status", timeout=TOKEN_QUERY_TIMEOUT)
-    held = status["tokens"] if isinstance(status, dict) else None  # {api: fingerprint|None}
+    # `needs`: the apis this workflow holds tokens for (older workers answer only `tokens`).
+    held = (status.get("needs", status.get("tokens")) if isinstance(status, dict) else None)
     if held is None:
         if warn is not None:
             warn(f"{workflow_id} did not answer the status query; sending the token anyway "
                  f"(a workflow that does not use api {api} will refuse it)")
     elif api not in held:
         apis = ", ".join(sorted(held)) or "none"
-        raise ClientError(f"{workflow_id} holds no token for api {api} (its apis: {apis})")
+        raise ClientError(f"{workflow_id} does not use api {api}, so it would refuse the token "
+                          f"(its apis: {apis})")
     await handle.signal("apiToken", sealed)
 
 

@@ -30,7 +30,7 @@ from temporalio.exceptions import ApplicationError, ActivityError
 
 from rules.names import DELIVER_ACTIVITY, LOAD_ACTIVITY
 from runtime.ir import IR
-from runtime.registry import get as registration, holding, unknown_ir_grace_s
+from runtime.registry import get as registration, holding, is_current, unknown_ir_grace_s
 from runtime.children import cleanup, plan, publish
 from runtime.normalize import InvalidData, merge_stores, normalize
 from runtime.queries import QUERIES
@@ -38,7 +38,7 @@ from runtime.sealing import is_sealed_token
 from runtime.signals import apply_signal
 from runtime.start_input import HOW_SWFC_STARTS, foreign_fields, shape_problems
 from runtime.state import Cancel, Ctx, Effect, Send, Start, Upgrade, WorkflowState
-from runtime.upgrade import adopt, carried_state, child_upgrades, upgrade_problem
+from runtime.upgrade import adopt, carried_state, child_upgrades, upgrade_problem, upgrade_refusal
 
 ACTIVITY_MARGIN_MS = 5000
 START_RETRY_MS = 5000
@@ -92,8 +92,14 @@ class Interpreter:
 
     def validate_upgrade(self, request: dict[str, Any]) -> None:
         # Rejected here, nothing of it enters history. Before the run has begun (a worker
-        # replaying this workflow) the handler checks instead.
+        # replaying this workflow) the handler checks the request's shape instead; what an
+        # upgrade may not do is checked here only, since the validator never runs on replay
+        # (a handler's decision must not change with the worker that replays it).
         problem = _upgrade_problem(self._ctx, request) if self._ctx is not None else None
+        if problem is None and isinstance(request, dict) and isinstance(request.get("ir_hash"), str):
+            new_ir = registration(request["ir_hash"])
+            if new_ir is not None and request["ir_hash"] != (self._ctx.state.ir_hash if self._ctx else None):
+                problem = upgrade_refusal(request, new_ir, is_current(request["ir_hash"]))
         if problem is not None:
             raise ValueError(problem)
 
@@ -481,10 +487,14 @@ def _initial_tokens(ctx: Ctx, tokens: Any) -> None:
         if token is not None and not is_sealed_token(token):
             ctx.error("input", f"the {api} token in the input is not a sealed token; ignored")
             token = None
+        elif token is not None and token["api"] != api:
+            ctx.error("input", f"the {api} token in the input was sealed for another api; ignored")
+            token = None
         ctx.state.tokens[api] = token
-    extra = sorted(set(tokens) - set(ctx.wf.needs)) if isinstance(tokens, dict) else []
+    extra = set(tokens) - set(ctx.wf.needs) if isinstance(tokens, dict) else set()
     if extra:
-        ctx.error("input", f"{ctx.wf.name} does not use api {', '.join(extra)}: those tokens were dropped")
+        ctx.error("input", f"{ctx.wf.name} uses only api {', '.join(ctx.wf.needs) or 'none'}: "
+                           f"{len(extra)} other token(s) dropped")
 
 
 def _initial_data(ctx: Ctx, data: Any) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from rules.origins import allows, scheme_of, url_origin
+
 IR_VERSION = 1
 
 
@@ -52,6 +54,15 @@ class Api:
     @property
     def needs_token(self) -> bool:
         return self.auth.scheme != "none"
+
+    @property
+    def scheme(self) -> str:
+        """The scheme of the spec's base: an https api's token never travels over http."""
+        return scheme_of(self.base)
+
+    def allows(self, url: str) -> bool:
+        """May this api's token go to `url` (`rules.origins`: scheme, host and port)?"""
+        return allows(self.allow, self.scheme, url_origin(url))
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,27 +271,3 @@ def _check_references(ir: IR) -> None:
     for d in ir.deployments:
         if d.workflow not in ir.workflows:
             raise IRError(f"deployment of unknown workflow {d.workflow}")
-
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def origin_of(url: str) -> str:
-    """`http://Host/x` → `host:80`: a URL's origin as `allow` lists write it (default port
-    filled in); "" when the URL has no host or is not one we would send a token to.
-
-    Strict on purpose, since `allow` is what keeps a token at home: URL parsers disagree
-    about backslashes, whitespace and control characters, and `user@host` can dress one
-    host up as another, so a URL holding any of those has no origin at all."""
-    from urllib.parse import urlsplit
-
-    if not isinstance(url, str) or any(c <= " " or c in "\\\x7f" for c in url):
-        return ""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or DEFAULT_PORTS.get(parts.scheme, 0)
-    except ValueError:
-        return ""
-    if not parts.hostname or parts.scheme not in ("http", "https") or "@" in parts.netloc:
-        return ""
-    return f"{parts.hostname.lower()}:{port}"

@@ -17,11 +17,25 @@ DEFAULT_UNKNOWN_IR_GRACE_S = 300.0  # time for a rolling deploy to bring up a wo
 
 _REGISTRY: dict[str, IR] = {}
 _GRACE_S: dict[str, float] = {}
+_CURRENT: set[str] = set()
 
 
-def register(ir: IR) -> None:
-    """Make `ir` available to workflows and activities of this process."""
+def register(ir: IR, *, current: bool = False) -> None:
+    """Make `ir` available to workflows and activities of this process.
+
+    Args:
+        current: `ir` is the spec a worker was started with (named on its command line), not
+            one kept only for the workflows started under it: only a current registration
+            may be the target of an `upgrade` (no rolling back to an older spec by request).
+    """
     _REGISTRY[ir.hash] = ir
+    if current:
+        _CURRENT.add(ir.hash)
+
+
+def is_current(ir_hash: str) -> bool:
+    """True when a worker of this process was started with the registration `ir_hash`."""
+    return ir_hash in _CURRENT
 
 
 def get(ir_hash: str) -> IR | None:

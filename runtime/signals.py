@@ -4,16 +4,17 @@ Stage: the workflow queues each signal as it arrives and applies it here from it
 loop. A handler validates its argument, changes the state and returns the effects to carry
 out (signals to forward, nothing else). A bad argument or an unknown name is a recorded
 error (`Ctx.error`), never an exception: a signal can not fail a workflow task. Error texts
-never echo the payload (it may hold a secret sent to the wrong signal).
+never echo the payload (it may hold a secret sent to the wrong signal): they name only what
+the spec declares (its apis and entities), never a name, URL or id that was sent.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
-from runtime.ir import origin_of
 from runtime.normalize import InvalidData, digest, merge_stores, normalize
-from runtime.sealing import is_sealed_token
+from runtime.sealing import is_sealed_token, sealed_at
 from runtime.selectors import can_match, valid_selector
 from runtime.state import Ctx, Effect, Send
 
@@ -24,7 +25,7 @@ def apply_signal(ctx: Ctx, name: str, arg: Any) -> list[Effect]:
     """Apply one queued signal; returns the effects it asks for."""
     handler = HANDLERS.get(name)
     if handler is None:
-        ctx.error("signal", f"unknown signal {name!r} (accepted: {', '.join(sorted(HANDLERS))})")
+        ctx.error("signal", f"unknown signal refused (accepted: {', '.join(sorted(HANDLERS))})")
         return []
     return handler(ctx, arg)
 
@@ -36,9 +37,14 @@ def on_api_token(ctx: Ctx, arg: Any) -> list[Effect]:
         return []
     api = arg["api"]
     if api not in ctx.wf.needs:
-        ctx.error("signal", f"apiToken refused: {ctx.wf.name} does not use api {api!r}")
+        ctx.error("signal", f"apiToken refused: the token is for an api {ctx.wf.name} does not use "
+                            f"(it uses: {', '.join(ctx.wf.needs) or 'none'})")
         return []
     s = ctx.state
+    if sealed_at(arg) < sealed_at(s.tokens.get(api)):
+        # A token copied from an old history must not roll the hierarchy back to it.
+        ctx.error("signal", f"apiToken refused: the {api} token was sealed before the one held")
+        return []
     uses = ctx.wf.source is not None and ctx.wf.source.api == api
     if s.tokens.get(api) == arg:
         # Already held: not forwarded (that stops a cascade going round a cycle), but a
@@ -73,11 +79,11 @@ def on_api_url(ctx: Ctx, arg: Any) -> list[Effect]:
         return []
     api = ctx.ir.apis.get(arg["api"])
     if api is None:
-        ctx.error("signal", f"apiUrl refused: unknown api {arg['api']!r}")
+        ctx.error("signal", f"apiUrl refused: not an api of this spec ({', '.join(sorted(ctx.ir.apis))})")
         return []
-    origin = origin_of(arg["url"])
-    if origin not in api.allow:
-        ctx.error("signal", f"apiUrl refused: origin {origin or arg['url']!r} is not in {api.name}'s allow list {list(api.allow)}")
+    if not api.allows(arg["url"]):
+        ctx.error("signal", f"apiUrl refused: the URL's origin is not in {api.name}'s allow list "
+                            f"{list(api.allow)} (over {api.scheme} only)")
         return []
     ctx.state.api_urls[api.name] = arg["url"]
     if ctx.wf.source is not None and ctx.wf.source.api == api.name:
@@ -102,16 +108,22 @@ def on_update(ctx: Ctx, arg: Any) -> list[Effect]:
     if not isinstance(record, dict):
         ctx.error("signal", "update refused: `record` must be an object")
         return []
+    refusal = _update_refusal(ctx, entity, arg["id"], record)
+    if refusal:
+        ctx.error("signal", f"update refused: {refusal}")
+        return []
     key = ctx.ir.entities[entity].key
     sent = {key: arg["id"], **record}
     held = ctx.state.store.get(entity, {}).get(arg["id"], {})
     try:
         rid, store = normalize(ctx.ir, entity, {**held, **sent})
     except InvalidData as exc:
-        ctx.error("signal", f"update refused: record {entity} {arg['id']} is invalid at {exc.path}: {exc.reason}")
+        # Where, not what: the schema's wording quotes the value that was sent.
+        ctx.error("signal", f"update refused: the {entity} record is invalid at {exc.path} "
+                            f"(it does not match the {entity} schema)")
         return []
     if rid != arg["id"]:
-        ctx.error("signal", f"update refused: the record's {key} is not {arg['id']!r}")
+        ctx.error("signal", f"update refused: the record's {key} is not the id it was sent for")
         return []
     # The sender holds what it sent: the digest of that, as before patches, so that the
     # updates planned from it (and the commands an older history replays) stay the same.
@@ -120,6 +132,30 @@ def on_update(ctx: Ctx, arg: Any) -> list[Effect]:
     if ctx.record is not None and ctx.wf.source is None:
         ctx.state.loaded = True
     return []
+
+
+MAX_UPDATE_BYTES = 256 * 1024  # one record, as JSON
+MAX_STORE_BYTES = 1024 * 1024  # the store an update may grow (Temporal refuses payloads over 2 MB)
+
+
+def _update_refusal(ctx: Ctx, entity: str, rid: str, record: dict[str, Any]) -> str | None:
+    """Why this workflow will not take `record` for `entity` `rid`: it must be a record the
+    workflow relates to (its own, one it holds, or one its record refers to), and small
+    enough that the state stays within what Temporal carries (queries, continue-as-new)."""
+    s = ctx.state
+    related = (
+        (entity, rid) == (s.entity, s.entity_id)
+        or rid in s.store.get(entity, {})
+        or any(rel.type == entity and rid in ctx.related_ids(rel.name) for rel in ctx.ir.entities[s.entity].relations)
+    )
+    if not related:
+        return f"this workflow holds no {entity} record by that id, and its record does not refer to one"
+    size = len(json.dumps(record))
+    if size > MAX_UPDATE_BYTES:
+        return f"the record is {size} bytes as JSON; an update carries at most {MAX_UPDATE_BYTES}"
+    if len(json.dumps(s.store)) + size > MAX_STORE_BYTES:
+        return f"the state would outgrow {MAX_STORE_BYTES} bytes as JSON"
+    return None
 
 
 def _note_sender(ctx: Ctx, sender: Any, entity: str, rid: str, record: dict[str, Any]) -> None:
@@ -147,7 +183,7 @@ def on_delete(ctx: Ctx, arg: Any) -> list[Effect]:
     rest = _without(ctx, record, entity, rid) if record is not None else None
     if rid not in s.store.get(entity, {}) and rest == record and f"{entity}-{rid}" not in s.children:
         if not from_itself:  # a child that ended after we let go of it is no news
-            ctx.error("signal", f"delete refused: there is no {entity} {rid!r} in this workflow's state")
+            ctx.error("signal", f"delete refused: there is no {entity} by that id in this workflow's state")
         return []
     s.store.get(entity, {}).pop(rid, None)
     if from_itself:
@@ -204,7 +240,7 @@ def _entity_ref(ctx: Ctx, arg: Any, signal: str) -> str | None:
         ctx.error("signal", f'{signal} refused: expected {{"entity": NAME, "id": ID, ...}} or {{}}')
         return None
     if arg["entity"] not in ctx.ir.entities:
-        ctx.error("signal", f"{signal} refused: unknown entity {arg['entity']!r}")
+        ctx.error("signal", f"{signal} refused: not an entity of this spec ({', '.join(sorted(ctx.ir.entities))})")
         return None
     return arg["entity"]
 

@@ -9,6 +9,12 @@ that child's edge in the new spec, so the whole hierarchy moves.
 
 Request: `{"ir_hash": "sha256:…", "tokens": {api: SealedToken}, "api_bases": {api: url}}`
 (`tokens` and `api_bases` optional).
+
+What an upgrade may not do (`upgrade_refusal`, checked by the update's validator, so a
+refusal never enters history): move to a registration that no worker was started with (the
+IRs a worker keeps for older workflows are no target: no rolling back by request), point an
+api with auth at a base outside the new spec's `allow`, or carry a token sealed for another
+api than the one it is given for.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.ir import IR
-from runtime.sealing import is_sealed_token
+from runtime.sealing import is_sealed_token, sealed_at
 from runtime.state import Ctx, Upgrade
 
 
@@ -32,6 +38,10 @@ def upgrade_problem(ctx: Ctx, request: Any, new_ir: IR | None) -> str | None:
         return f"the new spec has no workflow {ctx.wf.name}"
     if new_wf.entity != ctx.wf.entity:
         return f"{ctx.wf.name} manages {new_wf.entity} in the new spec, not {ctx.wf.entity}"
+    return _shape_problem(request)
+
+
+def _shape_problem(request: dict[str, Any]) -> str | None:
     tokens = request.get("tokens") or {}
     if not isinstance(tokens, dict) or not all(is_sealed_token(t) for t in tokens.values()):
         return "upgrade tokens must be sealed tokens"
@@ -41,12 +51,41 @@ def upgrade_problem(ctx: Ctx, request: Any, new_ir: IR | None) -> str | None:
     return None
 
 
+def upgrade_refusal(request: dict[str, Any], new_ir: IR, current: bool) -> str | None:
+    """Why a well-formed upgrade request (see `upgrade_problem`) must not be carried out,
+    or None. Needs no workflow state, so the validator can check it in every activation.
+
+    Args:
+        current: a worker of this process was started with `new_ir` (`registry.is_current`).
+    """
+    shape = _shape_problem(request)
+    if shape:
+        return shape
+    if not current:
+        return ("that registration is one this worker only keeps for workflows started under it; "
+                "an upgrade goes to the spec a worker was started with")
+    for api, token in (request.get("tokens") or {}).items():
+        if token["api"] != api:
+            return "an upgrade token was sealed for another api than the one it is given for"
+    for name, url in (request.get("api_bases") or {}).items():
+        api = new_ir.apis.get(name)
+        if api is None:
+            return "api_bases names an api the new spec does not have"
+        if api.needs_token and not api.allows(url):
+            return (f"the base given for api {name} is outside its allow list {list(api.allow)} "
+                    f"(over {api.scheme} only)")
+    return None
+
+
 def carried_state(ctx: Ctx, request: dict[str, Any]) -> dict[str, Any]:
     """The state the next run starts from: this one's, under the new hash, with the
     request's tokens and bases added, and a note to pass the upgrade down."""
     carried = ctx.state.to_dict()
     carried["ir_hash"] = request["ir_hash"]
-    carried["tokens"] = {**carried["tokens"], **(request.get("tokens") or {})}
+    # A token older than the one held (copied from an old history) does not replace it.
+    newer = {api: t for api, t in (request.get("tokens") or {}).items()
+             if sealed_at(t) >= sealed_at(carried["tokens"].get(api))}
+    carried["tokens"] = {**carried["tokens"], **newer}
     carried["api_bases"] = {**carried["api_bases"], **(request.get("api_bases") or {})}
     carried["upgrade_children"] = True
     return carried

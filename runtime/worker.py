@@ -88,13 +88,17 @@ def build_worker(
     Returns:
         The worker; `async with` it or `await worker.run()`.
     """
-    for doc in (*also, ir):
+    for doc in also:
         registry.register(doc if isinstance(doc, ir_mod.IR) else ir_mod.load(doc))
+    registry.register(ir if isinstance(ir, ir_mod.IR) else ir_mod.load(ir), current=True)
     registry.set_unknown_ir_grace(task_queue, unknown_ir_grace_s)
     owned_http = None
     if http is None:
-        http = owned_http = httpx.AsyncClient(follow_redirects=False, limits=httpx.Limits(max_connections=100))
-    key = seal_key if seal_key is not None else load_key()
+        # trust_env=False: an HTTP(S)_PROXY in the worker's environment would otherwise receive
+        # every token, and no origin check sees a proxy.
+        http = owned_http = httpx.AsyncClient(follow_redirects=False, trust_env=False,
+                                              limits=httpx.Limits(max_connections=100))
+    key = seal_key if seal_key is not None else load_key(create=False)  # a fresh key opens nothing
     activities = LoadActivities(http, key)
     slots = max_concurrent_workflow_tasks or 4 * (os.cpu_count() or 1)
     return SwfcWorker(

@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 
 from rules.ir import ir_hash
-from runtime.sealing import seal
+from runtime.sealing import deployment, seal
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden" / "marketplace.ir.json"
@@ -50,13 +50,14 @@ def marketplace_ir(api: Any, *, cycle: bool = False, retry: tuple[int, int, int]
     return rehash(ir)
 
 
-def root_input(ir: dict[str, Any], uid: str, token: str | None, **extra: Any) -> dict[str, Any]:
-    """The input `swfc deploy` gives a UserWorkflow root (docs/runtime.md)."""
+def root_input(ir: dict[str, Any], uid: str, token: str | None, task_queue: str, **extra: Any) -> dict[str, Any]:
+    """The input `swfc deploy` gives a UserWorkflow root (docs/runtime.md), its token sealed
+    for the deployment that runs it (namespace `default`, `task_queue`)."""
     return {
         "ir_hash": ir["hash"],
         "entity_id": uid,
         "data": None,
-        "tokens": {"crm": seal("crm", token)} if token else {},
+        "tokens": {"crm": seal("crm", token, deployment=deployment("default", task_queue))} if token else {},
         "api_bases": {"crm": ir["apis"]["crm"]["base"]},
         "ancestors": [],
         "subscribers": [],

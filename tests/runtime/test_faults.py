@@ -7,7 +7,7 @@ import asyncio
 
 from temporalio.client import WorkflowExecutionStatus
 
-from runtime.sealing import fingerprint, seal
+from runtime.sealing import deployment, fingerprint, seal
 from tests.helpers import assert_eventually, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
 from tests.runtime.util import query, start_root, try_query
@@ -120,7 +120,7 @@ async def test_401_waits_for_a_token_and_resumes_on_rotation(client, http_api):
         await assert_eventually(waiting)
         assert await query(client, root, "pendingChanges") == [{"kind": "reload", "waiting_for_token": True}]
         assert [r.status for r in http_api.requests_to(f"/users/{uid}")] == [401]  # no retry storm
-        await handle.signal("apiToken", seal("crm", good))
+        await handle.signal("apiToken", seal("crm", good, deployment=deployment("default", worker.task_queue)))
         st = await _root_loaded(client, root)
         assert st["tokens"] == {"crm": fingerprint(good)}
 
@@ -134,7 +134,7 @@ async def test_a_transient_401_retries_with_the_same_token_on_request(client, ht
     async with new_worker(client, ir) as worker:
         handle = await start_root(client, ir, worker.task_queue, uid, "same")
         await assert_eventually(lambda: _status_is(client, root, "waiting_for_token"))
-        await handle.signal("apiToken", seal("crm", "same"))
+        await handle.signal("apiToken", seal("crm", "same", deployment=deployment("default", worker.task_queue)))
         st = await _root_loaded(client, root)
         assert st["tokens"] == {"crm": fingerprint("same")}
 
@@ -148,7 +148,7 @@ async def test_missing_token_waits_without_a_request(client, http_api):
         handle = await start_root(client, ir, worker.task_queue, uid, None)
         await assert_eventually(lambda: _status_is(client, root, "waiting_for_token"))
         assert http_api.log() == []
-        await handle.signal("apiToken", seal("crm", "t"))
+        await handle.signal("apiToken", seal("crm", "t", deployment=deployment("default", worker.task_queue)))
         await _root_loaded(client, root)
 
 
@@ -243,5 +243,5 @@ async def test_a_refreshing_workflow_that_waits_for_a_token_sleeps_instead_of_sp
         events = [e async for e in handle.fetch_history_events()]
         assert not any(e.HasField("workflow_task_failed_event_attributes") for e in events)
         assert len(events) < 40, len(events)
-        await handle.signal("apiToken", seal("crm", "second"))
+        await handle.signal("apiToken", seal("crm", "second", deployment=deployment("default", worker.task_queue)))
         await _root_loaded(client, root)

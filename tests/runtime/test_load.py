@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from temporalio.client import WorkflowExecutionStatus
 
-from runtime.sealing import fingerprint, seal
+from runtime.sealing import deployment, fingerprint, seal
 from tests.helpers import assert_eventually, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
 from tests.runtime.util import execution_status, query, start_root, tree
@@ -29,7 +29,7 @@ async def test_a_parent_with_hundreds_of_children_starts_rotates_and_cancels_the
             assert len(t) == 1 + CHILDREN and all(s["loaded"] for s in t.values())
 
         await assert_eventually(all_loaded, timeout=120, interval=0.5)
-        await handle.signal("apiToken", seal("crm", new))
+        await handle.signal("apiToken", seal("crm", new, deployment=deployment("default", worker.task_queue)))
 
         async def all_rotated():
             t = await tree(client, root)

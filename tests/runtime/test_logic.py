@@ -7,7 +7,7 @@ import os
 from runtime import ir as ir_mod
 from runtime.children import cleanup, plan, publish
 from runtime.normalize import digest
-from runtime.sealing import seal
+from runtime.sealing import deployment, seal
 from runtime.signals import apply_signal
 from runtime.start_input import foreign_fields, shape_problems
 from runtime.state import Cancel, Ctx, Send, Start, WorkflowState
@@ -20,11 +20,12 @@ class _Api:
 
 IR = ir_mod.load(marketplace_ir(_Api(), cycle=True))
 KEY = os.urandom(32)
+DEPLOYMENT = deployment("default", "tq")
 
 
 def _user_ctx(listings: list[str], ancestors: list[str] | None = None) -> Ctx:
     state = WorkflowState(ir_hash=IR.hash, workflow_type="UserWorkflow", workflow_id="User-u1", entity="User",
-                          entity_id="u1", ancestors=ancestors or [], tokens={"crm": seal("crm", "t", KEY)})
+                          entity_id="u1", ancestors=ancestors or [], tokens={"crm": seal("crm", "t", KEY, deployment=DEPLOYMENT)})
     state.store = {"User": {"u1": {"id": "u1", "name": "A", "tags": [], "listings": listings}}}
     return Ctx(IR, IR.workflows["UserWorkflow"], state)
 
@@ -103,13 +104,13 @@ def test_publish_matches_selectors_and_skips_subscribers_that_already_know():
 def test_api_token_cascades_only_down_edges_that_carry_it():
     ctx = _user_ctx(["l1"])
     plan(ctx)
-    new = seal("crm", "t2", KEY)
+    new = seal("crm", "t2", KEY, deployment=DEPLOYMENT)
     assert apply_signal(ctx, "apiToken", new) == [Send("Listing-l1", "apiToken", new)]
     assert apply_signal(ctx, "apiToken", new) == []  # already held: no second cascade
     photo = Ctx(IR, IR.workflows["PhotoWorkflow"], WorkflowState(
         ir_hash=IR.hash, workflow_type="PhotoWorkflow", workflow_id="Photo-p1", entity="Photo", entity_id="p1"))
     assert apply_signal(photo, "apiToken", new) == [] and photo.state.tokens == {}
-    assert "does not use api 'crm'" in photo.state.errors[-1]["message"]
+    assert "the token is for an api PhotoWorkflow does not use" in photo.state.errors[-1]["message"]
 
 
 def test_a_partial_update_patches_a_held_record_and_is_refused_for_another():

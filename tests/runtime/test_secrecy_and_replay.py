@@ -16,7 +16,7 @@ from temporalio.worker import Replayer
 
 from runtime import ir as ir_mod
 from runtime import registry
-from runtime.sealing import seal
+from runtime.sealing import deployment, seal
 from runtime.queries import QUERIES
 from runtime.workflow import StatefulWorkflow
 from tests.helpers import assert_eventually, decoded_payloads, new_worker, unique
@@ -63,7 +63,7 @@ async def test_no_token_in_histories_memo_search_attributes_queries_or_logs(clie
         await handle.signal("update", {})
         await assert_eventually(lambda: _status(client, root, "error"))
         http_api.clear_faults()
-        await handle.signal("apiToken", seal("crm", second))
+        await handle.signal("apiToken", seal("crm", second, deployment=deployment("default", worker.task_queue)))
         t = await assert_eventually(loaded)
         answers = [await query(client, w, q) for w in t for q in QUERIES]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from runtime.sealing import fingerprint, seal
+from runtime.sealing import deployment, fingerprint, seal
 from tests.helpers import assert_eventually, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
 from tests.runtime.util import query, start_root, tree, try_query
@@ -58,7 +58,7 @@ async def test_rotation_at_the_root_cascades_and_later_loads_use_the_new_token(c
     async with new_worker(client, ir) as worker:
         handle = await start_root(client, ir, worker.task_queue, uid, old)
         await _loaded(client, root, 5)
-        await handle.signal("apiToken", seal("crm", new))
+        await handle.signal("apiToken", seal("crm", new, deployment=deployment("default", worker.task_queue)))
 
         async def rotated():
             t = await tree(client, root)
@@ -92,7 +92,7 @@ async def test_rotation_at_the_root_reaches_each_of_50_children_once(client, htt
         await _loaded(client, root, 51)
         start_secs = time.monotonic() - started
         t0 = time.monotonic()
-        await handle.signal("apiToken", seal("crm", new))
+        await handle.signal("apiToken", seal("crm", new, deployment=deployment("default", worker.task_queue)))
 
         async def all_rotated():
             t = await tree(client, root)
@@ -142,7 +142,7 @@ async def test_token_none_workflow_never_holds_a_token(client, http_api):
 
         await assert_eventually(started)
         # a token signalled straight at it is refused and recorded, never held
-        await client.get_workflow_handle(photo).signal("apiToken", seal("crm", "sneaky"))
+        await client.get_workflow_handle(photo).signal("apiToken", seal("crm", "sneaky", deployment=deployment("default", worker.task_queue)))
 
         async def refused():
             st = await query(client, photo, "state")

@@ -11,11 +11,12 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from rules.origins import url_origin
 from runtime import ir as ir_mod
 from runtime import registry
 from runtime.activities import LoadActivities, build_url
 from runtime.normalize import InvalidData, normalize
-from runtime.sealing import SealError, fingerprint, is_sealed_token, load_key, open_sealed, seal
+from runtime.sealing import SealError, deployment, fingerprint, is_sealed_token, load_key, open_sealed, seal
 from runtime.selectors import any_match, changed_paths, matches
 from tests.runtime.irs import marketplace_ir
 
@@ -28,6 +29,7 @@ IR_DOC = marketplace_ir(_Api())
 IR = ir_mod.load(IR_DOC)
 KEY = os.urandom(32)
 TOKEN = "s3cr3t-token-value"
+HERE = deployment("default", "test")  # where ActivityEnvironment runs an activity
 
 
 # ---------------------------------------------------------------------------- ir
@@ -54,29 +56,34 @@ def test_load_refuses_documents_it_cannot_run(mutate, message):
         ir_mod.load(doc)
 
 
-def test_origin_of():
-    assert ir_mod.origin_of("http://LocalHost/x") == "localhost:80"
-    assert ir_mod.origin_of("https://a.b:8443") == "a.b:8443"
-    assert ir_mod.origin_of("ftp://a.b") == ""
+def test_url_origin():
+    assert str(url_origin("http://LocalHost/x")) == "http://localhost:80"
+    assert url_origin("https://a.b:8443").host_port == "a.b:8443"
+    assert url_origin("ftp://a.b") is None
 
 
 # ---------------------------------------------------------------------- sealing
 
 
 def test_seal_roundtrip_and_shape():
-    sealed = seal("crm", TOKEN, KEY)
+    sealed = seal("crm", TOKEN, KEY, deployment=HERE)
     assert is_sealed_token(sealed) and TOKEN not in repr(sealed)
-    assert sealed["fingerprint"] == fingerprint(TOKEN) and len(fingerprint(TOKEN)) == len("sha256:") + 12
-    assert open_sealed(sealed, KEY) == TOKEN
+    assert sealed["fingerprint"] == fingerprint(TOKEN, KEY) and len(fingerprint(TOKEN, KEY)) == len("sha256:") + 12
+    assert open_sealed(sealed, KEY, deployment=HERE) == TOKEN
 
 
-def test_sealed_token_is_bound_to_api_and_key():
-    sealed = seal("crm", TOKEN, KEY)
-    with pytest.raises(SealError) as moved:
-        open_sealed({**sealed, "api": "billing"}, KEY)
-    with pytest.raises(SealError) as wrong_key:
-        open_sealed(sealed, os.urandom(32))
-    assert TOKEN not in str(moved.value) + str(wrong_key.value)
+def test_sealed_token_is_bound_to_api_deployment_and_key():
+    sealed = seal("crm", TOKEN, KEY, deployment=HERE)
+    refusals = []
+    for attempt in [lambda: open_sealed({**sealed, "api": "billing"}, KEY, deployment=HERE),
+                    lambda: open_sealed(sealed, KEY, deployment=deployment("default", "other-queue")),
+                    lambda: open_sealed(sealed, KEY, deployment=deployment("other-ns", "test")),
+                    lambda: open_sealed({**sealed, "sealed": sealed["sealed"].replace("v2.", "v2.9", 1)}, KEY, deployment=HERE),
+                    lambda: open_sealed(sealed, os.urandom(32), deployment=HERE)]:
+        with pytest.raises(SealError) as refused:
+            attempt()
+        refusals.append(str(refused.value))
+    assert TOKEN not in "".join(refusals)
     assert not is_sealed_token({**sealed, "extra": 1})
     assert not is_sealed_token({"api": "crm", "token": TOKEN})
 
@@ -137,7 +144,7 @@ def load(http_api):
 
     async def run(base: str | None = None):
         request = {"ir_hash": doc["hash"], "workflow": "ListingWorkflow", "entity_id": "l 1/x",
-                   "base_url": base or http_api.url, "values": {"id": "l 1/x"}, "token": seal("crm", TOKEN, KEY)}
+                   "base_url": base or http_api.url, "values": {"id": "l 1/x"}, "token": seal("crm", TOKEN, KEY, deployment=HERE)}
         return await ActivityEnvironment().run(activities.load_entity, request)
 
     return run

@@ -14,7 +14,7 @@ from tests.runtime.irs import root_input
 async def start_root(client: Client, ir: dict[str, Any], task_queue: str, uid: str, token: str | None, **extra: Any):
     """Start `UserWorkflow` for user `uid` as `swfc deploy` would; returns the handle."""
     return await client.start_workflow(
-        "UserWorkflow", root_input(ir, uid, token, **extra), id=f"User-{uid}", task_queue=task_queue,
+        "UserWorkflow", root_input(ir, uid, token, task_queue, **extra), id=f"User-{uid}", task_queue=task_queue,
         memo={"entity": "User", "id": uid},
     )
 
