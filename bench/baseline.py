@@ -44,7 +44,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from runtime.sealing import open_sealed
+from runtime.sealing import deployment, open_sealed
 
 LOAD_TIMEOUT = timedelta(seconds=15)
 LOAD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10),
@@ -65,7 +65,8 @@ class BaselineActivities:
     @activity.defn(name="baseline_load")
     async def load(self, req: dict[str, Any]) -> dict[str, Any]:
         """GET base_url + path with the opened token; parse and validate the record."""
-        token = open_sealed(req["token"], self._key)
+        info = activity.info()
+        token = open_sealed(req["token"], self._key, deployment=deployment(info.workflow_namespace, info.task_queue))
         url = req["base_url"].rstrip("/") + req["path"]
         response = await self._http.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
         if response.status_code >= 500:

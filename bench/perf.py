@@ -220,15 +220,16 @@ class Bench:
 
     # -- starting roots --------------------------------------------------------------
 
-    def sealed(self, token: str | None = None) -> dict:
-        from runtime.sealing import seal
+    def sealed(self, kind: str, token: str | None = None) -> dict:
+        """A token sealed for the deployment of `kind`'s worker (its task queue)."""
+        from runtime.sealing import deployment, seal
 
-        return seal(API, token or self.token)
+        return seal(API, token or self.token, deployment=deployment("default", self.workers[kind].queue))
 
     async def start(self, kind: str, entity: str, rid: str, *, mode: str = "client", **extra: Any) -> str:
         wid = f"{entity}-{rid}"
         if kind == "swfc":
-            arg = {"ir_hash": self.ir["hash"], "entity_id": rid, "tokens": {API: self.sealed()},
+            arg = {"ir_hash": self.ir["hash"], "entity_id": rid, "tokens": {API: self.sealed(kind)},
                    "api_bases": {API: self.api.url}, **extra}
             await self.client.start_workflow(SWFC_TYPES[entity], arg, id=wid, task_queue=self.workers["swfc"].queue,
                                              memo={"entity": entity, "id": rid})
@@ -236,7 +237,7 @@ class Bench:
             levels = [LEVELS[entity]] + ([LEVELS["Team"], LEVELS["Member"]] if entity == "Org"
                                          else [LEVELS["Member"]] if entity == "Group" else [])
             workflow = "BaselineParent" if len(levels) > 1 else "BaselineRefresh" if entity == "Feed" else "BaselineLeaf"
-            arg = {"id": rid, "levels": levels, "token": self.sealed(), "base_url": self.api.url, "mode": mode, **extra}
+            arg = {"id": rid, "levels": levels, "token": self.sealed(kind), "base_url": self.api.url, "mode": mode, **extra}
             await self.client.start_workflow(workflow, arg, id=wid, task_queue=self.workers["baseline"].queue)
         self.started.append(wid)
         return wid
@@ -365,7 +366,7 @@ class Bench:
     async def rotate(self, kind: str, wids: list[str]) -> Sample:
         """Signal a new token at the root (wids[0]); seconds until every workflow holds it."""
         self.rotations += 1
-        new = self.sealed(f"perf-token-{self.rotations}")
+        new = self.sealed(kind, f"perf-token-{self.rotations}")
         fp = new["fingerprint"].encode()
         cpu = self.workers[kind].cpu_s()
         await self.client.get_workflow_handle(wids[0]).signal("apiToken", new)

@@ -33,7 +33,7 @@ from temporalio.worker import Worker  # noqa: E402
 from cli.devserver import find_temporal_binary  # noqa: E402
 from compiler import compile_files  # noqa: E402
 from runtime.client import prepare_roots, start_roots  # noqa: E402
-from runtime.sealing import fingerprint, seal  # noqa: E402
+from runtime.sealing import deployment, fingerprint, seal  # noqa: E402
 from runtime.worker import build_worker  # noqa: E402
 from sample_api import SampleAPI  # noqa: E402
 
@@ -101,19 +101,19 @@ async def main(n: int) -> int:
                                                 dev_server_log_level="error")
     try:
         client, queue = env.client, "bench-" + uuid.uuid4().hex[:6]
-        roots = prepare_roots(ir, {"CRM_TOKEN": "first"})
+        roots = prepare_roots(ir, {"CRM_TOKEN": "first"}, deployment=deployment("default", queue))
         children = [f"Listing-{lid}" for lid in listings]
         async with build_worker(client, ir, task_queue=queue), \
                 Worker(client, task_queue=queue + "-baseline", workflows=[SequentialForwarder]):
             await start_roots(client, roots, queue, ir["hash"])
             await wait_loaded(client, [f"User-{uid}", *children])
 
-            swfc_token = seal("crm", "second")
+            swfc_token = seal("crm", "second", deployment=deployment("default", queue))
             await client.get_workflow_handle(f"User-{uid}").signal("apiToken", swfc_token)
             received_at = (await signal_times(client, f"User-{uid}", fingerprint("second")))[-1]
             swfc_secs = await spread(client, received_at, children, fingerprint("second"))
 
-            baseline_token = seal("crm", "third")
+            baseline_token = seal("crm", "third", deployment=deployment("default", queue))
             forwarder = f"forwarder-{uid}"
             handle = await client.start_workflow(
                 SequentialForwarder.run, args=[children, baseline_token], id=forwarder,

@@ -36,10 +36,12 @@ def remember(ir: dict, directory: Path = REGISTRATIONS_DIR) -> None:
 def earlier(ir: dict, directory: Path = REGISTRATIONS_DIR) -> list[dict]:
     """Every kept IR but `ir` itself that still matches the IR schema, oldest first.
 
-    A file that does not parse or match is skipped: it can only hold workflows that no
+    A file that does not parse or match, or whose hash is not its content's (or its name's),
+    is skipped: it can only hold workflows that no
     worker could run anyway, and it must not stop this worker from serving the rest.
     """
     from compiler.validate import is_valid_ir
+    from rules.ir import ir_hash
 
     if not directory.is_dir():
         return []
@@ -51,6 +53,8 @@ def earlier(ir: dict, directory: Path = REGISTRATIONS_DIR) -> list[dict]:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if is_valid_ir(doc):
+        # Registered under its hash, so the hash must be the content's: a file whose hash was
+        # edited would otherwise serve a spec under another registration's name.
+        if is_valid_ir(doc) and doc.get("hash") == ir_hash(doc) and path == _path(doc["hash"], directory):
             kept.append(doc)
     return kept

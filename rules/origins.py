@@ -63,7 +63,17 @@ def origin_problem(url: object) -> str | None:
         return "it has no host name (IPv6 hosts are not supported)"
     if port == 0:
         return "its port is not a number from 1 to 65535"
+    if any(label.startswith("xn--") and not _punycode_ok(label) for label in parts.hostname.split(".")):
+        return "its host has a malformed xn-- label"
     return None
+
+
+def _punycode_ok(label: str) -> bool:
+    try:
+        label.encode("ascii").decode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 def url_origin(url: object) -> Origin | None:

@@ -77,7 +77,9 @@ class LoadActivities:
         if sealed is None:
             raise ApplicationError(f"api {api.name} needs a token and none was given", non_retryable=True, type="NoToken")
         # Both parsers must agree on where the request goes before a token is attached.
-        sent_to = Origin(target.scheme, target.host, target.port or DEFAULT_PORTS.get(target.scheme, 0))
+        # `raw_host`: the host as sent (ASCII, xn-- form); `host` would decode it, and raise.
+        sent_to = Origin(target.scheme, target.raw_host.decode("ascii", "replace"),
+                         target.port or DEFAULT_PORTS.get(target.scheme, 0))
         if not api.allows(url) or not api.allows(str(sent_to)) or target.userinfo:
             raise ApplicationError(
                 f"refusing to send the {api.name} token to a URL outside its allow list {list(api.allow)} "

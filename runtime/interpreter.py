@@ -97,9 +97,9 @@ class Interpreter:
         # (a handler's decision must not change with the worker that replays it).
         problem = _upgrade_problem(self._ctx, request) if self._ctx is not None else None
         if problem is None and isinstance(request, dict) and isinstance(request.get("ir_hash"), str):
-            new_ir = registration(request["ir_hash"])
-            if new_ir is not None and request["ir_hash"] != (self._ctx.state.ir_hash if self._ctx else None):
-                problem = upgrade_refusal(request, new_ir, is_current(request["ir_hash"]))
+            new_ir, running = registration(request["ir_hash"]), self._ctx.state.ir_hash if self._ctx else None
+            if new_ir is not None:  # staying on the running spec is no rollback
+                problem = upgrade_refusal(request, new_ir, is_current(new_ir.hash) or new_ir.hash == running)
         if problem is not None:
             raise ValueError(problem)
 

@@ -132,7 +132,7 @@ def test_token_set_refuses_an_api_the_workflow_does_not_hold(market: Marketplace
     result = market.swfc("token", "set", market.root, "--api", "billing", "--from-env", "CRM_TOKEN",
                          "--address", market.address)
     assert result.returncode == 1
-    assert "holds no token for api billing" in result.stderr and "Traceback" not in result.stderr
+    assert "does not use api billing" in result.stderr and "Traceback" not in result.stderr
 
 
 async def test_no_plaintext_token_anywhere_temporal_keeps(market: Marketplace, client: Client) -> None:

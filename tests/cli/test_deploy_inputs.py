@@ -9,7 +9,7 @@ import json
 import pytest
 
 from runtime.client import ClientError as CommandError, base_warnings, prepare_roots
-from runtime.sealing import fingerprint, is_sealed_token, open_sealed
+from runtime.sealing import deployment, fingerprint, is_sealed_token, open_sealed
 from tests.helpers import SPECS, compile_spec
 
 
@@ -20,7 +20,7 @@ def desk() -> dict:
 
 def test_root_input_carries_sealed_tokens_and_resolved_bases(desk: dict) -> None:
     env = {"DESK_TOKEN": "desk-secret", "NOTES_API_KEY": "notes-secret", "NOTES_URL": "http://localhost:8787"}
-    [root] = prepare_roots(desk, env)
+    [root] = prepare_roots(desk, env, deployment=deployment("default", "swfc"))
     assert (root.workflow_id, root.workflow_type) == ("Organisation-acme", "OrganisationWorkflow")
     assert root.memo == {"entity": "Organisation", "id": "acme"}
     inp = root.input
@@ -31,13 +31,13 @@ def test_root_input_carries_sealed_tokens_and_resolved_bases(desk: dict) -> None
     for api, secret in (("desk", "desk-secret"), ("notes", "notes-secret")):
         sealed = inp["tokens"][api]
         assert is_sealed_token(sealed) and sealed["fingerprint"] == fingerprint(secret)
-        assert open_sealed(sealed) == secret
+        assert open_sealed(sealed, deployment=deployment("default", "swfc")) == secret
     assert "secret" not in json.dumps(inp)
 
 
 def test_every_missing_token_variable_is_named_at_once(desk: dict) -> None:
     with pytest.raises(CommandError) as info:
-        prepare_roots(desk, {"DESK_TOKEN": ""})
+        prepare_roots(desk, {"DESK_TOKEN": ""}, deployment="default/swfc")
     message = str(info.value)
     assert "DESK_TOKEN" in message and "NOTES_API_KEY" in message and info.value.code == 1
 

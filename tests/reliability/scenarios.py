@@ -321,10 +321,10 @@ async def token_confined(env: Env, children: int = 10) -> Outcome:
 def bad_signals(item_id: str) -> list[tuple[str, Any, str]]:
     """(signal, argument, what the recorded error says)."""
     return [
-        ("update", {"entity": "Item", "id": item_id, "record": {"title": 5, "price": "free"}}, f"record Item {item_id} is invalid"),
+        ("update", {"entity": "Item", "id": item_id, "record": {"title": 5, "price": "free"}}, "the Item record is invalid"),
         ("update", {"entity": "Item", "id": item_id, "record": "not a record"}, "`record` must be an object"),
-        ("update", {"entity": "Nope", "id": "1", "record": {}}, "unknown entity 'Nope'"),
-        ("delete", {"entity": "Item", "id": "no-such-item"}, "no Item 'no-such-item'"),
+        ("update", {"entity": "Nope", "id": "1", "record": {}}, "not an entity of this spec"),
+        ("delete", {"entity": "Item", "id": "no-such-item"}, "no Item by that id"),
         ("delete", {"entity": "Item"}, "delete refused"),
         ("subscribe", {"workflow_id": "Store-x", "selectors": ["items..["]}, "subscribe refused"),
         ("subscribe", {"workflow_id": "Store-x", "selectors": []}, "subscribe refused"),

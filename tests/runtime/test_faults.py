@@ -169,16 +169,18 @@ async def test_bad_and_unknown_signals_are_recorded_errors(client, http_api):
         await handle.signal("apiUrl", "http://x")
         await handle.signal("update", {"entity": "Nope", "id": "1", "record": {}})
         await handle.signal("update", {"entity": "Listing", "id": "l9", "record": {**listing("l9", uid), "title": 3}})
+        await handle.signal("update", {"entity": "User", "id": uid, "record": {"name": 3}})
         await handle.signal("subscribe", {"workflow_id": "X-1", "selectors": []})
         await handle.signal("launchMissiles", {})
-        st = await _error_seen(client, root, "unknown signal 'launchMissiles'")
+        st = await _error_seen(client, root, "unknown signal refused")
         messages = [e["message"] for e in st["errors"]]
         assert any(m.startswith("apiToken refused") for m in messages)
         assert any(m.startswith("apiUrl refused") for m in messages)
-        assert any("unknown entity 'Nope'" in m for m in messages)
-        assert any("invalid at $.title" in m for m in messages)
+        assert any("not an entity of this spec" in m for m in messages)
+        assert any("holds no Listing record by that id" in m for m in messages)  # l9 is not its listing
+        assert any("invalid at $.name" in m for m in messages)
         assert any(m.startswith("subscribe refused") for m in messages)
-        assert not any("plain-secret-123" in m for m in messages)
+        assert not any("plain-secret-123" in m or "launchMissiles" in m or "Nope" in m for m in messages)
         assert st["store"] == before["store"]
         assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
         assert (await query(client, root))["status"] == "running"

@@ -12,7 +12,7 @@ from google.protobuf.duration_pb2 import Duration
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 
-from runtime.sealing import fingerprint, seal
+from runtime.sealing import deployment as sealed_for, fingerprint, seal
 from tests.conftest import MARKETPLACE_TOKEN
 from tests.helpers import assert_eventually, compile_spec, copy_specs, new_worker
 from tests.runtime.util import tree
@@ -42,7 +42,8 @@ async def test_example_spec_runs_with_least_privilege(client, marketplace_api, t
         await ns_client.start_workflow(deployment["workflow"], {
             "ir_hash": ir["hash"],
             "entity_id": deployment["id"],
-            "tokens": {api: seal(api, t) for api, t in tokens.items()},
+            "tokens": {api: seal(api, t, deployment=sealed_for(ns_client.namespace, worker.task_queue))
+                       for api, t in tokens.items()},
             "api_bases": {name: api["base"] for name, api in ir["apis"].items()},
         }, id=deployment["workflow_id"], task_queue=worker.task_queue)
 

@@ -202,3 +202,30 @@ async def test_activity_errors_never_contain_the_token(load, http_api):
 
 def test_build_url():
     assert build_url("http://h:1/", "/users/{id}", {"id": "a b"}) == "http://h:1/users/a%20b"
+
+
+async def test_activity_refuses_a_token_sealed_for_another_api_or_deployment_or_before_v2(http_api):
+    doc = marketplace_ir(http_api)
+    registry.register(ir_mod.load(doc))
+    activities = LoadActivities(httpx.AsyncClient(), KEY)
+    v1 = {"api": "crm", "fingerprint": "sha256:" + "0" * 12, "sealed": "v1." + "A" * 60}
+    for token, kind in [(seal("billing", TOKEN, KEY, deployment=HERE), "TokenMismatch"),
+                        (seal("crm", TOKEN, KEY, deployment=deployment("default", "another-queue")), "SealError"),
+                        (v1, "SealError")]:
+        request = {"ir_hash": doc["hash"], "workflow": "ListingWorkflow", "entity_id": "l1",
+                   "base_url": http_api.url, "values": {"id": "l1"}, "token": token}
+        with pytest.raises(ApplicationError) as err:
+            await ActivityEnvironment().run(activities.load_entity, request)
+        assert (err.value.type, err.value.non_retryable) == (kind, True) and TOKEN not in str(err.value)
+    assert http_api.log() == []
+
+
+async def test_activity_refuses_unparseable_hosts_and_plain_http_for_an_https_api(load, http_api):
+    with pytest.raises(ApplicationError) as err:
+        await load(base=f"http://xn--a.example:{http_api.port}")
+    assert err.value.non_retryable and err.value.type in ("BadUrl", "OriginNotAllowed")
+    https = IR_DOC | {"apis": {"crm": IR_DOC["apis"]["crm"] | {"base": f"https://127.0.0.1:{http_api.port}",
+                                                                 "allow": [f"127.0.0.1:{http_api.port}"]}}}
+    api = ir_mod.load(https).apis["crm"]
+    assert not api.allows(http_api.url) and api.allows(f"https://127.0.0.1:{http_api.port}/x")
+    assert http_api.log() == []
