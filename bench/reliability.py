@@ -9,6 +9,8 @@ each one breaks and checks). Prints, per scenario: workflows expected, loaded, e
 a visible reason, silent (neither: a failure), duplicates, workflow task failures, token
 leaks, requests with a token to a non-allowed origin, uncaught exceptions, and whether its
 own checks held. Scenario 6 (spec input fuzzing) comes from bench/fuzz_validate.py.
+Scenarios 8 are the attacks of the security review (issue 9): each must show 0 leaks (every
+secret the attack uses is searched for) and 0 requests carrying a token to a foreign origin.
 
 Exits 1 if any row is not clean. `--quick` runs CI sizes (what `.ci/run` runs).
 """
@@ -55,6 +57,7 @@ def plan(children: int) -> list[tuple[str, object]]:
         ("5 token confinement", lambda env: sc.token_confined(env, small)),
         ("7 bad signals", lambda env: sc.bad_signals_refused(env, 2)),
     ]
+    rows += [(f"8 {name}", functools.partial(sc.security_attack, name=name)) for name in sc.ATTACKS]
     return rows
 
 

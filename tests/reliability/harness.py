@@ -41,7 +41,7 @@ SPEC = """\
 api shop {{
   base    "{base}"
   auth    bearer
-  allow   "127.0.0.1:{port}"
+  allow   "127.0.0.1:{port}"{also_allow}
   timeout {timeout}
   retry   {retries} times backoff 100ms .. 1s
 }}
@@ -150,11 +150,14 @@ class Deployment:
     retries: int = 3
     item_every: str | None = None
     store_every: str | None = None
+    base: str | None = None  # default: the api's own http URL
+    also_allow: tuple[str, ...] = ()  # origins `allow` lists besides the api's
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     tokens: list[str] = field(default_factory=list)  # every token used so far, for the leak search
     cli_output: list[str] = field(default_factory=list)
     workers: list[subprocess.Popen[str]] = field(default_factory=list)
     worker_logs: list[Path] = field(default_factory=list)
+    attack_problems: list[str] = field(default_factory=list)  # what a security scenario saw go wrong
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -162,17 +165,22 @@ class Deployment:
         self.store_id = f"s{self.run}"
         self.item_ids = [f"i{self.run}-{n}" for n in range(self.items)]
         self.spec = self.directory / "store.swf"
-        self.spec.write_text(SPEC.format(
-            base=self.api.url, port=self.api.port, timeout=self.timeout, retries=self.retries,
-            store=self.store_id,
-            store_every=f" every {self.store_every}" if self.store_every else "",
-            item_every=f" every {self.item_every}" if self.item_every else ""))
+        self.write_spec()
         if not self.tokens:
             self.tokens.append(new_token())
         self.api.require_auth("/", self.token)
         self.api.set_entity(f"/stores/{self.store_id}", {"id": self.store_id, "name": "Store", "items": self.item_ids})
         for n, iid in enumerate(self.item_ids):
             self.api.set_entity(f"/items/{iid}", self.item(iid, n))
+
+    def write_spec(self) -> None:
+        """(Re)write the spec from the fields (a scenario may change `also_allow` and redeploy)."""
+        self.spec.write_text(SPEC.format(
+            base=self.base or self.api.url, port=self.api.port, timeout=self.timeout, retries=self.retries,
+            also_allow="".join(f', "{o}"' for o in self.also_allow),
+            store=self.store_id,
+            store_every=f" every {self.store_every}" if self.store_every else "",
+            item_every=f" every {self.item_every}" if self.item_every else ""))
 
     # -- ids and data ----------------------------------------------------------------
 
@@ -201,11 +209,11 @@ class Deployment:
         self.cli_output += [done.stdout, done.stderr]
         return done
 
-    def start_worker(self) -> subprocess.Popen[str]:
-        """`swfc worker` in the background, its output to a log file."""
+    def start_worker(self, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """`swfc worker` in the background (`env`: more environment), its output to a log file."""
         log = self.directory / f"worker-{len(self.workers)}.log"
         proc = spawn_swfc("worker", str(self.spec), "--address", self.address, "--task-queue", self.task_queue,
-                          cwd=self.directory, log=log)
+                          cwd=self.directory, log=log, env=env)
         self.workers.append(proc)
         self.worker_logs.append(log)
         SPAWNED.append(proc)

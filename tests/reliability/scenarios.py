@@ -377,3 +377,180 @@ async def bad_signals_refused(env: Env, children: int = 3) -> Outcome:
         out.problems += out_problems[:10]
         out.notes.append(f"{len(cases)} bad signals x {len(targets)} workflows, each refused")
         return out
+
+
+# -- 8. the attacks of the security review (issue 9) ------------------------------------------
+
+ATTACKS = {
+    "a token sealed for another api": "_attack_cross_api",
+    "upgrade: rollback, bases outside allow": "_attack_upgrade",
+    "https downgrade by apiUrl": "_attack_downgrade",
+    "tokens that break the HTTP layer": "_attack_bad_token",
+    "HTTP_PROXY in the worker's environment": "_attack_proxy",
+    "update floods: unrelated, huge records": "_attack_update_flood",
+    "refusals echoing the payload": "_attack_echo",
+}
+
+
+async def security_attack(env: Env, name: str, children: int = 2) -> Outcome:
+    """One attack of the security review against a deployed hierarchy. `outside` servers are
+    where the attacker wants the token to go: every request they get that carries a token is
+    counted (`disallowed`); every secret an attack uses is searched for like a token (`leaks`)."""
+    with SampleAPI().start() as api, SampleAPI().start() as outside:
+        dep = await globals()[ATTACKS[name]](env, api, outside, children)
+        out = await dep.outcome(name, outside=[outside])
+        out.problems += dep.attack_problems
+        return out
+
+
+async def _deployed(env: Env, api: SampleAPI, children: int, label: str, *,
+                    worker_env: dict[str, str] | None = None, **fields: Any) -> Deployment:
+    dep = Deployment(env.client, env.address, env.workdir / label, api, items=children, **fields)
+    dep.start_worker(worker_env)
+    dep.deploy()
+    await dep.wait(_settled, timeout=120)
+    return dep
+
+
+async def _refusals(dep: Deployment, wid: str, text: str) -> int:
+    st = await dep.client.get_workflow_handle(wid).query("state")
+    return sum(1 for e in st["errors"] if text in e["message"])
+
+
+async def _attack_cross_api(env: Env, api: SampleAPI, outside: SampleAPI, children: int) -> Deployment:
+    """A token sealed for api `vendor` (a secret of another api), handed to a hand-started
+    workflow as its `shop` token: `shop`'s server must never see it."""
+    from runtime.sealing import deployment, seal
+
+    dep = await _deployed(env, api, children, "cross-api")
+    secret = new_token("vendor")
+    dep.tokens.append(secret)
+    sealed = seal("vendor", secret, deployment=deployment(env.client.namespace, dep.task_queue))
+    iid = dep.item_ids[0]
+    await dep.client.get_workflow_handle(f"Item-{iid}").signal("apiToken", sealed)
+    extra = f"i{dep.run}-extra"
+    api.set_entity(f"/items/{extra}", Deployment.item(extra, 99))
+    await env.client.start_workflow("ItemWorkflow", {"ir_hash": _ir_hash(dep), "entity_id": extra,
+                                                     "tokens": {"shop": sealed}},
+                                    id=f"Item-{extra}", task_queue=dep.task_queue)
+    dep.item_ids.append(extra)  # counted: it must say why it has not loaded
+    await dep.wait(_settled, timeout=60)
+    if any(secret in (r.auth or "") for r in api.log()):
+        dep.attack_problems.append("the shop server received the vendor token")
+    return dep
+
+
+def _ir_hash(dep: Deployment) -> str:
+    from tests.helpers import compile_spec
+
+    return compile_spec(dep.spec)["hash"]
+
+
+async def _attack_upgrade(env: Env, api: SampleAPI, outside: SampleAPI, children: int) -> Deployment:
+    """An older spec whose `allow` named the outside server is kept by the worker; `upgrade`
+    updates ask the root to roll back to it, and to point `shop` at the outside server."""
+    from temporalio.client import WorkflowUpdateFailedError
+
+    dep = Deployment(env.client, env.address, env.workdir / "upgrade", api, items=children,
+                     also_allow=(f"127.0.0.1:{outside.port}",))
+    older = _ir_hash(dep)
+    dep.start_worker()  # keeps the older spec in .swfc/registrations
+    await poll_until(lambda: _registered(dep), timeout=60)
+    dep.stop_workers()
+    dep.also_allow = ()
+    dep.write_spec()
+    dep.start_worker()
+    dep.deploy()
+    await dep.wait(_settled, timeout=120)
+    handle = dep.client.get_workflow_handle(dep.root)
+    refused = 0
+    for request in ({"ir_hash": older, "api_bases": {"shop": outside.url}}, {"ir_hash": older},
+                    {"ir_hash": _ir_hash(dep), "api_bases": {"shop": outside.url}}):
+        try:
+            await handle.execute_update("upgrade", request)
+        except WorkflowUpdateFailedError:
+            refused += 1
+    if refused != 3:
+        dep.attack_problems.append(f"{3 - refused} of 3 upgrade attacks accepted")
+    await handle.signal("update", {})
+    await dep.wait(_settled, timeout=60)
+    return dep
+
+
+async def _registered(dep: Deployment) -> bool:
+    return any((dep.directory / ".swfc" / "registrations").glob("*.json"))
+
+
+async def _attack_downgrade(env: Env, api: SampleAPI, outside: SampleAPI, children: int) -> Deployment:
+    """An https api (here its server speaks only http, so nothing loads, visibly) is pointed
+    at the same host and port over plain http by `apiUrl`: refused; no token in clear text."""
+    dep = await _deployed(env, outside, children, "downgrade", base=f"https://127.0.0.1:{outside.port}")
+    for wid in dep.expected_ids[:2]:
+        await dep.client.get_workflow_handle(wid).signal("apiUrl", {"api": "shop", "url": outside.url})
+    for wid in dep.expected_ids[:2]:
+        if not await poll_until(lambda: _has_refusal(dep, wid, "over https only"), timeout=30):
+            dep.attack_problems.append(f"{wid}: the downgrade was not refused visibly")
+    return dep
+
+
+async def _has_refusal(dep: Deployment, wid: str, text: str) -> bool:
+    return await _refusals(dep, wid, text) > 0
+
+
+async def _attack_bad_token(env: Env, api: SampleAPI, outside: SampleAPI, children: int) -> Deployment:
+    """Tokens with a trailing newline, a space, a non-ASCII letter, given to `token set`:
+    refused with a message that never quotes them; the hierarchy keeps its token."""
+    dep = await _deployed(env, api, children, "bad-token")
+    for bad in ("secret-nl-" + new_token() + "\n", "sp " + new_token(), "\u00e9-" + new_token()):
+        done = dep.swfc("token", "set", dep.root, "--api", "shop", "--from-env", "BAD", env={"BAD": bad})
+        dep.tokens.append(bad.strip())
+        if done.returncode != 1 or "visible ASCII" not in done.stderr:
+            dep.attack_problems.append(f"token set took a bad token (exit {done.returncode})")
+    return dep
+
+
+async def _attack_proxy(env: Env, api: SampleAPI, outside: SampleAPI, children: int) -> Deployment:
+    """The worker runs with HTTP_PROXY/ALL_PROXY naming the outside server: ignored."""
+    proxies = {var: outside.url for var in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")}
+    dep = await _deployed(env, api, children, "proxy", worker_env={**proxies, "NO_PROXY": "", "no_proxy": ""})
+    if outside.log():
+        dep.attack_problems.append(f"the proxy got {len(outside.log())} requests")
+    return dep
+
+
+async def _attack_update_flood(env: Env, api: SampleAPI, outside: SampleAPI, children: int) -> Deployment:
+    """`update` signals with records the root does not relate to, and 1.2 MB ones for an item
+    it does: refused, the state stays queryable and the workflow tasks succeed."""
+    dep = await _deployed(env, api, children, "flood")
+    handle = dep.client.get_workflow_handle(dep.root)
+    for n in range(4):
+        await handle.signal("update", {"entity": "Item", "id": f"stranger-{n}", "record": {"title": "x", "price": 1}})
+        await handle.signal("update", {"entity": "Item", "id": dep.item_ids[0],
+                                       "record": {"title": "x" * 1_200_000, "price": 1}})
+    if not await poll_until(lambda: _count_at_least(dep, dep.root, "update refused", 8), timeout=60):
+        dep.attack_problems.append("not every flooding update was refused visibly")
+    await handle.signal("update", {})
+    await dep.wait(_settled, timeout=60)
+    return dep
+
+
+async def _count_at_least(dep: Deployment, wid: str, text: str, n: int) -> bool:
+    return await _refusals(dep, wid, text) >= n
+
+
+async def _attack_echo(env: Env, api: SampleAPI, outside: SampleAPI, children: int) -> Deployment:
+    """Refused signals whose payload holds a secret-looking marker (in a URL, an api, entity
+    or signal name, a record): the marker is searched for like a token."""
+    dep = await _deployed(env, api, children, "echo")
+    marker = new_token("marker")
+    dep.tokens.append(marker)
+    handle = dep.client.get_workflow_handle(dep.root)
+    cases = [("apiUrl", {"api": "shop", "url": f"http://{marker}.example/"}), ("apiUrl", f"{outside.url}/{marker}"),
+             ("apiUrl", {"api": marker, "url": api.url}), ("update", {"entity": marker, "id": "1", "record": {}}),
+             ("update", {"entity": "Item", "id": dep.item_ids[0], "record": {"title": 5, marker: marker}}),
+             ("delete", {"entity": "Item", "id": marker}), (marker, {}), ("apiToken", {"api": "shop", "token": marker})]
+    for name, arg in cases:
+        await handle.signal(name, arg)
+    if not await poll_until(lambda: _count_at_least(dep, dep.root, "refused", len(cases)), timeout=60):
+        dep.attack_problems.append("not every bad signal was refused visibly")
+    return dep

@@ -178,7 +178,7 @@ async def test_bad_and_unknown_signals_are_recorded_errors(client, http_api):
         assert any(m.startswith("apiUrl refused") for m in messages)
         assert any("not an entity of this spec" in m for m in messages)
         assert any("holds no Listing record by that id" in m for m in messages)  # l9 is not its listing
-        assert any("invalid at $.name" in m for m in messages)
+        assert any("the User record is invalid at $" in m for m in messages)
         assert any(m.startswith("subscribe refused") for m in messages)
         assert not any("plain-secret-123" in m or "launchMissiles" in m or "Nope" in m for m in messages)
         assert st["store"] == before["store"]
