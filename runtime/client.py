@@ -234,7 +234,7 @@ def base_warnings(ir: dict, environ: dict[str, str]) -> list[str]:
         api = ir["apis"][name]
         if base != api["base"] and api["auth"]["scheme"] != "none" \
                 and not allows(api["allow"], scheme_of(api["base"]), url_origin(base)):
-            out.append(f"warning: ${api['base_env']} is not allowed for api {name} (allow "
+            out.append(f"warning: ${api['base_env']}={base} is not allowed for api {name} (allow "
                        f"{', '.join(api['allow'])}, over {scheme_of(api['base'])}): its token will not be sent there")
     return out
 

@@ -47,3 +47,7 @@ def test_warns_when_a_base_override_is_outside_the_allow_list(desk: dict) -> Non
     [warning] = base_warnings(desk, {"NOTES_URL": "https://notes.example.com"})
     assert "$NOTES_URL=https://notes.example.com" in warning and "notes" in warning
     assert "will not be sent there" in warning
+    https = json.loads(json.dumps(desk))
+    https["apis"]["notes"]["base"] = "https://localhost:8787"
+    [downgrade] = base_warnings(https, {"NOTES_URL": "http://localhost:8787"})  # env() resolving to http://
+    assert "over https" in downgrade and "will not be sent" in downgrade

@@ -9,6 +9,7 @@ Each scenario runs against real parts only: `swfc worker` / `deploy` / `status` 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -433,7 +434,10 @@ async def _attack_cross_api(env: Env, api: SampleAPI, outside: SampleAPI, childr
     await env.client.start_workflow("ItemWorkflow", {"ir_hash": _ir_hash(dep), "entity_id": extra,
                                                      "tokens": {"shop": sealed}},
                                     id=f"Item-{extra}", task_queue=dep.task_queue)
-    dep.item_ids.append(extra)  # counted: it must say why it has not loaded
+    for wid in (f"Item-{iid}", f"Item-{extra}"):
+        if not await poll_until(lambda: _has_refusal(dep, wid, "apiToken refused" if wid.endswith(iid) else
+                                                     "sealed for another api"), timeout=60):
+            dep.attack_problems.append(f"{wid}: the vendor token was not refused visibly")
     await dep.wait(_settled, timeout=60)
     if any(secret in (r.auth or "") for r in api.log()):
         dep.attack_problems.append("the shop server received the vendor token")
@@ -484,12 +488,10 @@ async def _registered(dep: Deployment) -> bool:
 async def _attack_downgrade(env: Env, api: SampleAPI, outside: SampleAPI, children: int) -> Deployment:
     """An https api (here its server speaks only http, so nothing loads, visibly) is pointed
     at the same host and port over plain http by `apiUrl`: refused; no token in clear text."""
-    dep = await _deployed(env, outside, children, "downgrade", base=f"https://127.0.0.1:{outside.port}")
-    for wid in dep.expected_ids[:2]:
-        await dep.client.get_workflow_handle(wid).signal("apiUrl", {"api": "shop", "url": outside.url})
-    for wid in dep.expected_ids[:2]:
-        if not await poll_until(lambda: _has_refusal(dep, wid, "over https only"), timeout=30):
-            dep.attack_problems.append(f"{wid}: the downgrade was not refused visibly")
+    dep = await _deployed(env, outside, 0, "downgrade", base=f"https://127.0.0.1:{outside.port}")
+    await dep.client.get_workflow_handle(dep.root).signal("apiUrl", {"api": "shop", "url": outside.url})
+    if not await poll_until(lambda: _has_refusal(dep, dep.root, "over https only"), timeout=30):
+        dep.attack_problems.append("the downgrade was not refused visibly")
     return dep
 
 
@@ -542,8 +544,7 @@ async def _attack_echo(env: Env, api: SampleAPI, outside: SampleAPI, children: i
     """Refused signals whose payload holds a secret-looking marker (in a URL, an api, entity
     or signal name, a record): the marker is searched for like a token."""
     dep = await _deployed(env, api, children, "echo")
-    marker = new_token("marker")
-    dep.tokens.append(marker)
+    marker = new_token("marker")  # in history it is what was signalled; it must go no further
     handle = dep.client.get_workflow_handle(dep.root)
     cases = [("apiUrl", {"api": "shop", "url": f"http://{marker}.example/"}), ("apiUrl", f"{outside.url}/{marker}"),
              ("apiUrl", {"api": marker, "url": api.url}), ("update", {"entity": marker, "id": "1", "record": {}}),
@@ -553,4 +554,7 @@ async def _attack_echo(env: Env, api: SampleAPI, outside: SampleAPI, children: i
         await handle.signal(name, arg)
     if not await poll_until(lambda: _count_at_least(dep, dep.root, "refused", len(cases)), timeout=60):
         dep.attack_problems.append("not every bad signal was refused visibly")
+    shown = [json.dumps(await handle.query(q)) for q in ("state", "status")] + [dep.swfc("status", dep.root).stdout]
+    if any(marker in text for text in shown):
+        dep.attack_problems.append("a refusal echoed the payload into state or status")
     return dep
