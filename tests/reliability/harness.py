@@ -158,6 +158,7 @@ class Deployment:
     workers: list[subprocess.Popen[str]] = field(default_factory=list)
     worker_logs: list[Path] = field(default_factory=list)
     attack_problems: list[str] = field(default_factory=list)  # what a security scenario saw go wrong
+    intruders: list[str] = field(default_factory=list)  # workflow ids an attack started by hand
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -333,7 +334,8 @@ class Deployment:
     def _count_duplicates(self, out: Outcome, executions: list[Any]) -> None:
         live = Counter(e.id for e in executions if e.status != WorkflowExecutionStatus.CONTINUED_AS_NEW)
         expected = set(self.expected_ids)
-        out.duplicates = sum(n - 1 for n in live.values() if n > 1) + sum(1 for wid in live if wid not in expected)
+        out.duplicates = sum(n - 1 for n in live.values() if n > 1) \
+            + sum(1 for wid in live if wid not in expected and wid not in self.intruders)
         missing = expected - set(live)
         if missing:
             out.problems.append(f"{len(missing)} workflows never started, e.g. {sorted(missing)[:3]}")

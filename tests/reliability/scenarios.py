@@ -434,6 +434,7 @@ async def _attack_cross_api(env: Env, api: SampleAPI, outside: SampleAPI, childr
     await env.client.start_workflow("ItemWorkflow", {"ir_hash": _ir_hash(dep), "entity_id": extra,
                                                      "tokens": {"shop": sealed}},
                                     id=f"Item-{extra}", task_queue=dep.task_queue)
+    dep.intruders.append(f"Item-{extra}")
     for wid in (f"Item-{iid}", f"Item-{extra}"):
         if not await poll_until(lambda: _has_refusal(dep, wid, "apiToken refused" if wid.endswith(iid) else
                                                      "sealed for another api"), timeout=60):
