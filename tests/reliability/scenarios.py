@@ -530,8 +530,12 @@ async def _attack_update_flood(env: Env, api: SampleAPI, outside: SampleAPI, chi
         await handle.signal("update", {"entity": "Item", "id": f"stranger-{n}", "record": {"title": "x", "price": 1}})
         await handle.signal("update", {"entity": "Item", "id": dep.item_ids[0],
                                        "record": {"title": "x" * 1_200_000, "price": 1}})
-    if not await poll_until(lambda: _count_at_least(dep, dep.root, "update refused", 8), timeout=60):
-        dep.attack_problems.append("not every flooding update was refused visibly")
+        # One at a time: when several 1.2 MB signals land in one workflow task, the dev
+        # server itself fails that task (cause FORCE_CLOSE_COMMAND, observed with 4 of them)
+        # before the workflow sees them; that is the server's bound on what it accepts at
+        # once, not swfc's handling, which is what this row measures.
+        if not await poll_until(lambda: _count_at_least(dep, dep.root, "update refused", 2 * n + 2), timeout=60):
+            dep.attack_problems.append("not every flooding update was refused visibly")
     await handle.signal("update", {})
     await dep.wait(_settled, timeout=60)
     return dep
