@@ -120,7 +120,7 @@ def test_a_partial_update_patches_a_held_record_and_is_refused_for_another():
     apply_signal(ctx, "update", {"entity": "User", "id": "u1", "record": {"listings": "l2"}})
     assert "at $.listings" in ctx.state.last_error and ctx.record["listings"] == ["l1"]
     apply_signal(ctx, "update", {"entity": "Listing", "id": "l1", "record": {"title": "t"}})
-    assert ctx.state.last_error.startswith("update refused: record Listing l1 is invalid at $:")
+    assert ctx.state.last_error.startswith("update refused: the Listing record is invalid at $ ")
     assert "Listing" not in ctx.state.store
 
 
@@ -140,7 +140,7 @@ def test_subscribe_refuses_selectors_that_can_never_match_the_record():
 def test_the_inputs_swfc_gives_have_the_shape_a_run_expects_and_hand_made_ones_are_named():
     ctx = _user_ctx(["l1"])
     child_input = plan(ctx)[0].arg
-    root = root_input(marketplace_ir(_Api()), "u1", "t", history_limit=60)
+    root = root_input(marketplace_ir(_Api()), "u1", "t", "tq", history_limit=60)
     continued = {"ir_hash": IR.hash, "entity_id": "u1", "carried": ctx.state.to_dict()}
     assert [shape_problems(x) for x in (child_input, root, continued)] == [[], [], []]
     assert shape_problems([1]) == ["the input is not a JSON object"]

@@ -48,7 +48,8 @@ async def test_a_partial_update_of_a_held_record_is_a_patch(client, http_api):
         first, second = (await _errors(client, wid, 2))[-2:]
         state = await query(client, wid, "state")
     assert "update refused" in first["message"] and "$.tags" in first["message"]
-    assert "update refused" in second["message"] and "is invalid at $:" in second["message"]
+    # a listing it neither holds nor refers to: refused before it is even read (issue 9)
+    assert "update refused" in second["message"] and "holds no Listing record by that id" in second["message"]
     assert state["store"]["User"][uid] == {**held, "email": "ann@example.org", "plan": "free"}
 
 
