@@ -35,6 +35,16 @@ def add_connection(p: argparse.ArgumentParser) -> None:
                    help="API key (default: $TEMPORAL_API_KEY); implies TLS")
 
 
+def add_proxy(p: argparse.ArgumentParser) -> None:
+    """The worker's HTTP proxy: none unless asked for (a proxy sees every token)."""
+    proxy = p.add_mutually_exclusive_group()
+    proxy.add_argument("--proxy", metavar="URL", default=None,
+                       help="send every API request through this http(s) proxy "
+                            "(default: none; HTTP_PROXY and the like are ignored)")
+    proxy.add_argument("--proxy-from-env", action="store_true",
+                       help="use HTTP_PROXY/HTTPS_PROXY/ALL_PROXY and NO_PROXY from the environment")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="swfc", description="Compile and run declarative Temporal workflow hierarchies.")
@@ -57,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task-queue", metavar="Q", default=None, help=f"default: {DEFAULT_TASK_QUEUE}")
     p.add_argument("--no-worker", action="store_true",
                    help="only start or upgrade the roots, then return")
+    add_proxy(p)
     p.add_argument("--until-loaded", action="store_true",
                    help="return once every workflow has loaded (0) or at --timeout (1)")
     p.add_argument("--timeout", metavar="S", type=float, default=None,
@@ -66,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE")
     add_connection(p)
     p.add_argument("--task-queue", metavar="Q", default=None, help=f"default: {DEFAULT_TASK_QUEUE}")
+    add_proxy(p)
 
     p = sub.add_parser("status", help="the live hierarchy below a workflow, as a tree")
     p.add_argument("workflow_id", metavar="WORKFLOW_ID")

@@ -27,6 +27,7 @@ from runtime.client import (Root, Unreachable, base_warnings, collect_all, colle
                             short_hash, start_roots, tls_config, wait_until_loaded, workers_key)
 from runtime.sealing import deployment
 from rules.names import DEFAULT_TASK_QUEUE
+from rules.proxies import ProxyChoice, ProxyProblem, fixed_proxy, proxy_from_env
 
 # -- options ---------------------------------------------------------------------------
 
@@ -49,6 +50,30 @@ def _address_or_embedded(args: Any) -> str:
     from cli.devserver import DEFAULT_IP, DEFAULT_PORT
 
     return _address(args) or f"{DEFAULT_IP}:{os.environ.get('SWFC_DEV_PORT') or DEFAULT_PORT}"
+
+
+def _proxy(args: Any) -> ProxyChoice | None:
+    """``--proxy URL`` or ``--proxy-from-env``, checked before anything connects; None: no proxy
+    (the proxy variables in the environment are ignored unless ``--proxy-from-env`` is given)."""
+    try:
+        if _opt(args, "proxy") is not None:
+            return fixed_proxy(args.proxy)
+        if _opt(args, "proxy_from_env"):
+            choice = proxy_from_env(os.environ)
+            if not choice.by_scheme:
+                note("--proxy-from-env: no HTTP_PROXY, HTTPS_PROXY or ALL_PROXY is set; requests go direct")
+            return choice
+    except ProxyProblem as exc:
+        raise CommandError(f"--proxy{'-from-env' if _opt(args, 'proxy') is None else ''}: {exc}") from None
+    return None
+
+
+def _proxy_line(choice: ProxyChoice | None) -> str:
+    """How the worker reaches the APIs, for its start-up line: proxy origins only, never credentials."""
+    if choice is None or not choice.by_scheme:
+        return ""
+    via = ", ".join(f"{scheme} via {proxy.url}" for scheme, proxy in sorted(choice.by_scheme.items()))
+    return f", {via}" + (f" (not for {', '.join(choice.bypass)})" if choice.bypass else "")
 
 
 def _namespace(args: Any) -> str:
@@ -121,6 +146,7 @@ async def _deploy(args: Any) -> int:
         raise CommandError(f"nothing to deploy: {_spec_paths(args)[0]} has no `deploy` block "
                            f"(to serve workflows started elsewhere, run `swfc worker`)")
     task_queue = _opt(args, "task_queue", DEFAULT_TASK_QUEUE)
+    proxy = _proxy(args)
     # before any connection: a missing or malformed token fails fast
     roots = prepare_roots(ir, environ, deployment=deployment(_namespace(args), task_queue), on_new_key=note)
     for warning in base_warnings(ir, environ):
@@ -141,11 +167,12 @@ async def _deploy(args: Any) -> int:
             for root in roots:
                 say(f"  {root.workflow_id}: {server.ui_url}/namespaces/{client.namespace}/workflows/"
                     f"{root.workflow_id}")
-        worker = None if _opt(args, "no_worker") else _build_worker(client, ir, task_queue, seal_key(on_new_key=note))
+        worker = None if _opt(args, "no_worker") else _build_worker(client, ir, task_queue, seal_key(on_new_key=note),
+                                                                    proxy)
         if worker is None:
             return await _deploy_roots(args, client, ir, roots, task_queue)
         async with worker:
-            say(f"worker on task queue {task_queue} for IR {short_hash(ir['hash'])}")
+            say(f"worker on task queue {task_queue} for IR {short_hash(ir['hash'])}{_proxy_line(proxy)}")
             return await _deploy_roots(args, client, ir, roots, task_queue)
     finally:
         if server is not None:
@@ -170,7 +197,7 @@ async def _deploy_roots(args: Any, client: Any, ir: dict, roots: list[Root], tas
     return 0
 
 
-def _build_worker(client: Any, ir: dict, task_queue: str, key: bytes) -> Any:
+def _build_worker(client: Any, ir: dict, task_queue: str, key: bytes, proxy: ProxyChoice | None) -> Any:
     from cli import registrations
     from runtime.worker import build_worker
 
@@ -178,17 +205,19 @@ def _build_worker(client: Any, ir: dict, task_queue: str, key: bytes) -> Any:
     registrations.remember(ir)
     if also:
         note(f"also serving {len(also)} earlier version(s) of the spec for the workflows started under them")
-    return build_worker(client, ir, also=also, task_queue=task_queue, seal_key=key)
+    return build_worker(client, ir, also=also, task_queue=task_queue, seal_key=key, proxy=proxy)
 
 
 async def _worker(args: Any) -> int:
     ir = load_ir(_spec_paths(args))
     key = workers_key()  # never a fresh one: the tokens it would have to open are sealed already
+    proxy = _proxy(args)
     address = _address_or_embedded(args)
     client = await _connect(args, address)
     task_queue = _opt(args, "task_queue", DEFAULT_TASK_QUEUE)
-    worker = _build_worker(client, ir, task_queue, key)
-    say(f"worker on {address}, task queue {task_queue}, IR {short_hash(ir['hash'])} (Ctrl-C to stop)")
+    worker = _build_worker(client, ir, task_queue, key, proxy)
+    say(f"worker on {address}, task queue {task_queue}, IR {short_hash(ir['hash'])}{_proxy_line(proxy)} "
+        f"(Ctrl-C to stop)")
     try:
         await worker.run()
     except (KeyboardInterrupt, asyncio.CancelledError):

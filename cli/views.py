@@ -56,6 +56,8 @@ def _node_label(node: dict) -> Text:
         text.append(f"  {api} {fp}", style="magenta")
     if not held and node["status"] != "unreachable":
         text.append("  no tokens", style="dim")
+    if node.get("proxy"):
+        text.append(f"  via proxy {node['proxy']}", style="dim")
     if node["last_error"]:
         text.append(f"\n  last error: {node['last_error']}", style="red")
     return text

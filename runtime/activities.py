@@ -4,7 +4,7 @@ Stage: runs on the worker, outside the workflow sandbox. Takes the request dict 
 `Interpreter._load_request` (registration hash, workflow type, base URL, placeholder values,
 sealed token); gives `{"status": "ok", "id", "store"}` with the normalized entities, or
 `{"status": "unauthorized", "http_status"}` on 401/403 (the workflow then waits for a new
-token). Everything else that goes wrong is an `ApplicationError` whose retryability
+token), each with `"proxy"`: the origin of the proxy the request went through, or None. Everything else that goes wrong is an `ApplicationError` whose retryability
 follows DESIGN.md §4: 5xx, timeouts and connection errors retry (the workflow's
 RetryPolicy comes from the IR), 429 retries after `Retry-After`, other 4xx and bad bodies
 do not. The token is opened here and only here, and no message, log line or exception
@@ -28,6 +28,7 @@ from runtime import registry
 from rules.origins import DEFAULT_PORTS, Origin
 from runtime.ir import IR, Api, Workflow
 from runtime.normalize import InvalidData, normalize, select
+from runtime.routes import Routes
 from runtime.sealing import SealError, deployment, open_sealed, token_problem
 
 MAX_RETRY_AFTER = timedelta(hours=1)
@@ -41,10 +42,11 @@ def build_url(base: str, path: str, values: dict[str, Any]) -> str:
 
 
 class LoadActivities:
-    """Activities sharing one `httpx.AsyncClient` (connection pool) per worker."""
+    """Activities sharing the worker's httpx clients (connection pools): one client, or the
+    `Routes` that pick a client (direct or through a proxy) per URL."""
 
-    def __init__(self, client: httpx.AsyncClient, seal_key: bytes | None = None) -> None:
-        self._client = client
+    def __init__(self, client: httpx.AsyncClient | Routes, seal_key: bytes | None = None) -> None:
+        self._routes = client if isinstance(client, Routes) else Routes(client)
         self._key = seal_key
 
     @activity.defn(name=LOAD_ACTIVITY)
@@ -59,17 +61,19 @@ class LoadActivities:
         except (httpx.InvalidURL, UnicodeError, ValueError):  # IDNAError is a UnicodeError
             raise ApplicationError("GET: the URL cannot be parsed", non_retryable=True, type="BadUrl") from None
         token = self._open(api, wf.source.api, req.get("token"), url, target)
+        client, proxy = self._routes.for_url(target)  # the origin check above is on the target, not the proxy
+        through = f" through proxy {proxy}" if proxy else ""
         failure: ApplicationError | None = None
         try:
-            response = await self._client.get(target, headers=_auth_headers(api, token), timeout=api.timeout_ms / 1000)
+            response = await client.get(target, headers=_auth_headers(api, token), timeout=api.timeout_ms / 1000)
         except httpx.TimeoutException:
-            failure = ApplicationError(f"GET {url} timed out after {api.timeout_ms} ms", type="HttpTimeout")
+            failure = ApplicationError(f"GET {url}{through} timed out after {api.timeout_ms} ms", type="HttpTimeout")
         except httpx.HTTPError as exc:
-            message = _scrub(f"GET {url} failed: {type(exc).__name__}: {exc}", token)
+            message = _scrub(f"GET {url}{through} failed: {type(exc).__name__}: {exc}", token)
             failure = ApplicationError(message, type="HttpTransportError")
         if failure is not None:
             raise failure  # outside the except: no __context__ holding httpx's text (headers)
-        return _interpret(ir, wf, req, url, response)
+        return {**_interpret(ir, wf, req, url, response), "proxy": proxy}
 
     def _open(self, api: Api, source_api: str, sealed: Any, url: str, target: httpx.URL) -> str | None:
         if not api.needs_token:

@@ -330,7 +330,7 @@ async def collect_all(client: Client, workflow_ids: list[str]) -> list[dict]:
 
 
 _FIELDS = ("workflow_id", "workflow_type", "entity", "id", "status", "loaded", "last_error",
-           "api_url", "tokens", "children")
+           "api_url", "proxy", "tokens", "children")
 
 
 def _shape(wid: str, status: dict) -> dict:

@@ -245,6 +245,7 @@ class Interpreter:
         ctx = self._ctx
         assert ctx is not None and ctx.wf.source is not None
         s = ctx.state
+        s.proxy = result.get("proxy")  # a property of the worker that made the request, as it reported it
         if result.get("status") == "unauthorized":
             s.status, s.stale = "waiting_for_token", True
             ctx.error("load", f"HTTP {result.get('http_status')}: the {ctx.wf.source.api} token was refused; waiting for a new one")

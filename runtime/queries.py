@@ -25,6 +25,7 @@ def status(ctx: Ctx, queued: list[str], *_: Any) -> dict[str, Any]:
         "loaded": s.loaded,
         "last_error": s.last_error,
         "api_url": ctx.api_url(source.api) if source else None,
+        "proxy": s.proxy,
         "tokens": fingerprints(ctx, queued),
         "needs": list(ctx.wf.needs),
         "children": sorted(s.children),

@@ -56,6 +56,7 @@ class WorkflowState:
     next_load_ms: int | None = None
     retry_ms: int | None = None
     loads: int = 0
+    proxy: str | None = None  # the origin of the proxy the last load went through (None: direct)
     history_limit: int = DEFAULT_HISTORY_LIMIT
     upgrade_children: bool = False  # set by an `upgrade`: pass it on in the next run's first round
 

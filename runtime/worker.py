@@ -18,21 +18,24 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from rules.names import DEFAULT_TASK_QUEUE
+from rules.proxies import ProxyChoice
 from runtime import ir as ir_mod
 from runtime import registry
 from runtime.activities import LoadActivities
 from runtime.delivery import deliver_effects
+from runtime.routes import Routes, http_client
 from runtime.sealing import load_key
 from runtime.workflow import StatefulWorkflow
 
 
 class SwfcWorker(Worker):
-    """A `Worker` that also owns the workflow threads and, unless the caller lent one, the
-    httpx client, and closes what it owns on shutdown."""
+    """A `Worker` that also owns the workflow threads, the proxies' httpx clients and, unless
+    the caller lent one, the direct httpx client, and closes what it owns on shutdown."""
 
-    def __init__(self, client: Client, *, owned_http: httpx.AsyncClient | None, **kwargs: Any) -> None:
+    def __init__(self, client: Client, *, owned_http: httpx.AsyncClient | None, routes: Routes, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
         self._owned_http = owned_http  # None: the caller's client, the caller closes it
+        self._routes = routes
         self._executor = kwargs["workflow_task_executor"]
 
     async def shutdown(self) -> None:
@@ -48,6 +51,7 @@ class SwfcWorker(Worker):
             await self._close()
 
     async def _close(self) -> None:
+        await self._routes.aclose()
         if self._owned_http is not None:
             await self._owned_http.aclose()
         self._executor.shutdown(wait=False)
@@ -61,6 +65,7 @@ def build_worker(
     also: Sequence[Mapping[str, Any] | ir_mod.IR] = (),
     seal_key: bytes | None = None,
     http: httpx.AsyncClient | None = None,
+    proxy: ProxyChoice | None = None,
     max_concurrent_activities: int = 50,
     max_concurrent_workflow_tasks: int | None = None,
     unknown_ir_grace_s: float = registry.DEFAULT_UNKNOWN_IR_GRACE_S,
@@ -75,7 +80,10 @@ def build_worker(
         also: earlier IRs to keep serving, so that workflows started under them (they
             keep the registration they started with) still run after a redeploy.
         seal_key: the key that opens sealed tokens (default: `SWFC_SEAL_KEY` / `.swfc/seal.key`).
-        http: an httpx client to share (default: a new one, closed with the worker).
+        http: an httpx client to share for direct requests (default: a new one, closed with
+            the worker).
+        proxy: the proxy each request goes through (default: none, whatever the environment
+            says; `rules.proxies`); its origin is reported with each load and shown in `status`.
         max_concurrent_workflow_tasks: activations run at once (default: 4 per CPU). The
             SDK's default lets 100s run at once, each on its own thread; they share one GIL,
             so when a few hundred workflows wake together (a refresh, a rotation) each takes
@@ -94,16 +102,15 @@ def build_worker(
     registry.set_unknown_ir_grace(task_queue, unknown_ir_grace_s)
     owned_http = None
     if http is None:
-        # trust_env=False: an HTTP(S)_PROXY in the worker's environment would otherwise receive
-        # every token, and no origin check sees a proxy.
-        http = owned_http = httpx.AsyncClient(follow_redirects=False, trust_env=False,
-                                              limits=httpx.Limits(max_connections=100))
+        http = owned_http = http_client()
+    routes = Routes(http, proxy)
     key = seal_key if seal_key is not None else load_key(create=False)  # a fresh key opens nothing
-    activities = LoadActivities(http, key)
+    activities = LoadActivities(routes, key)
     slots = max_concurrent_workflow_tasks or 4 * (os.cpu_count() or 1)
     return SwfcWorker(
         client,
         owned_http=owned_http,
+        routes=routes,
         task_queue=task_queue,
         workflows=[StatefulWorkflow],
         activities=[activities.load_entity, deliver_effects],

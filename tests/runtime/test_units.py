@@ -188,7 +188,7 @@ async def test_activity_error_kinds(load, http_api, fault, kind, retryable):
 async def test_activity_401_is_a_result_not_an_error(load, http_api):
     http_api.set_entity(LISTING_PATH, LISTING)
     http_api.unauthorized(LISTING_PATH)
-    assert await load() == {"status": "unauthorized", "http_status": 401}
+    assert await load() == {"status": "unauthorized", "http_status": 401, "proxy": None}
 
 
 async def test_activity_errors_never_contain_the_token(load, http_api):
