@@ -22,7 +22,7 @@ from tests.helpers import assert_eventually, decoded_payloads, stop_process, uni
 from cli.devserver import find_temporal_binary
 
 STATUS_KEYS = {"workflow_id", "workflow_type", "entity", "id", "status", "loaded", "last_error",
-               "api_url", "tokens", "children"}
+               "api_url", "proxy", "tokens", "children"}
 
 
 @pytest.fixture(scope="module")
