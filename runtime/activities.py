@@ -4,8 +4,8 @@ Stage: runs on the worker, outside the workflow sandbox. Takes the request dict 
 `Interpreter._load_request` (registration hash, workflow type, base URL, placeholder values,
 sealed token); gives `{"status": "ok", "id", "store"}` with the normalized entities, or
 `{"status": "unauthorized", "http_status"}` on 401/403 (the workflow then waits for a new
-token), each with `"proxy"`: the origin of the proxy the request went through, or None. Everything else that goes wrong is an `ApplicationError` whose retryability
-follows DESIGN.md §4: 5xx, timeouts and connection errors retry (the workflow's
+token), each with `"proxy"`: the origin of the proxy the request went through, or None.
+Everything else that goes wrong is an `ApplicationError` whose retryability follows DESIGN.md §4: 5xx, timeouts and connection errors retry (the workflow's
 RetryPolicy comes from the IR), 429 retries after `Retry-After`, other 4xx and bad bodies
 do not. The token is opened here and only here, and no message, log line or exception
 raised here contains it (every message is scrubbed, and httpx exceptions are not chained).

@@ -23,7 +23,7 @@ from runtime.activities import LoadActivities
 from runtime.routes import Routes
 from runtime.sealing import deployment, seal
 from sample_api import SampleAPI
-from tests.helpers import assert_eventually, compile_text, decoded_payloads, new_worker, unique
+from tests.helpers import assert_eventually, compile_text, decoded_payloads, free_port, new_worker, unique
 from tests.helpers.proxy import ForwardProxy
 from tests.runtime.util import query
 
@@ -158,3 +158,22 @@ async def test_the_activity_checks_the_target_origin_not_the_proxy(apis, proxy, 
     assert result["status"] == "ok" and result["proxy"] == proxy.url
     assert refused.value.type == "OriginNotAllowed" and refused.value.non_retryable
     assert [p.target for p in proxy.passed()] == [f"{crm.url}/users/u1"] and evil.log() == []
+
+
+async def test_a_proxy_that_cannot_be_reached_is_named_by_its_origin_only(http_api, tmp_path):
+    doc = _spec(tmp_path, http_api, http_api)
+    registry.register(ir_mod.load(doc))
+    key, token, port = os.urandom(32), "crm-" + unique("token"), free_port()
+    sealed = seal("crm", token, key, deployment=deployment("default", "test"))
+    async with httpx.AsyncClient() as direct:
+        routes = Routes(direct, fixed_proxy(f"http://ops:{PROXY_PASSWORD}@127.0.0.1:{port}"))
+        request = {"ir_hash": doc["hash"], "workflow": "UserWorkflow", "entity_id": "u1",
+                   "base_url": http_api.url, "values": {"id": "u1"}, "token": sealed}
+        with pytest.raises(ApplicationError) as failed:
+            await ActivityEnvironment().run(LoadActivities(routes, key).load_entity, request)
+        await routes.aclose()
+    text = str(failed.value) + repr(failed.value.__cause__) + repr(failed.value.__context__)
+    assert failed.value.type == "HttpTransportError" and not failed.value.non_retryable
+    assert f"through proxy http://127.0.0.1:{port}" in text
+    assert PROXY_PASSWORD not in text and token not in text and "ops:" not in text
+    assert http_api.log() == []
