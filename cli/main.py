@@ -68,8 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-worker", action="store_true",
                    help="only start or upgrade the roots, then return")
     add_proxy(p)
+    p.add_argument("--name", metavar="NAME", default=None,
+                   help="the deployment's name (default: the spec file's name without .swf); "
+                        "workflows of another deployment are never adopted")
     p.add_argument("--until-loaded", action="store_true",
-                   help="return once every workflow has loaded (0) or at --timeout (1)")
+                   help="return once every workflow has loaded (0), or at --timeout or once "
+                        "everything not loaded has failed for good (1)")
     p.add_argument("--timeout", metavar="S", type=float, default=None,
                    help="seconds to wait with --until-loaded (default 120)")
 

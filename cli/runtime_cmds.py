@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from cli import views
@@ -24,7 +26,7 @@ from cli.process import CommandError, note, run, temporal_runtime, warn
 from cli.views import say
 from runtime.client import (Root, Unreachable, base_warnings, collect_all, collect_status, connect,
                             prepare_roots, require_workflow, rotate_token, seal_from_env, seal_key, token_from_env,
-                            short_hash, start_roots, tls_config, wait_until_loaded, workers_key)
+                            foreign_roots, short_hash, start_roots, tls_config, wait_until_loaded, workers_key)
 from runtime.sealing import deployment
 from rules.names import DEFAULT_TASK_QUEUE
 from rules.proxies import ProxyChoice, ProxyProblem, fixed_proxy, proxy_from_env
@@ -35,6 +37,18 @@ from rules.proxies import ProxyChoice, ProxyProblem, fixed_proxy, proxy_from_env
 def _opt(args: Any, name: str, default: Any = None) -> Any:
     value = getattr(args, name, None)
     return default if value is None else value
+
+
+DEPLOYMENT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+
+
+def _deployment_name(args: Any) -> str:
+    """``--name``, else the spec file's stem: what tells this deployment's workflows apart."""
+    name = _opt(args, "name") or Path(_spec_paths(args)[0]).stem
+    if not DEPLOYMENT_NAME_RE.match(name):
+        raise CommandError(f"bad deployment name {name!r}: letters, digits, `.`, `_` and `-`, "
+                           f"at most 100 (pass --name)", code=2)
+    return name
 
 
 def _spec_paths(args: Any) -> list[str]:
@@ -148,7 +162,8 @@ async def _deploy(args: Any) -> int:
     task_queue = _opt(args, "task_queue", DEFAULT_TASK_QUEUE)
     proxy = _proxy(args)
     # before any connection: a missing or malformed token fails fast
-    roots = prepare_roots(ir, environ, deployment=deployment(_namespace(args), task_queue), on_new_key=note)
+    roots = prepare_roots(ir, environ, deployment=deployment(_namespace(args), task_queue),
+                          deployment_name=_deployment_name(args), on_new_key=note)
     for warning in base_warnings(ir, environ):
         print(warning, file=sys.stderr)
     server = None
@@ -180,6 +195,13 @@ async def _deploy(args: Any) -> int:
 
 
 async def _deploy_roots(args: Any, client: Any, ir: dict, roots: list[Root], task_queue: str) -> int:
+    foreign = await foreign_roots(client, roots)
+    if foreign:
+        for line in foreign:
+            print(f"swfc: {line}", file=sys.stderr)
+        print(f"swfc: this is {_spec_paths(args)[0]} deployed as {_deployment_name(args)!r}; nothing was "
+              f"started: give one of the two specs other ids", file=sys.stderr)
+        return 1
     for line in await start_roots(client, roots, task_queue, ir["hash"]):
         say(line)
     ids = [r.workflow_id for r in roots]

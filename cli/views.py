@@ -20,9 +20,9 @@ from rich.live import Live
 from rich.text import Text
 from rich.tree import Tree
 
-from runtime.client import not_loaded, walk
+from runtime.client import distinct, failed_for_good, not_loaded
 
-_STATUS_STYLE = {"running": "green", "loading": "cyan", "waiting_for_token": "yellow",
+_STATUS_STYLE = {"running": "green", "loading": "cyan", "waiting_for_token": "yellow", "rate_limited": "yellow",
                  "error": "red", "deleted": "dim", "unreachable": "red"}
 
 
@@ -50,6 +50,8 @@ def _node_label(node: dict) -> Text:
     if node["workflow_type"]:
         text.append(f" {node['workflow_type']}", style="dim")
     text.append(f"  {node['status'] or '?'}", style=_STATUS_STYLE.get(node["status"], ""))
+    if node.get("next_try"):  # within the hour: the time says it
+        text.append(f" (next try {_utc(node['next_try'])[11:]})", style="yellow")
     text.append("  loaded" if node["loaded"] else "  not loaded", style="" if node["loaded"] else "yellow")
     held = {api: fp for api, fp in sorted(node["tokens"].items()) if fp}
     for api, fp in held.items():
@@ -58,9 +60,16 @@ def _node_label(node: dict) -> Text:
         text.append("  no tokens", style="dim")
     if node.get("proxy"):
         text.append(f"  via proxy {node['proxy']}", style="dim")
+    if node.get("checked_at"):
+        text.append(f"  checked {_utc(node['checked_at'])}", style="dim")
     if node["last_error"]:
         text.append(f"\n  last error: {node['last_error']}", style="red")
     return text
+
+
+def _utc(iso: str) -> str:
+    """`2026-11-30T19:59:00.123+00:00` as `2026-11-30 19:59:00Z` (the queries answer in UTC)."""
+    return iso[:10] + " " + iso[11:19] + "Z" if len(iso) >= 19 else iso
 
 
 def summary_lines(trees: list[dict]) -> list[str]:
@@ -88,15 +97,16 @@ def print_trees(trees: list[dict]) -> None:
 
 def print_loaded(trees: list[dict]) -> None:
     """``--until-loaded`` succeeded: how many workflows, then the trees."""
-    count = sum(1 for t in trees for _ in walk(t))
-    say(f"loaded: all {count} workflows of the hierarchy have loaded")
+    say(f"loaded: all {len(distinct(trees))} workflows of the hierarchy have loaded")
     print_trees(trees)
 
 
 def print_not_loaded(trees: list[dict], timeout: float) -> None:
     """``--until-loaded`` timed out: the trees, then what has not loaded and why (stderr)."""
     print_trees(trees)
-    print(f"swfc: not loaded after {timeout:g}s: {len(not_loaded(trees))} workflow(s):", file=sys.stderr)
+    waiting = not_loaded(trees)
+    when = "failed for good (not retried)" if failed_for_good(waiting) else f"not loaded after {timeout:g}s"
+    print(f"swfc: {when}: {len(waiting)} workflow(s):", file=sys.stderr)
     print("\n".join(summary_lines(trees)), file=sys.stderr)
 
 

@@ -1,7 +1,7 @@
 """Semantic checks: everything of DESIGN.md §2 that is neither a name nor a token route.
 
 Stage: after `resolve`. Takes the `Symbols`; reports SWF013/014, SWF030-035, SWF040-045,
-SWF050, and the SWF081/082 warnings. Names that did not resolve are skipped (resolve
+SWF048/049, SWF050, SWF064 and the SWF081/082 warnings. Names that did not resolve are skipped (resolve
 already reported them), so one mistake gives one finding.
 """
 
@@ -48,6 +48,10 @@ class Checker:
             self.base(api.base)
         if api.auth is not None and api.auth.scheme == "header":
             self.auth_header(api.auth)
+        if api.auth is not None:
+            self.auth_value(api.auth)
+        if api.rate is not None:
+            self.rate(api.rate)
         if api.allow is not None:
             self.allow(api)
         if api.timeout is not None:
@@ -82,6 +86,23 @@ class Checker:
             span = header.span if header is not None else stmt.span
             self.diags.add("SWF045", "`auth header` needs an HTTP header name such as "
                            "\"X-Api-Key\"", span)
+
+    def auth_value(self, stmt: ast.AuthStmt) -> None:
+        """The prefix goes into a header and the parameter name into every URL as written."""
+        if stmt.prefix is not None:
+            problem = values.header_value_problem(stmt.prefix.value)
+            if problem:
+                self.diags.add("SWF049", f"bad `prefix`: {problem}", stmt.prefix.span,
+                               hint='a prefix is text such as "token " or "Bearer "')
+        if stmt.query is not None and not values.QUERY_NAME_RE.match(stmt.query.value):
+            self.diags.add("SWF049", "`auth query` needs a query parameter name such as \"api_key\" "
+                           "(letters, digits, `-`, `.`, `_` or `~`)", stmt.query.span)
+
+    def rate(self, stmt: ast.RateStmt) -> None:
+        problem = values.rate_problem(stmt.count.value, stmt.unit.value)
+        if problem:
+            self.diags.add("SWF048", f"`rate {stmt.count.value}/{stmt.unit.value}`: {problem}", stmt.span,
+                           hint="for example `rate 10/s` or `rate 5000/h`")
 
     def allow(self, api: ApiView) -> None:
         base_url = base_default(api)
@@ -163,7 +184,18 @@ class Checker:
                            "\"/users/{id}\"", src.path.span)
         elif entity is not None:
             self.placeholders(src.path, names, entity)
+        self.query_token_clash(src.path, self.s.apis.get(src.api.value))
         self.duration(src.every)
+
+    def query_token_clash(self, path: ast.Str, api: ApiView | None) -> None:
+        """A URL that already sets the token's parameter would send it twice, or not at all."""
+        auth = api.auth if api is not None else None
+        if auth is None or auth.query is None or auth.query.value not in values.query_names(path.value):
+            return
+        self.diags.add("SWF064", f"this URL sets the query parameter `{auth.query.value}`, which "
+                       f"`auth query` fills with the {api.decl.name.value} token", path.span,
+                       notes=(Note("the token's parameter is named here", auth.query.span),),
+                       hint="remove it from the URL: the token is added to every request")
 
     def placeholders(self, path: ast.Str, names: list[str], entity: EntityView) -> None:
         for name in names:

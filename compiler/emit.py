@@ -37,13 +37,26 @@ def emit_api(api: ApiView) -> dict:
     return {
         "base": base,
         "base_env": env,
-        "auth": {"scheme": auth.scheme if auth else "none",
-                 "header": auth.header.value if auth and auth.header else None},
+        "auth": emit_auth(auth),
         "allow": list(dict.fromkeys(allow)),
         "timeout_ms": values.duration_ms(api.timeout.duration.text) if api.timeout
         else DEFAULT_TIMEOUT_MS,
         "retry": emit_retry(api.retry),
+        "rate": {"requests": api.rate.count.value, "per_ms": values.RATE_UNITS_MS[api.rate.unit.value]}
+        if api.rate else None,
     }
+
+
+def emit_auth(auth: ast.AuthStmt | None) -> dict:
+    """Where the token goes: `header: prefix + token`, or the query parameter `query`."""
+    if auth is None or auth.scheme == "none":
+        return {"scheme": "none", "header": None, "prefix": None, "query": None}
+    if auth.scheme == "bearer":
+        return {"scheme": "bearer", "header": "Authorization", "prefix": "Bearer ", "query": None}
+    if auth.scheme == "query":
+        return {"scheme": "query", "header": None, "prefix": None, "query": auth.query.value}
+    return {"scheme": "header", "header": auth.header.value, "prefix": auth.prefix.value if auth.prefix else "",
+            "query": None}
 
 
 def emit_retry(stmt: ast.RetryStmt | None) -> dict:

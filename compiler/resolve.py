@@ -27,6 +27,7 @@ class ApiView:
     allow: ast.AllowStmt | None = None
     timeout: ast.TimeoutStmt | None = None
     retry: ast.RetryStmt | None = None
+    rate: ast.RateStmt | None = None
 
     @property
     def has_auth(self) -> bool:
@@ -104,7 +105,7 @@ def suggest(name: str, candidates) -> str | None:
 
 
 API_STMTS = {ast.BaseStmt: "base", ast.AuthStmt: "auth", ast.AllowStmt: "allow",
-             ast.TimeoutStmt: "timeout", ast.RetryStmt: "retry"}
+             ast.TimeoutStmt: "timeout", ast.RetryStmt: "retry", ast.RateStmt: "rate"}
 WORKFLOW_STMTS = {ast.SourceStmt: "source", ast.SelectStmt: "select", ast.TokenStmt: "token"}
 CHILD_OPTS = {ast.AutostartOpt: ("autostart", "autostart"),
               ast.CancelOnDeleteOpt: ("cancel", "cancel on delete")}

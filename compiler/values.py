@@ -22,6 +22,36 @@ ORIGIN_RE = re.compile(r"([^\s/:@]+):(\d{1,5})\Z")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 
+RATE_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000}
+MAX_RATE_COUNT = 1_000_000
+QUERY_NAME_RE = re.compile(r"[A-Za-z0-9._~-]+\Z")  # unreserved: sent as written, never escaped
+_QUERY_LITERAL_RE = re.compile(r"[?&]([^=&#{}]+)=")
+_QUERY_EXPANSION_RE = re.compile(r"\{[?&]([^{}]*)\}")
+
+
+def rate_problem(count: int, unit: str) -> str | None:
+    """Why `rate COUNT/UNIT` is wrong, or None."""
+    if unit not in RATE_UNITS_MS:
+        return "the unit must be `s`, `m` or `h` (requests a second, minute or hour)"
+    if not 1 <= count <= MAX_RATE_COUNT:
+        return f"the count must be from 1 to {MAX_RATE_COUNT:,}"
+    return None
+
+
+def header_value_problem(text: str) -> str | None:
+    """Why `text` cannot start an HTTP header value (RFC 9110 field-value), or None."""
+    bad = next((c for c in text if not (" " <= c <= "~" or c == "\t")), None)
+    return None if bad is None else f"it holds {bad!r}, which a header value may not"
+
+
+def query_names(path: str) -> set[str]:
+    """The query parameter names a URL template sets: `?a=1&b=2` and `{?a,b}`/`{&c}`."""
+    names = {m.group(1) for m in _QUERY_LITERAL_RE.finditer(path)}
+    for m in _QUERY_EXPANSION_RE.finditer(path):
+        names |= {v.strip().rstrip("*").split(":")[0] for v in m.group(1).split(",")}
+    return names
+
+
 def duration_ms(text: str) -> int | None:
     """`"5m"` -> 300000, `"1.5s"` -> 1500; None unless a positive whole number of ms."""
     if duration_problem(text):

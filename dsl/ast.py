@@ -84,11 +84,14 @@ class BaseStmt:
 
 @dataclass(frozen=True, slots=True)
 class AuthStmt:
-    """`auth bearer` | `auth header "X-Api-Key"` | `auth none`; `header` only for "header"."""
+    """`auth bearer` | `auth header "X-Api-Key" [prefix "token "]` | `auth query "api_key"` |
+    `auth none`; `header` and `prefix` only for "header", `query` (the parameter) for "query"."""
 
-    scheme: Literal["bearer", "header", "none"]
+    scheme: Literal["bearer", "header", "query", "none"]
     header: Str | None
     span: Span
+    prefix: Str | None = None
+    query: Str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +120,16 @@ class RetryStmt:
     span: Span
 
 
-ApiStmt = Union[BaseStmt, AuthStmt, AllowStmt, TimeoutStmt, RetryStmt]
+@dataclass(frozen=True, slots=True)
+class RateStmt:
+    """`rate N/UNIT`: at most `count` requests per `unit` (s, m or h) to the api, across workers."""
+
+    count: Integer
+    unit: Name
+    span: Span
+
+
+ApiStmt = Union[BaseStmt, AuthStmt, AllowStmt, TimeoutStmt, RetryStmt, RateStmt]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from dsl.api import parse
 from dsl.ast import (
     AllowStmt, Api, AuthStmt, AutostartOpt, BaseStmt, CancelOnDeleteOpt, ChildStmt, Deploy,
-    DeployToken, Entity, EnvValue, Field, Import, RetryStmt, SelectStmt, SourceStmt, Span,
+    DeployToken, Entity, EnvValue, Field, Import, RateStmt, RetryStmt, SelectStmt, SourceStmt, Span,
     Spec, Str, SubscribeOpt, TimeoutStmt, TokenStmt, TypeRef, Workflow,
 )
 from dsl.comments import Comment, collect
@@ -288,7 +288,14 @@ class _Printer:
         return _str(v)
 
     def visit_AuthStmt(self, n: AuthStmt) -> str:
-        return f"header {_str(n.header)}" if n.scheme == "header" else n.scheme
+        if n.scheme == "query":
+            return f"query {_str(n.query)}"
+        if n.scheme != "header":
+            return n.scheme
+        return f"header {_str(n.header)}" + (f" prefix {_str(n.prefix)}" if n.prefix is not None else "")
+
+    def visit_RateStmt(self, n: RateStmt) -> str:
+        return f"{n.count.value}/{n.unit.value}"
 
     def visit_AllowStmt(self, n: AllowStmt) -> str:
         return ", ".join(_str(o) for o in n.origins)
@@ -337,7 +344,7 @@ class _Printer:
 
 
 _API_WORD = {BaseStmt: "base", AuthStmt: "auth", AllowStmt: "allow", TimeoutStmt: "timeout",
-             RetryStmt: "retry"}
+             RetryStmt: "retry", RateStmt: "rate"}
 
 # The last node before a block's `{`, and the block's statements.
 _HEADER_END = {Api: lambda n: n.name, Entity: lambda n: n.name, Workflow: lambda n: n.entity,

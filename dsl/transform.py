@@ -40,6 +40,7 @@ from dsl.ast import (
     Import,
     Integer,
     Name,
+    RateStmt,
     RetryStmt,
     SelectStmt,
     SourceStmt,
@@ -225,7 +226,11 @@ class ToAst(Transformer):
         return AuthStmt("bearer", None, self.span(c[0], c[-1]))
 
     def auth_header(self, c) -> AuthStmt:
-        return AuthStmt("header", c[2], self.span(c[0], c[-1]))
+        # [auth, header, NAME] or [auth, header, NAME, prefix, PREFIX]
+        return AuthStmt("header", c[2], self.span(c[0], c[-1]), prefix=c[4] if len(c) == 5 else None)
+
+    def auth_query(self, c) -> AuthStmt:
+        return AuthStmt("query", None, self.span(c[0], c[-1]), query=c[2])
 
     def auth_none(self, c) -> AuthStmt:
         return AuthStmt("none", None, self.span(c[0], c[-1]))
@@ -235,6 +240,9 @@ class ToAst(Transformer):
 
     def timeout(self, c) -> TimeoutStmt:
         return TimeoutStmt(c[1], self.span(c[0], c[-1]))
+
+    def rate(self, c) -> RateStmt:
+        return RateStmt(c[1], c[3], self.span(c[0], c[-1]))
 
     def retry(self, c) -> RetryStmt:
         # [retry, N, times] or [retry, N, times, MIN, MAX] (`_backoff` is inlined)

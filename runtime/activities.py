@@ -1,21 +1,25 @@
-"""The HTTP activity: load one workflow's record from its API. The only module using httpx.
+"""The HTTP activity: load one workflow's record from its API.
 
 Stage: runs on the worker, outside the workflow sandbox. Takes the request dict built by
-`Interpreter._load_request` (registration hash, workflow type, base URL, placeholder values,
-sealed token); gives `{"status": "ok", "id", "store"}` with the normalized entities, or
-`{"status": "unauthorized", "http_status"}` on 401/403 (the workflow then waits for a new
-token), each with `"proxy"`: the origin of the proxy the request went through, or None.
-Everything else that goes wrong is an `ApplicationError` whose retryability follows DESIGN.md §4: 5xx, timeouts and connection errors retry (the workflow's
-RetryPolicy comes from the IR), 429 retries after `Retry-After`, other 4xx and bad bodies
-do not. The token is opened here and only here, and no message, log line or exception
-raised here contains it (every message is scrubbed, and httpx exceptions are not chained).
+`Interpreter._load_request` (registration hash, workflow type, base URL, placeholder values, sealed
+token, the validators remembered per URL); opens the token, checks where it may go, and
+makes the request through `runtime.fetch.get_json` (the one place that speaks HTTP).
+Gives one of:
+- `{"status": "ok", "id", "store", "validators": {url: {"etag", "last_modified"}}}` with
+  the normalized entities;
+- `{"status": "not_modified"}` on a 304 (the workflow keeps what it has);
+- `{"status": "rate_limited", "http_status", "retry_after_ms"}` (the workflow waits that
+  long, then loads again);
+- `{"status": "unauthorized", "http_status"}` on 401/403 (it waits for a new token);
+each with `"proxy"`: the origin of the proxy the request went through, or None.
+Everything else that goes wrong is an `ApplicationError` whose retryability follows
+DESIGN.md §4 (see `runtime.fetch`; bad bodies do not retry). The token is opened here and
+only here, and no message, log line or exception raised here contains it (every message is
+scrubbed, and httpx exceptions are not chained).
 """
 
 from __future__ import annotations
 
-import email.utils
-import json
-from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -24,14 +28,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from rules.names import LOAD_ACTIVITY
-from runtime import registry
 from rules.origins import DEFAULT_PORTS, Origin
+from runtime import registry
+from runtime.fetch import Outcome, Validators, get_json, shown_url
 from runtime.ir import IR, Api, Workflow
-from runtime.normalize import InvalidData, normalize, select
+from runtime.normalize import InvalidData, normalize, select, shown
 from runtime.routes import Routes
 from runtime.sealing import SealError, deployment, open_sealed, token_problem
-
-MAX_RETRY_AFTER = timedelta(hours=1)
 
 
 def build_url(base: str, path: str, values: dict[str, Any]) -> str:
@@ -62,18 +65,9 @@ class LoadActivities:
             raise ApplicationError("GET: the URL cannot be parsed", non_retryable=True, type="BadUrl") from None
         token = self._open(api, wf.source.api, req.get("token"), url, target)
         client, proxy = self._routes.for_url(target)  # the origin check above is on the target, not the proxy
-        through = f" through proxy {proxy}" if proxy else ""
-        failure: ApplicationError | None = None
-        try:
-            response = await client.get(target, headers=_auth_headers(api, token), timeout=api.timeout_ms / 1000)
-        except httpx.TimeoutException:
-            failure = ApplicationError(f"GET {url}{through} timed out after {api.timeout_ms} ms", type="HttpTimeout")
-        except httpx.HTTPError as exc:
-            message = _scrub(f"GET {url}{through} failed: {type(exc).__name__}: {exc}", token)
-            failure = ApplicationError(message, type="HttpTransportError")
-        if failure is not None:
-            raise failure  # outside the except: no __context__ holding httpx's text (headers)
-        return {**_interpret(ir, wf, req, url, response), "proxy": proxy}
+        remembered = Validators.of((req.get("validators") or {}).get(url))
+        outcome = await get_json(client, api, url, token, remembered, proxy=proxy)
+        return {**_interpret(ir, wf, req, url, shown_url(api, url), outcome), "proxy": proxy}
 
     def _open(self, api: Api, source_api: str, sealed: Any, url: str, target: httpx.URL) -> str | None:
         if not api.needs_token:
@@ -95,14 +89,17 @@ class LoadActivities:
             raise ApplicationError(f"the token given for api {source_api} was sealed for another api",
                                    non_retryable=True, type="TokenMismatch")
         info = activity.info()
+        # Bound to the workflows' queue; a rate-limited api's requests run on a queue of its own.
+        bound_to = deployment(info.workflow_namespace, api.workflow_queue(info.task_queue))
         try:
-            token = open_sealed(sealed, self._key, deployment=deployment(info.workflow_namespace, info.task_queue))
+            token = open_sealed(sealed, self._key, deployment=bound_to)
         except SealError as exc:
             raise ApplicationError(str(exc), non_retryable=True, type="SealError") from None
         if token_problem(token):
             raise ApplicationError(f"the {api.name} token cannot go into an HTTP header: {token_problem(token)}",
                                    non_retryable=True, type="BadToken")
         return token
+
 
 def _registration(req: dict[str, Any]) -> tuple[IR, Workflow]:
     ir = registry.get(req["ir_hash"])
@@ -112,31 +109,18 @@ def _registration(req: dict[str, Any]) -> tuple[IR, Workflow]:
     return ir, ir.workflows[req["workflow"]]
 
 
-def _auth_headers(api: Api, token: str | None) -> dict[str, str]:
-    if token is None:
-        return {}
-    if api.auth.scheme == "bearer":
-        return {"Authorization": f"Bearer {token}"}
-    return {api.auth.header or "Authorization": token}
-
-
-def _interpret(ir: IR, wf: Workflow, req: dict[str, Any], url: str, response: httpx.Response) -> dict[str, Any]:
-    status = response.status_code
-    if status in (401, 403):
-        return {"status": "unauthorized", "http_status": status}
-    if status == 429:
-        delay = _retry_after(response.headers.get("retry-after"))
-        raise ApplicationError(f"GET {url}: 429 Too Many Requests", type="HttpRateLimited", next_retry_delay=delay)
-    if status >= 500:
-        raise ApplicationError(f"GET {url}: HTTP {status}", type="HttpServerError")
-    if not 200 <= status < 300:
-        # 3xx included: redirects are not followed, so a token never follows one to another origin
-        raise ApplicationError(f"GET {url}: HTTP {status}", non_retryable=True, type="HttpClientError")
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApplicationError(f"GET {url}: malformed JSON at $: {exc}", non_retryable=True, type="MalformedResponse") from None
-    return _normalized(ir, wf, req, url, body)
+def _interpret(ir: IR, wf: Workflow, req: dict[str, Any], url: str, shown_as: str, outcome: Outcome) -> dict[str, Any]:
+    """The activity's result for the workflow (module docstring); `shown_as` is `url` as
+    messages show it."""
+    if outcome.kind == "unauthorized":
+        return {"status": "unauthorized", "http_status": outcome.http_status}
+    if outcome.kind == "rate_limited":
+        return {"status": "rate_limited", "http_status": outcome.http_status, "retry_after_ms": outcome.retry_after_ms}
+    if outcome.kind == "not_modified":
+        return {"status": "not_modified"}
+    result = _normalized(ir, wf, req, shown_as, outcome.body)
+    result["validators"] = {url: outcome.validators.to_dict()} if outcome.validators else {}
+    return result
 
 
 def _normalized(ir: IR, wf: Workflow, req: dict[str, Any], url: str, body: Any) -> dict[str, Any]:
@@ -148,31 +132,7 @@ def _normalized(ir: IR, wf: Workflow, req: dict[str, Any], url: str, body: Any) 
         raise ApplicationError(f"GET {url}: schema-invalid {exc}", non_retryable=True, type="SchemaInvalid") from None
     if rid != req["entity_id"]:
         raise ApplicationError(
-            f"GET {url}: the response is {wf.entity} {rid!r}, not {req['entity_id']!r}", non_retryable=True, type="SchemaInvalid"
+            f"GET {url}: the response is {wf.entity} {shown(rid)}, not {shown(req['entity_id'])}",
+            non_retryable=True, type="SchemaInvalid"
         )
     return {"status": "ok", "id": rid, "store": store}
-
-
-def _retry_after(value: str | None) -> timedelta | None:
-    """`Retry-After` as seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        delay = timedelta(seconds=float(value))
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        delay = when - datetime.now(timezone.utc)
-    return max(timedelta(0), min(delay, MAX_RETRY_AFTER))
-
-
-def _scrub(text: str, token: str | None) -> str:
-    """`text` without the token in any spelling an error message may use (as is, as
-    Python shows a str or bytes, percent-escaped)."""
-    if not token:
-        return text
-    for spelling in sorted({token, repr(token)[1:-1], repr(token.encode())[2:-1], quote(token, safe="")}, key=len, reverse=True):
-        text = text.replace(spelling, "***")
-    return text

@@ -32,7 +32,7 @@ def wanted(ctx: Ctx) -> dict[str, tuple[Child, str]]:
     for edge in ctx.wf.children:
         for rid in ctx.related_ids(edge.field):
             wid = child_id(edge.entity, rid)
-            if wid != s.workflow_id and wid not in s.ancestors:
+            if wid != s.workflow_id and wid not in s.ancestors and wid not in s.foreign:
                 out.setdefault(wid, (edge, rid))
     return out
 
@@ -106,7 +106,10 @@ def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | N
         attach.append(Send(wid, "update", _update_arg(ctx, edge.entity, rid, record)))
     if not edge.autostart:
         return list(attach)
-    return [Start(wid, edge.workflow, child_input(ctx, edge, rid, record), {"entity": edge.entity, "id": rid, "started_by": s.workflow_id}, tuple(attach))]
+    memo = {"entity": edge.entity, "id": rid, "started_by": s.workflow_id}
+    if s.deployment:
+        memo["deployment"] = s.deployment
+    return [Start(wid, edge.workflow, child_input(ctx, edge, rid, record), memo, tuple(attach))]
 
 
 def child_input(ctx: Ctx, edge: Child, rid: str, record: dict[str, Any] | None) -> dict[str, Any]:
@@ -122,6 +125,7 @@ def child_input(ctx: Ctx, edge: Child, rid: str, record: dict[str, Any] | None) 
         "subscribers": [{"workflow_id": s.workflow_id, "selectors": list(edge.subscribe)}] if edge.subscribe else [],
         "history_limit": s.history_limit,
         "carried": None,
+        **({"deployment": s.deployment} if s.deployment else {}),
     }
 
 

@@ -172,12 +172,15 @@ def seal_key(on_new_key: Callable[[str], None] | None = None) -> bytes:
     return key
 
 
-def prepare_roots(ir: dict, environ: dict[str, str], *, deployment: str,
+def prepare_roots(ir: dict, environ: dict[str, str], *, deployment: str, deployment_name: str | None = None,
                   on_new_key: Callable[[str], None] | None = None) -> list[Root]:
     """The roots of ``ir['deployments']`` with their tokens read from ``environ`` and sealed
     for ``deployment`` (``runtime.sealing.deployment(namespace, task_queue)``).
 
     Args:
+        deployment_name: the deployment's name (the spec file's stem, or ``deploy --name``);
+            it travels with every workflow of the hierarchy (input and memo, as `deployment`),
+            so that no other spec's deployment adopts them.
         on_new_key: as for ``seal_key``.
     Raises:
         ClientError naming every missing, empty or malformed token variable (never a token).
@@ -192,16 +195,17 @@ def prepare_roots(ir: dict, environ: dict[str, str], *, deployment: str,
                           + "\nexport them (e.g. `export " + missing[0][2] + "=...`) and deploy again")
     bases = api_bases(ir, environ)
     key = seal_key(on_new_key) if any(dep["tokens"] for dep in ir["deployments"]) else None
-    return [_root(ir, dep, environ, bases, key, deployment) for dep in ir["deployments"]]
+    return [_root(ir, dep, environ, bases, key, deployment, deployment_name) for dep in ir["deployments"]]
 
 
 def _root(ir: dict, dep: dict, environ: dict[str, str], bases: dict[str, str], key: bytes | None,
-          deployment: str) -> Root:
+          deployment: str, deployment_name: str | None) -> Root:
     tokens = {api: seal_from_env(api, environ, ref["env"], key, deployment)
               for api, ref in sorted(dep["tokens"].items())}
+    named = {"deployment": deployment_name} if deployment_name else {}
     workflow_input = {"ir_hash": ir["hash"], "entity_id": dep["id"], "data": None, "tokens": tokens,
-                      "api_bases": bases, "ancestors": [], "subscribers": [], "carried": None}
-    memo = {"entity": ir["workflows"][dep["workflow"]]["entity"], "id": dep["id"]}
+                      "api_bases": bases, "ancestors": [], "subscribers": [], "carried": None, **named}
+    memo = {"entity": ir["workflows"][dep["workflow"]]["entity"], "id": dep["id"], **named}
     return Root(dep["workflow_id"], dep["workflow"], workflow_input, memo)
 
 
@@ -248,6 +252,28 @@ async def running_ir_hash(handle: WorkflowHandle) -> str | None:
         except (ValueError, AttributeError):
             return None
     return None
+
+
+async def foreign_roots(client: Client, roots: list[Root]) -> list[str]:
+    """One line per root whose workflow id already runs for another deployment (another
+    spec): such a workflow is never adopted, upgraded or shown as ours."""
+    found = await asyncio.gather(*(_foreign(client, r) for r in roots))
+    return [line for line in found if line]
+
+
+async def _foreign(client: Client, root: Root) -> str | None:
+    ours = root.memo.get("deployment")
+    try:
+        description = await client.get_workflow_handle(root.workflow_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    theirs = (await description.memo()).get("deployment")
+    if description.status != WorkflowExecutionStatus.RUNNING or not ours or not theirs or ours == theirs:
+        return None
+    return (f"{root.workflow_id} already runs for deployment {theirs!r} (spec {theirs}.swf or --name {theirs}), "
+            f"not for {ours!r}: not adopted")
 
 
 async def start_roots(client: Client, roots: list[Root], task_queue: str, ir_hash: str) -> list[str]:
@@ -330,13 +356,14 @@ async def collect_all(client: Client, workflow_ids: list[str]) -> list[dict]:
 
 
 _FIELDS = ("workflow_id", "workflow_type", "entity", "id", "status", "loaded", "last_error",
-           "api_url", "proxy", "tokens", "children")
+           "failed", "checked_at", "next_try", "api_url", "proxy", "tokens", "children")
 
 
 def _shape(wid: str, status: dict) -> dict:
     out = {k: status.get(k) for k in _FIELDS}
     out["workflow_id"] = out["workflow_id"] or wid
     out["loaded"] = bool(out["loaded"])
+    out["failed"] = bool(out["failed"])
     out["tokens"] = dict(out["tokens"] or {})
     return out
 
@@ -360,15 +387,30 @@ def walk(tree: dict) -> Iterator[dict]:
         yield from walk(child)
 
 
+def distinct(trees: list[dict]) -> list[dict]:
+    """Every workflow of ``trees`` once (a workflow attached under two parents is one)."""
+    seen: dict[str, dict] = {}
+    for tree in trees:
+        for node in walk(tree):
+            seen.setdefault(node["workflow_id"], node)
+    return list(seen.values())
+
+
 def not_loaded(trees: list[dict]) -> list[dict]:
-    """The nodes of ``trees`` that have not loaded yet."""
-    return [n for t in trees for n in walk(t) if not n["loaded"]]
+    """The distinct workflows of ``trees`` that have not loaded yet."""
+    return [n for n in distinct(trees) if not n["loaded"]]
+
+
+def failed_for_good(nodes: list[dict]) -> bool:
+    """Whether every one of ``nodes`` failed in a way it will not retry by itself (a bad
+    body, a 404): waiting longer cannot help."""
+    return bool(nodes) and all(n["failed"] for n in nodes)
 
 
 async def wait_until_loaded(client: Client, workflow_ids: list[str], timeout: float, *,
                             interval: float = 0.5) -> tuple[list[dict], bool]:
-    """Poll the hierarchies below ``workflow_ids`` until every workflow has loaded or
-    ``timeout`` seconds pass.
+    """Poll the hierarchies below ``workflow_ids`` until every workflow has loaded, every
+    one that has not has failed for good, or ``timeout`` seconds pass.
 
     Returns:
         The last status trees, and whether everything had loaded.
@@ -376,9 +418,10 @@ async def wait_until_loaded(client: Client, workflow_ids: list[str], timeout: fl
     deadline = time.monotonic() + timeout
     while True:
         trees = await collect_all(client, workflow_ids)
-        if not not_loaded(trees):
+        waiting = not_loaded(trees)
+        if not waiting:
             return trees, True
-        if time.monotonic() >= deadline:
+        if failed_for_good(waiting) or time.monotonic() >= deadline:
             return trees, False
         await asyncio.sleep(interval)
 

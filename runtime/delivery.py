@@ -17,8 +17,11 @@ Items:
 - `{"workflow_id", "upgrade": {...}}`: the `upgrade` update (runtime.upgrade), awaited.
 - `{"workflow_id", "start": {"workflow", "arg", "task_queue", "memo"}, "attach": [{"signal", "arg"}]}`:
   start it; if that id is already running (another parent, or an earlier attempt of this
-  one) send the `attach` signals instead. `memo.started_by` tells whether it is ours.
-Results: `{"workflow_id", "ok", "gone", "owned", "error"}` (`gone`: not running).
+  one) send the `attach` signals instead. `memo.started_by` tells whether it is ours. One
+  that runs for another deployment (`memo.deployment`, the spec's name) is never adopted:
+  nothing is sent to it, and the result names its deployment in `foreign`.
+Results: `{"workflow_id", "ok", "gone", "owned", "error"}` (`gone`: not running), and
+`foreign` for a refused adoption.
 """
 
 from __future__ import annotations
@@ -87,6 +90,10 @@ async def _start(client: Client, handle: WorkflowHandle, item: dict[str, Any]) -
         return {"workflow_id": wid, "ok": True, "gone": False, "owned": True, "error": None}
     # One workflow per entity: attach to the running one (subscribe, hand over the data).
     memo = await (await handle.describe()).memo()
+    ours, theirs = start["memo"].get("deployment"), memo.get("deployment")
+    if ours and theirs and ours != theirs:
+        error = f"{wid} runs for deployment {theirs!r}, not {ours!r}: not adopted"
+        return {"workflow_id": wid, "ok": False, "gone": False, "owned": False, "error": error, "foreign": theirs}
     for signal in item["attach"]:
         await handle.signal(signal["signal"], signal["arg"])
     owned = memo.get("started_by") == start["memo"].get("started_by")

@@ -26,14 +26,14 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ApplicationError, ActivityError
+from temporalio.exceptions import ApplicationError, ActivityError, RetryState
 
 from rules.names import DELIVER_ACTIVITY, LOAD_ACTIVITY
 from runtime.ir import IR
 from runtime.registry import get as registration, holding, is_current, unknown_ir_grace_s
 from runtime.children import cleanup, plan, publish
-from runtime.normalize import InvalidData, merge_stores, normalize
-from runtime.queries import QUERIES
+from runtime.normalize import InvalidData, digest, merge_stores, normalize
+from runtime.queries import QUERIES, iso_time
 from runtime.sealing import is_sealed_token
 from runtime.signals import apply_signal
 from runtime.start_input import HOW_SWFC_STARTS, foreign_fields, shape_problems
@@ -163,7 +163,7 @@ class Interpreter:
         # reload time has passed and stays passed, and waiting on it would spin.
         refreshes = ctx.wf.source is not None and ctx.wf.source.every_ms and not s.stale
         reload_at = s.next_load_ms if refreshes else None
-        deadlines = [t for t in (reload_at, s.retry_ms) if t is not None]
+        deadlines = [t for t in (reload_at, s.retry_ms, s.rate_limited_until_ms) if t is not None]
         # At least 1 ms: a zero timeout returns at once without yielding to Temporal.
         timeout = timedelta(milliseconds=max(1, min(deadlines) - _now_ms())) if deadlines else None
         try:
@@ -182,19 +182,31 @@ class Interpreter:
         ctx = self._ctx
         assert ctx is not None
         s, source = ctx.state, ctx.wf.source
-        if source is None or not s.stale or s.status == "waiting_for_token":
+        if source is None or not s.stale or s.status == "waiting_for_token" or self._rate_limited():
             return False
         if ctx.ir.apis[source.api].needs_token and not s.tokens.get(source.api):
             s.status = "waiting_for_token"
             return False
         return True
 
+    def _rate_limited(self) -> bool:
+        """True while the api has asked for no request before a time still to come."""
+        assert self._ctx is not None
+        s = self._ctx.state
+        if s.rate_limited_until_ms is None:
+            return False
+        if _now_ms() < s.rate_limited_until_ms:
+            s.status = "rate_limited"  # whatever a signal set meanwhile: it still waits
+            return True
+        s.rate_limited_until_ms = None
+        return False
+
     async def _load(self) -> None:
         ctx = self._ctx
         assert ctx is not None and ctx.wf.source is not None
         s, source = ctx.state, ctx.wf.source
         api = ctx.ir.apis[source.api]
-        s.status, s.stale = "loading", False
+        s.status, s.stale, s.failed = "loading", False, False
         request = self._load_request()
         if request is not None:
             try:
@@ -202,6 +214,7 @@ class Interpreter:
                     LOAD_ACTIVITY,
                     request,
                     result_type=dict,
+                    task_queue=api.task_queue(workflow.info().task_queue),
                     start_to_close_timeout=timedelta(milliseconds=api.timeout_ms + ACTIVITY_MARGIN_MS),
                     retry_policy=RetryPolicy(
                         initial_interval=timedelta(milliseconds=api.retry.initial_interval_ms),
@@ -213,7 +226,7 @@ class Interpreter:
             except ActivityError as exc:
                 _tick(ctx)
                 ctx.error("load", _failure_text(exc))
-                s.status = "error"
+                s.status, s.failed = "error", _non_retryable(exc)
             else:
                 _tick(ctx)
                 self._loaded(result)
@@ -230,7 +243,7 @@ class Interpreter:
         missing = [p for p, v in values.items() if v is None or isinstance(v, (dict, list))]
         if missing:
             ctx.error("load", f"cannot build {source.path}: no value for {', '.join(missing)}")
-            s.status = "error"
+            s.status, s.failed = "error", True
             return None
         return {
             "ir_hash": s.ir_hash,
@@ -239,24 +252,49 @@ class Interpreter:
             "base_url": ctx.api_url(source.api),
             "values": values,
             "token": s.tokens.get(source.api),
+            "validators": self._validators(),
         }
+
+    def _validators(self) -> dict[str, dict[str, Any]]:
+        """The validators to send per URL: only those of the data still held (a record
+        changed since, by an `update`, must be read again in full, not confirmed)."""
+        ctx = self._ctx
+        assert ctx is not None
+        held = digest(ctx.record) if ctx.record is not None else None
+        return {url: {"etag": v.get("etag"), "last_modified": v.get("last_modified")}
+                for url, v in ctx.state.validators.items() if held is not None and v.get("digest") == held}
 
     def _loaded(self, result: dict[str, Any]) -> None:
         ctx = self._ctx
         assert ctx is not None and ctx.wf.source is not None
-        s = ctx.state
+        s, api = ctx.state, ctx.wf.source.api
         s.proxy = result.get("proxy")  # a property of the worker that made the request, as it reported it
-        if result.get("status") == "unauthorized":
+        outcome = result.get("status")
+        if outcome == "unauthorized":
             s.status, s.stale = "waiting_for_token", True
-            ctx.error("load", f"HTTP {result.get('http_status')}: the {ctx.wf.source.api} token was refused; waiting for a new one")
+            ctx.error("load", f"HTTP {result.get('http_status')}: the {api} token was refused; waiting for a new one")
             return
+        if outcome == "rate_limited":
+            s.status, s.stale = "rate_limited", True
+            s.rate_limited_until_ms = _now_ms() + int(result["retry_after_ms"])
+            next_try = iso_time(s.rate_limited_until_ms)
+            ctx.error("load", f"HTTP {result['http_status']}: api {api} is rate limited; next try at {next_try}")
+            return
+        if outcome == "ok":
+            self._merge_loaded(result)
+        s.loaded, s.status, s.checked_at = True, "running", ctx.now  # ok, or not_modified: the data holds
+        if s.errors and s.errors[-1]["kind"] == "load":
+            s.last_error = None  # a good load answers a failed one; a refused signal stays news
+
+    def _merge_loaded(self, result: dict[str, Any]) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        s = ctx.state
         store = result["store"]
         own = store.get(s.entity, {}).pop(s.entity_id)
         merge_stores(s.store, store)
         s.store.setdefault(s.entity, {})[s.entity_id] = own  # the API is authoritative for the own record
-        s.loaded, s.status = True, "running"
-        if s.errors and s.errors[-1]["kind"] == "load":
-            s.last_error = None  # a good load answers a failed one; a refused signal stays news
+        s.validators = {url: {**v, "digest": digest(own)} for url, v in (result.get("validators") or {}).items()}
         s.loads += 1
 
     # ------------------------------------------------------------------ effects
@@ -298,6 +336,11 @@ class Interpreter:
         if result["ok"]:
             if isinstance(effect, Start) and wid in s.children:
                 s.children[wid]["owned"] = result["owned"]
+            return
+        if result.get("foreign"):  # another spec's workflow: left alone, never retried
+            s.children.pop(wid, None)
+            s.foreign[wid] = result["foreign"]
+            ctx.error("child", result["error"])
             return
         if isinstance(effect, Start):
             self._retry_start(effect)
@@ -367,6 +410,12 @@ def _item(effect: Effect, task_queue: str) -> dict[str, Any]:
     return {"workflow_id": effect.workflow_id, "signal": effect.signal, "arg": effect.arg}
 
 
+def _non_retryable(exc: ActivityError) -> bool:
+    """Whether the activity failed for a reason retrying cannot cure (a bad body, a 404),
+    as opposed to running out of attempts at one that might (a 500, a timeout)."""
+    return exc.retry_state == RetryState.NON_RETRYABLE_FAILURE
+
+
 def _failure_text(exc: ActivityError) -> str:
     cause = exc.cause
     while isinstance(cause, ActivityError) and cause.cause is not None:
@@ -409,6 +458,7 @@ def _begin(inp: Any) -> Ctx:
             if isinstance(sub, dict) and isinstance(sub.get("workflow_id"), str) and isinstance(sub.get("selectors"), list)
         },
         history_limit=int(inp.get("history_limit") or WorkflowState.history_limit),
+        deployment=inp.get("deployment") if isinstance(inp.get("deployment"), str) else None,
         stale=wf.source is not None,
         status="loading" if wf.source is not None else "running",
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from rules.names import api_task_queue, workflow_queue_of
 from rules.origins import allows, scheme_of, url_origin
 
 IR_VERSION = 1
@@ -32,16 +33,21 @@ class Retry:
 
 @dataclass(frozen=True, slots=True)
 class Auth:
-    """How a token is sent: `scheme` bearer|header|none, `header` for scheme header."""
+    """How a token is sent: `scheme` bearer|header|query|none; `header` and `prefix` for
+    bearer and header (the header's value is `prefix + token`), `query` the parameter name
+    for scheme query."""
 
     scheme: str
     header: str | None
+    prefix: str | None = None
+    query: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Api:
     """An HTTP API: deploy-time `base` (and its `base_env` override), `auth`, the
-    origins (`host:port`) a token may go to, request timeout and retry policy."""
+    origins (`host:port`) a token may go to, request timeout and retry policy, and
+    `rate_per_s`: the most requests a second the deployment may send it (None: no limit)."""
 
     name: str
     base: str
@@ -50,6 +56,7 @@ class Api:
     allow: tuple[str, ...]
     timeout_ms: int
     retry: Retry
+    rate_per_s: float | None = None
 
     @property
     def needs_token(self) -> bool:
@@ -63,6 +70,17 @@ class Api:
     def allows(self, url: str) -> bool:
         """May this api's token go to `url` (`rules.origins`: scheme, host and port)?"""
         return allows(self.allow, self.scheme, url_origin(url))
+
+    def task_queue(self, workflow_queue: str) -> str:
+        """The task queue this api's requests are scheduled on: the workflows' own, or for
+        an api with a `rate`, one of its own that every worker polls with that rate (the
+        server enforces it across all of them)."""
+        return api_task_queue(workflow_queue, self.name) if self.rate_per_s is not None else workflow_queue
+
+    def workflow_queue(self, activity_queue: str) -> str:
+        """The workflows' task queue of a request that ran on `activity_queue` (`task_queue`
+        undone): what a sealed token is bound to."""
+        return workflow_queue_of(activity_queue, self.name) if self.rate_per_s is not None else activity_queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,11 +214,24 @@ def _api(name: str, a: Mapping[str, Any]) -> Api:
         name=name,
         base=_str(a["base"], f"apis.{name}.base"),
         base_env=a["base_env"],
-        auth=Auth(a["auth"]["scheme"], a["auth"]["header"]),
+        auth=_auth(a["auth"]),
         allow=tuple(a["allow"]),
         timeout_ms=int(a["timeout_ms"]),
         retry=Retry(int(r["max_attempts"]), int(r["initial_interval_ms"]), int(r["max_interval_ms"])),
+        rate_per_s=_rate(a.get("rate")),  # absent from IRs emitted before `rate` existed
     )
+
+
+def _rate(rate: Mapping[str, Any] | None) -> float | None:
+    """`{"requests": N, "per_ms": P}` as requests a second."""
+    return None if rate is None else rate["requests"] * 1000 / rate["per_ms"]
+
+
+def _auth(a: Mapping[str, Any]) -> Auth:
+    scheme, header = a["scheme"], a["header"]
+    if scheme == "bearer":  # IRs emitted before `prefix` existed say only "bearer"
+        return Auth(scheme, header or "Authorization", a.get("prefix") or "Bearer ")
+    return Auth(scheme, header, a.get("prefix"), a.get("query"))
 
 
 def _entity(name: str, e: Mapping[str, Any]) -> Entity:

@@ -7,7 +7,8 @@ extracted into its own table and every relation holding ids (strings) only.
 Each record is validated against its entity's JSON Schema first (the compiled predicate of
 `rules.schema` accepts a valid one, ~50x faster than jsonschema; jsonschema words a problem);
 the first problem is reported with its JSON path from the top of the body
-(`$.data.listings[1].photos[0].url`).
+(`$.data.listings[1].photos[0].url`) and at most `MAX_SHOWN` characters of the offending
+value, spelled as JSON (`null`, `true`): never a whole body, never a Python repr.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 
 from rules.ir import json_path
 from rules.schema import accept_path
@@ -44,6 +45,9 @@ class _RecordSchema:
 
 
 _SCHEMAS: dict[tuple[str, str], _RecordSchema] = {}
+MAX_SHOWN = 120
+_TYPE_WORDS = {"object": "an object", "array": "a list", "string": "a string", "integer": "an integer",
+               "number": "a number", "boolean": "true or false", "null": "null"}
 
 
 class InvalidData(ValueError):
@@ -61,12 +65,45 @@ def digest(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def shown(value: Any) -> str:
+    """A JSON value as an error message quotes it: JSON, at most `MAX_SHOWN` characters."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"
+
+
+def problem(error: ValidationError) -> str:
+    """What a JSON Schema error means, in words and JSON (jsonschema's own message is a
+    Python repr of the whole offending value, however large)."""
+    kind, expected, value = error.validator, error.validator_value, error.instance
+    if kind == "type":
+        return f"expected {_types(expected)}, got {shown(value)}"
+    if kind == "anyOf":
+        types = [t for sub in expected for t in _as_list(sub.get("type"))]
+        return f"expected {_types(types)}, got {shown(value)}"
+    if kind == "required" and isinstance(value, dict):
+        missing = next((k for k in expected if k not in value), None)
+        return f"missing required field {shown(missing)}"
+    if kind == "enum":
+        return f"expected one of {shown(expected)}, got {shown(value)}"
+    return f"{shown(value)} does not satisfy {kind} {shown(expected)}"
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def _types(types: Any) -> str:
+    words = list(dict.fromkeys(_TYPE_WORDS.get(t, str(t)) for t in _as_list(types)))
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
 def select(body: Any, path: tuple[str, ...] | None) -> tuple[Any, list[Any]]:
     """Walk `select` into a response body; returns the value and the path walked."""
     walked: list[Any] = []
     for key in path or ():
         if not isinstance(body, dict) or key not in body:
-            raise InvalidData(json_path(walked), f"the response has no {key!r} (select)")
+            got = f"an object without {shown(key)}" if isinstance(body, dict) else shown(body)
+            raise InvalidData(json_path(walked), f"`select` expected an object with {shown(key)}, got {got}")
         body = body[key]
         walked.append(key)
     return body, walked
@@ -113,7 +150,7 @@ def _ref(ir: IR, target: Entity, value: Any, at: list[Any], store: Store) -> str
     if isinstance(value, dict):
         return _extract(ir, target, value, at, store)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise InvalidData(json_path(at), f"a {target.name} reference must be an id or an object")
+        raise InvalidData(json_path(at), f"a {target.name} reference must be an id or an object, got {shown(value)}")
     return str(value)
 
 
@@ -125,10 +162,10 @@ def _validate(ir: IR, ent: Entity, value: Any, at: list[Any]) -> None:
     errors = schema.errors(value)
     if not errors:
         if value.get(ent.key) in (None, ""):
-            raise InvalidData(json_path(at + [ent.key]), f"{ent.name} key {ent.key!r} is empty")
+            raise InvalidData(json_path(at + [ent.key]), f"{ent.name} key {shown(ent.key)} is empty")
         return
     first = min(errors, key=lambda e: (len(e.absolute_path), [str(p) for p in e.absolute_path]))
-    raise InvalidData(json_path(at + list(first.absolute_path)), first.message)
+    raise InvalidData(json_path(at + list(first.absolute_path)), problem(first))
 
 
 def merge_stores(into: Store, other: Store) -> bool:

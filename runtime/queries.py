@@ -6,6 +6,7 @@ signals still queued. Shapes are docs/runtime.md "Queries". Tokens appear as fin
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from runtime.state import Ctx
@@ -24,12 +25,21 @@ def status(ctx: Ctx, queued: list[str], *_: Any) -> dict[str, Any]:
         "status": s.status,
         "loaded": s.loaded,
         "last_error": s.last_error,
+        "failed": s.failed,
+        "checked_at": s.checked_at,
+        "next_try": iso_time(s.rate_limited_until_ms) if s.rate_limited_until_ms is not None else None,
+        "deployment": s.deployment,
         "api_url": ctx.api_url(source.api) if source else None,
         "proxy": s.proxy,
         "tokens": fingerprints(ctx, queued),
         "needs": list(ctx.wf.needs),
         "children": sorted(s.children),
     }
+
+
+def iso_time(ms: int) -> str:
+    """Epoch milliseconds as ISO 8601 UTC text."""
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat()
 
 
 def fingerprints(ctx: Ctx, queued: list[str]) -> dict[str, str | None]:

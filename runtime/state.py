@@ -32,7 +32,14 @@ class WorkflowState:
     the digest of the record the child is believed to hold (no echo of its own changes);
     `published` the own record as last published to subscribers; `next_load_ms` the
     workflow-clock time of the next `every` reload, `retry_ms` of the next attempt at child
-    starts that failed.
+    starts that failed, `rate_limited_until_ms` of the first request the api allows again
+    (none before it). `validators` `{url: {"etag", "last_modified", "digest"}}`: what makes
+    the next load of a URL conditional, valid while the own record's digest is `digest`
+    (the data that response gave); `checked_at` when the api last confirmed or gave the data;
+    `failed` whether the last load failed for good (it will not retry by itself before its
+    next `every` or a signal). `deployment` names the deployment (spec) the hierarchy belongs
+    to; `foreign` `{workflow_id: deployment}` the related workflows that run for another one
+    and were not adopted.
     """
 
     ir_hash: str
@@ -55,6 +62,12 @@ class WorkflowState:
     errors: list[dict[str, Any]] = field(default_factory=list)
     next_load_ms: int | None = None
     retry_ms: int | None = None
+    rate_limited_until_ms: int | None = None
+    validators: dict[str, dict[str, Any]] = field(default_factory=dict)
+    checked_at: str | None = None
+    failed: bool = False
+    deployment: str | None = None
+    foreign: dict[str, str] = field(default_factory=dict)
     loads: int = 0
     proxy: str | None = None  # the origin of the proxy the last load went through (None: direct)
     history_limit: int = DEFAULT_HISTORY_LIMIT

@@ -93,10 +93,12 @@ def carried_state(ctx: Ctx, request: dict[str, Any]) -> dict[str, Any]:
 
 def adopt(ctx: Ctx) -> None:
     """First thing in a run that an upgrade started: keep only the tokens the new spec
-    needs here, and reload (the source, `select` or schema may have changed)."""
+    needs here, and reload (the source, `select` or schema may have changed, so the reload
+    is unconditional: a 304 would keep data read under the old spec)."""
     s = ctx.state
     s.tokens = {api: t for api, t in s.tokens.items() if api in ctx.wf.needs}
     s.stale = ctx.wf.source is not None
+    s.validators = {}
     if s.status == "upgrading":
         s.status = "loading" if s.stale else "running"
 

@@ -29,24 +29,28 @@ from runtime.workflow import StatefulWorkflow
 
 
 class SwfcWorker(Worker):
-    """A `Worker` that also owns the workflow threads, the proxies' httpx clients and, unless
-    the caller lent one, the direct httpx client, and closes what it owns on shutdown."""
+    """A `Worker` that also owns the workflow threads, the proxies' httpx clients, the workers
+    of the rate-limited apis' task queues (`api_workers`: it runs and stops them with itself)
+    and, unless the caller lent one, the direct httpx client, and closes what it owns on
+    shutdown."""
 
-    def __init__(self, client: Client, *, owned_http: httpx.AsyncClient | None, routes: Routes, **kwargs: Any) -> None:
+    def __init__(self, client: Client, *, owned_http: httpx.AsyncClient | None, routes: Routes,
+                 api_workers: Sequence[Worker] = (), **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
         self._owned_http = owned_http  # None: the caller's client, the caller closes it
         self._routes = routes
+        self.api_workers = tuple(api_workers)
         self._executor = kwargs["workflow_task_executor"]
 
     async def shutdown(self) -> None:
         try:
-            await super().shutdown()
+            await asyncio.gather(super().shutdown(), *(w.shutdown() for w in self.api_workers))
         finally:
             await self._close()
 
     async def run(self) -> None:
         try:
-            await super().run()
+            await asyncio.gather(super().run(), *(w.run() for w in self.api_workers))
         finally:
             await self._close()
 
@@ -107,10 +111,16 @@ def build_worker(
     key = seal_key if seal_key is not None else load_key(create=False)  # a fresh key opens nothing
     activities = LoadActivities(routes, key)
     slots = max_concurrent_workflow_tasks or 4 * (os.cpu_count() or 1)
+    api_workers = [
+        Worker(client, task_queue=queue, activities=[activities.load_entity],
+               max_concurrent_activities=max_concurrent_activities, max_task_queue_activities_per_second=rate)
+        for queue, rate in rate_limited_queues([*also, ir], task_queue).items()
+    ]
     return SwfcWorker(
         client,
         owned_http=owned_http,
         routes=routes,
+        api_workers=api_workers,
         task_queue=task_queue,
         workflows=[StatefulWorkflow],
         activities=[activities.load_entity, deliver_effects],
@@ -119,6 +129,14 @@ def build_worker(
         workflow_task_executor=ThreadPoolExecutor(max_workers=slots, thread_name_prefix="swfc_workflow_"),
         **worker_kwargs,
     )
+
+
+def rate_limited_queues(irs: Sequence[Mapping[str, Any] | ir_mod.IR], task_queue: str) -> dict[str, float]:
+    """`{task queue: requests a second}` of every api with a `rate` (the latest IR's rate
+    wins when an earlier one differs: the server keeps one rate per task queue)."""
+    loaded = [doc if isinstance(doc, ir_mod.IR) else registry.get(doc["hash"]) for doc in irs]
+    return {api.task_queue(task_queue): api.rate_per_s for ir in loaded if ir is not None
+            for api in ir.apis.values() if api.rate_per_s is not None}
 
 
 async def run_worker(

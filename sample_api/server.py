@@ -11,6 +11,11 @@ the runtime's activities talk to it over HTTP exactly as they would to a product
     api.require_auth("/users/", "n3w")           # rotated: the old token gets 401 until n3w is used
     api.fail("/users/u1", times=2)               # two 500s, then normal
     api.rate_limit("/users/u1", retry_after=1)   # one 429 with Retry-After: 1
+    api.rate_limit("/users/u1", status=403, retry_after=None, reset_in=5)
+                                                 # one GitHub primary-limit 403: X-RateLimit-Remaining: 0,
+                                                 # X-RateLimit-Reset: now + 5 s (epoch seconds)
+    api.require_auth("/repos/", "k3y", query="api_key")  # ?api_key=k3y, else 401
+    api.set_headers("/items", {"Link": '</items?page=2>; rel="next"'})  # more headers on its answers
     api.stall("/users/u1", seconds=5)            # every request sleeps 5 s before answering
     api.malformed("/users/u1")                   # one 200 with a body that is not JSON
     api.unauthorized("/users/u1")                # one 401 whatever the credentials
@@ -30,11 +35,20 @@ random generator, so a run is repeatable), at most ``times`` times (``None``: fo
 Faults only hit requests that pass the credential check (a "500 then data" is exactly that
 for a client with a good token); 401s from credentials are decided first.
 Only GET and HEAD are served (the DSL's sources are `get`); other methods answer 405.
+
+Conditional requests, as GitHub answers them: every 200 carries ``ETag`` (a hash of the
+body) and ``Last-Modified`` (when ``set_entity`` last changed that path's body); a request
+whose ``If-None-Match`` names the current ETag (or, without one, whose ``If-Modified-Since``
+is not older than ``Last-Modified``) gets a 304 with no body. ``api.validators = {"etag"}``
+(or ``{"last-modified"}``, or ``set()``) limits which of the two are served.
 """
 
 from __future__ import annotations
 
+import email.utils
+import hashlib
 import json
+import math
 import random
 import socket
 import threading
@@ -43,7 +57,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["SampleAPI", "Request", "Fault", "Credential"]
 
@@ -53,9 +67,10 @@ class Request:
     """One request as the server saw it.
 
     Fields: method, path (without query string), auth (the value of the credential header
-    that applies to the path — ``Authorization`` if no rule applies — or None), headers
-    (all request headers), status (what the server answered; 0 for a dropped connection),
-    at (``time.monotonic()`` when it arrived).
+    or query parameter that applies to the path — ``Authorization`` if no rule applies — or
+    None), headers (all request headers), status (what the server answered; 0 for a dropped
+    connection), at (``time.monotonic()`` when it arrived), epoch (``time.time()`` then: to
+    compare with the epoch resets this server announces), query (the query string).
     """
 
     method: str
@@ -64,15 +79,19 @@ class Request:
     headers: dict[str, str]
     status: int
     at: float = 0.0
+    epoch: float = 0.0
+    query: str = ""
 
 
 @dataclass(frozen=True)
 class Credential:
-    """Requests under ``prefix`` must carry ``header`` with one of ``values`` (full header values)."""
+    """Requests under ``prefix`` must carry ``header`` (or, when ``query`` is set, that query
+    parameter instead) with one of ``values`` (full header values)."""
 
     prefix: str
     header: str
     values: frozenset[str]
+    query: str | None = None
 
 
 @dataclass
@@ -80,7 +99,10 @@ class Fault:
     """What to do instead of answering normally: kind is one of ``status`` (``status``,
     500 by default), ``429`` (``retry_after``), ``stall`` (``seconds``, then the normal
     answer), ``malformed``, ``401``, ``invalid`` (``body``), ``drop`` (close the connection
-    unanswered), ``redirect`` (302 to ``location``). ``times`` None = forever; ``rate``: the
+    unanswered), ``redirect`` (302 to ``location``). ``429`` answers ``status`` (429, or 403
+    as GitHub does) with ``Retry-After: retry_after`` unless it is None, and with
+    ``reset_in`` GitHub's ``X-RateLimit-*`` headers: none remaining, reset that many seconds
+    from the answer (epoch seconds, rounded up). ``times`` None = forever; ``rate``: the
     probability that a request it could hit gets it; ``after``: requests to the route that
     go by before it starts."""
 
@@ -93,11 +115,14 @@ class Fault:
     rate: float = 1.0
     after: int = 0
     location: str = ""
+    reset_in: float | None = None
 
 
 @dataclass
 class _State:
     entities: dict[str, Any] = field(default_factory=dict)
+    modified: dict[str, float] = field(default_factory=dict)  # path -> epoch of its last change
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # path -> extra headers of its 200s
     credentials: list[Credential] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     seen: dict[str, int] = field(default_factory=dict)  # requests per fault route
@@ -113,6 +138,7 @@ class SampleAPI:
         self._random = random.Random(seed)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.validators: set[str] = {"etag", "last-modified"}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -173,7 +199,14 @@ class SampleAPI:
     def set_entity(self, path: str, body: Any) -> None:
         """Serve ``body`` (any JSON value) at ``path`` from now on."""
         with self._lock:
+            if self._state.entities.get(path) != body or path not in self._state.modified:
+                self._state.modified[path] = time.time()
             self._state.entities[path] = body
+
+    def set_headers(self, path: str, headers: dict[str, str]) -> None:
+        """Send ``headers`` too with every 200 (and 304) of ``path`` (e.g. a ``Link``)."""
+        with self._lock:
+            self._state.headers[path] = dict(headers)
 
     def remove_entity(self, path: str) -> None:
         """``path`` answers 404 from now on."""
@@ -187,16 +220,19 @@ class SampleAPI:
     # -- credentials -------------------------------------------------------------------
 
     def require_auth(self, prefix: str, *tokens: str, header: str = "Authorization",
-                     scheme: str | None = None) -> None:
+                     scheme: str | None = None, query: str | None = None) -> None:
         """Paths starting with ``prefix`` need one of ``tokens`` (replaces an earlier rule for
         the same prefix). With header ``Authorization`` the scheme defaults to ``bearer``:
-        the header must read ``Bearer <token>``; for any other header it is the raw token."""
+        the header must read ``Bearer <token>``; for any other header it is the raw token;
+        ``scheme="token"`` is GitHub's ``Authorization: token <token>``. With ``query`` the
+        token is the raw value of that query parameter instead of a header."""
         if scheme is None:
-            scheme = "bearer" if header.lower() == "authorization" else "header"
-        values = frozenset(f"Bearer {t}" if scheme == "bearer" else t for t in tokens)
+            scheme = "bearer" if header.lower() == "authorization" and query is None else "header"
+        prefixes = {"bearer": "Bearer ", "token": "token "}
+        values = frozenset(prefixes.get(scheme, "") + t for t in tokens)
         with self._lock:
             rules = [c for c in self._state.credentials if c.prefix != prefix]
-            rules.append(Credential(prefix, header, values))
+            rules.append(Credential(prefix, header, values, query))
             # Longest prefix first, so the most specific rule applies.
             self._state.credentials = sorted(rules, key=lambda c: -len(c.prefix))
 
@@ -213,8 +249,9 @@ class SampleAPI:
     def fail(self, route: str, times: int | None = 1, status: int = 500, **when: Any) -> None:
         self.inject(route, Fault("status", times, status=status, **when))
 
-    def rate_limit(self, route: str, retry_after: float = 1, times: int | None = 1, **when: Any) -> None:
-        self.inject(route, Fault("429", times, retry_after=retry_after, **when))
+    def rate_limit(self, route: str, retry_after: float | None = 1, times: int | None = 1, *,
+                   status: int = 429, reset_in: float | None = None, **when: Any) -> None:
+        self.inject(route, Fault("429", times, status=status, retry_after=retry_after, reset_in=reset_in, **when))
 
     def stall(self, route: str, seconds: float, times: int | None = None, **when: Any) -> None:
         self.inject(route, Fault("stall", times, seconds=seconds, **when))
@@ -280,19 +317,44 @@ class SampleAPI:
 
     # -- answering ---------------------------------------------------------------------
 
-    def _answer(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes, float]:
+    def _answer(self, method: str, path: str, query: str,
+                headers: dict[str, str]) -> tuple[int, dict[str, str], bytes, float]:
         """Decide (status, extra headers, body, stall seconds) for one request, and log it."""
         with self._lock:
             rule = self._credential_for(path)
-            auth_header = rule.header if rule else "Authorization"
-            auth = _header(headers, auth_header)
+            if rule is not None and rule.query is not None:
+                auth = parse_qs(query).get(rule.query, [None])[-1]
+            else:
+                auth = _header(headers, rule.header if rule else "Authorization")
             authorized = rule is None or auth in rule.values
             # A fault is only consumed by a request that would otherwise succeed on auth,
             # so "two 500s then data" means exactly that for a client with a good token.
             fault = self._take_fault(path) if authorized else None
             status, extra, body, stall = self._respond(method, path, authorized, fault)
-            self._state.log.append(Request(method, path, auth, headers, status, time.monotonic()))
+            if status == 200 and fault is None:
+                status, extra, body = self._conditional(path, headers, body)
+            self._state.log.append(Request(method, path, auth, headers, status, time.monotonic(), time.time(), query))
         return status, extra, body, stall
+
+    def _conditional(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """A 200's validators, or a 304 when the request's validators still hold (RFC 9110
+        §13.2.2: If-None-Match decides when present, else If-Modified-Since)."""
+        etag = f'W/"{hashlib.sha256(body).hexdigest()[:20]}"'
+        modified = int(self._state.modified.get(path, 0))
+        extra = dict(self._state.headers.get(path, {}))
+        if "etag" in self.validators:
+            extra["ETag"] = etag
+        if "last-modified" in self.validators:
+            extra["Last-Modified"] = email.utils.formatdate(modified, usegmt=True)
+        if_none_match, if_modified_since = _header(headers, "If-None-Match"), _header(headers, "If-Modified-Since")
+        if if_none_match is not None and "ETag" in extra:
+            fresh = etag in [t.strip() for t in if_none_match.split(",")]
+        elif if_modified_since is not None and "Last-Modified" in extra:
+            since = _epoch(if_modified_since)
+            fresh = since is not None and modified <= since
+        else:
+            fresh = False
+        return (304, extra, b"") if fresh else (200, extra, body)
 
     def _respond(self, method: str, path: str, authorized: bool, fault: Fault | None) -> tuple[int, dict[str, str], bytes, float]:
         stall = fault.seconds if fault and fault.kind == "stall" else 0.0
@@ -303,7 +365,7 @@ class SampleAPI:
         if fault and fault.kind == "status":
             return fault.status, {}, _json({"error": "injected failure"}), stall
         if fault and fault.kind == "429":
-            return 429, {"Retry-After": f"{fault.retry_after:g}"}, _json({"error": "slow down"}), stall
+            return fault.status, _rate_limit_headers(fault), _json(_RATE_LIMITED), stall
         if fault and fault.kind == "drop":
             return 0, {}, b"", stall
         if fault and fault.kind == "redirect":
@@ -326,6 +388,30 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+_RATE_LIMITED = {"message": "API rate limit exceeded. (Authenticated requests get a higher rate limit.)",
+                 "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}
+
+
+def _rate_limit_headers(fault: Fault) -> dict[str, str]:
+    """GitHub's headers on a rate-limited answer: ``Retry-After`` (secondary limits) and/or
+    ``X-RateLimit-*`` with nothing remaining (the primary limit)."""
+    headers = {}
+    if fault.retry_after is not None:
+        headers["Retry-After"] = f"{fault.retry_after:g}"
+    if fault.reset_in is not None:
+        headers.update({"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0", "X-RateLimit-Used": "60",
+                        "X-RateLimit-Reset": str(math.ceil(time.time() + fault.reset_in)),
+                        "X-RateLimit-Resource": "core"})
+    return headers
+
+
+def _epoch(http_date: str) -> float | None:
+    try:
+        return email.utils.parsedate_to_datetime(http_date).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
 def _matches(route: str, path: str) -> bool:
     return path.startswith(route[:-1]) if route.endswith("*") else path == route
 
@@ -346,8 +432,8 @@ def _handler_for(api: SampleAPI) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
 
         def _serve(self) -> None:
-            path = urlsplit(self.path).path
-            status, extra, body, stall = api._answer(self.command, path, dict(self.headers.items()))
+            parts = urlsplit(self.path)
+            status, extra, body, stall = api._answer(self.command, parts.path, parts.query, dict(self.headers.items()))
             if stall:
                 time.sleep(stall)
             if status == 0:  # a dropped connection: no status line, no body
@@ -359,7 +445,8 @@ def _handler_for(api: SampleAPI) -> type[BaseHTTPRequestHandler]:
                 return
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                if status != 304:  # RFC 9110 §15.4.5: a 304 has no content
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 for name, value in extra.items():
                     self.send_header(name, value)

@@ -22,7 +22,7 @@ from tests.helpers import assert_eventually, decoded_payloads, stop_process, uni
 from cli.devserver import find_temporal_binary
 
 STATUS_KEYS = {"workflow_id", "workflow_type", "entity", "id", "status", "loaded", "last_error",
-               "api_url", "proxy", "tokens", "children"}
+               "failed", "checked_at", "next_try", "api_url", "proxy", "tokens", "children"}
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +55,18 @@ def test_deploy_no_worker_until_loaded_exits_0(market: Marketplace) -> None:
     assert "Traceback" not in result.stderr
 
 
-async def test_root_memo_names_its_entity(market: Marketplace, client: Client) -> None:
+async def test_root_memo_names_its_entity_and_deployment(market: Marketplace, client: Client) -> None:
     description = await client.get_workflow_handle(market.root).describe()
-    assert await description.memo() == {"entity": "User", "id": market.uid}
+    assert await description.memo() == {"entity": "User", "id": market.uid, "deployment": market.spec.stem}
+
+
+def test_deploy_never_adopts_a_root_of_another_deployment(market: Marketplace) -> None:
+    result = market.deploy("--no-worker", "--name", "someone-else")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (f"{market.root} already runs for deployment '{market.spec.stem}' (spec {market.spec.stem}.swf"
+            in result.stderr)
+    assert f"this is {market.spec} deployed as 'someone-else'" in result.stderr
+    assert "started" not in result.stdout and "upgraded" not in result.stdout
 
 
 def test_status_json_is_the_nested_hierarchy(market: Marketplace) -> None:

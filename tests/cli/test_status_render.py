@@ -24,7 +24,7 @@ def node(wid: str, wtype: str | None, status: str, loaded: bool, tokens: dict, l
 
 
 FP = "sha256:1f2e3d4c5b6a"
-TREE = node("User-u1", "UserWorkflow", "running", True, {"crm": FP}, children=[
+TREE = {**node("User-u1", "UserWorkflow", "running", True, {"crm": FP}, children=[
     node("Listing-l1", "ListingWorkflow", "running", True, {"crm": FP}, children=[
         node("Photo-p1", "PhotoWorkflow", "running", True, {"crm": None}),
     ]),
@@ -32,7 +32,10 @@ TREE = node("User-u1", "UserWorkflow", "running", True, {"crm": FP}, children=[
          last_error="HTTP 401: the crm token was refused; waiting for a new one"),
     {**node("Listing-l3", None, "unreachable", False, {}), "entity": "Listing", "id": "l3",
      "last_error": "not started yet (or not found)"},
-])
+    {**node("Listing-l4", "ListingWorkflow", "rate_limited", False, {"crm": FP},
+            last_error="HTTP 403: api crm is rate limited; next try at 2026-11-30T20:00:05+00:00"),
+     "next_try": "2026-11-30T20:00:05+00:00"},
+]), "checked_at": "2026-11-30T19:59:00+00:00"}
 
 
 def rendered() -> str:
@@ -53,4 +56,6 @@ def test_summary_says_what_has_not_loaded_and_why() -> None:
         "  Listing-l2 (ListingWorkflow): waiting_for_token: HTTP 401: the crm token was refused; "
         "waiting for a new one",
         "  Listing-l3 (?): unreachable: not started yet (or not found)",
+        "  Listing-l4 (ListingWorkflow): rate_limited: HTTP 403: api crm is rate limited; next try at "
+        "2026-11-30T20:00:05+00:00",
     ]

@@ -74,6 +74,14 @@ def test_example_specs_are_formatted(name):
     assert fmt(SPECS[name]) == SPECS[name]
 
 
+def test_real_api_settings_are_formatted():
+    messy = 'api gh {\n  base "https://x"\n  auth header "Authorization"   prefix "token "\n  rate 5000 /h\n}\n' \
+            'api q {\n  auth query  "api_key"\n}\n'
+    assert fmt(messy) == ('api gh {\n  base "https://x"\n  auth header "Authorization" prefix "token "\n  rate 5000/h\n}\n'
+                          '\napi q {\n  auth query "api_key"\n}\n')
+    assert fmt(fmt(messy)) == fmt(messy)
+
+
 # ---------------------------------------------------------------------- golden
 
 MESSY = '''\

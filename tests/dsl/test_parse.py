@@ -94,6 +94,21 @@ def test_auth_schemes(text, scheme, header):
     assert (stmt.header.value if stmt.header else None) == header
 
 
+def test_auth_header_with_a_prefix_and_auth_query():
+    (header,) = only('api a { auth header "Authorization" prefix "token " }').body
+    assert (header.scheme, header.header.value, header.prefix.value, header.query) == (
+        "header", "Authorization", "token ", None)
+    (query,) = only('api a { auth query "api_key" }').body
+    assert (query.scheme, query.header, query.prefix, query.query.value) == ("query", None, None, "api_key")
+
+
+@pytest.mark.parametrize("text, count, unit", [("rate 10/s", 10, "s"), ("rate 5000 / h", 5000, "h"),
+                                               ("rate 3/d", 3, "d")])  # the unit is checked later (SWF048)
+def test_rate(text, count, unit):
+    (stmt,) = only(f"api a {{ {text} }}").body
+    assert (stmt.count.value, stmt.unit.value) == (count, unit)
+
+
 @pytest.mark.parametrize(
     "text, value",
     [

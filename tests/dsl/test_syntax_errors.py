@@ -38,7 +38,7 @@ TABLE = [
     # --- api
     (A + "base http://x\n}", 2, 8, "a value is a string in double quotes or `env(\"VAR\")`"),
     (A + "base env(X)\n}", 2, 12, "(found `X`)"),
-    (A + "auth basic\n}", 2, 8, "`auth` is `auth bearer`, `auth header \"NAME\"` or `auth none` (found `basic`)"),
+    (A + "auth basic\n}", 2, 8, "`auth` is `auth bearer`, `auth header \"NAME\" [prefix \"TEXT\"]`, `auth query \"NAME\"` or `auth none` (found `basic`)"),
     (A + "timeout 10\n}", 2, 11, "a duration needs a unit"),
     (A + "timeout\n}", 3, 1, "expected a duration such as `10s`, found `}`"),
     (A + "retry 5\n}", 3, 1, "`retry` needs `times`"),
@@ -46,7 +46,7 @@ TABLE = [
     (A + "retry five times\n}", 2, 9, "`retry` takes a whole number of attempts"),
     (A + "retry 5 times backoff 1s 30s\n}", 2, 28, "`backoff MIN .. MAX`"),
     (A + "allow \"x\",\n}", 3, 1, "expected a string in double quotes, found `}`"),
-    (A + "source crm get \"/x\"\n}", 2, 3, "expected an api setting (`base`, `auth`, `allow`, `timeout` or `retry`) or `}`"),
+    (A + "source crm get \"/x\"\n}", 2, 3, "expected an api setting (`base`, `auth`, `allow`, `timeout`, `retry` or `rate`) or `}`"),
     # --- entity
     (E + "id\n}", 3, 1, "a field needs a type, such as `string`"),
     (E + "name = \"x\"\n}", 2, 8, "a field needs a type, such as `string`, `[string]` or an entity name (found the character `=`)"),
@@ -105,7 +105,7 @@ def test_an_unclosed_block_points_back_at_its_brace():
 
 def test_a_labelled_mistake_still_says_what_was_expected_in_its_hint():
     _, [d] = parse("api a {\n  auth basic\n}", "t.swf")
-    assert d.hint == "expected `bearer`, `header` or `none`"
+    assert d.hint == "expected `bearer`, `header`, `none` or `query`"
 
 
 def test_a_plain_error_needs_no_hint():

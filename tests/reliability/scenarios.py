@@ -128,7 +128,7 @@ async def server_restarted(workdir: Path, children: int = 50) -> Outcome:
             for wid in dep.expected_ids:
                 await dep.client.get_workflow_handle(wid).signal("update", {})
             final = await dep.wait(_holds(fresh), timeout=120)
-            reloads = sum(1 for r in api.log()[before:] if r.status == 200)
+            reloads = sum(1 for r in api.log()[before:] if r.status in (200, 304))  # 304: reloaded, nothing changed
             out = await dep.outcome("dev server stopped and restarted")
             out.problems += out_problems
             if not all(st and _holds(fresh)(st) for st in final.values()):
@@ -190,15 +190,17 @@ def _check_requests(api: SampleAPI, dep: Deployment, out: Outcome) -> None:
     per_path: dict[str, list[Any]] = {}
     for r in api.log():
         per_path.setdefault(r.path, []).append(r)
-    most = max((len(rs) for rs in per_path.values()), default=0)
+    # A 429 is not a failed attempt: the workflow waits it out and asks again, however
+    # often the api says so (DESIGN.md §6), so `retry` bounds the other answers only.
+    most = max((sum(1 for r in rs if r.status != 429) for rs in per_path.values()), default=0)
     if most > RETRIES + 1:
         out.problems.append(f"a path got {most} requests for one load (retry {RETRIES} times allows {RETRIES + 1})")
     short = [(p, b.at - a.at) for p, rs in per_path.items() for a, b in zip(rs, rs[1:])
              if a.status == 429 and b.at - a.at < 1.0 - 0.05]
     if short:
         out.problems.append(f"{len(short)} retries came before Retry-After, e.g. {short[0]}")
-    refused = sum(1 for r in api.log() if r.status != 200)
-    out.notes.append(f"{len(api.log())} requests, {refused} answered other than 200, most per load {most}")
+    refused = sum(1 for r in api.log() if r.status not in (200, 304))
+    out.notes.append(f"{len(api.log())} requests, {refused} answered other than 200 or 304, most per load {most}")
 
 
 async def _bad_data(dep: Deployment) -> list[str]:

@@ -66,13 +66,14 @@ def test_the_compiler_and_the_tests_hash_an_ir_alike():
 GOOD = {"id": "L1", "price": None, "count": 2, "sold": False, "seen": "2026-01-01T00:00:00Z",
         "extra": {"any": [1]}, "photos": [{"id": "p1", "url": "u", "tags": []}], "cover": "p1"}
 # A bad record, and where the runtime says its first problem is: the same JSON path that
-# jsonschema gives the compiler's IR check, from the top of the body.
+# jsonschema gives the compiler's IR check, from the top of the body, and the offending
+# value spelled as JSON (issue 11: never a Python repr).
 BAD = [
-    ({**GOOD, "count": "2"}, "$.data.count", "'2' is not of type 'integer'"),
+    ({**GOOD, "count": "2"}, "$.data.count", 'expected an integer, got "2"'),
     ({**GOOD, "photos": [{"id": "p1", "url": 3, "tags": []}]}, "$.data.photos[0].url",
-     "3 is not of type 'string'"),
-    ({k: v for k, v in GOOD.items() if k != "sold"}, "$.data", "'sold' is a required property"),
-    ({**GOOD, "cover": True}, "$.data.cover", "True is not valid under any of the given schemas"),
+     "expected a string, got 3"),
+    ({k: v for k, v in GOOD.items() if k != "sold"}, "$.data", 'missing required field "sold"'),
+    ({**GOOD, "cover": True}, "$.data.cover", "expected a string, an integer, an object or null, got true"),
 ]
 
 

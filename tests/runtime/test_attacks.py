@@ -152,7 +152,7 @@ def test_a_token_that_cannot_go_into_a_header_is_refused_without_being_echoed(ba
 
 
 def test_errors_are_scrubbed_of_the_token_in_every_spelling():
-    from runtime.activities import _scrub
+    from runtime.fetch import scrub as _scrub
 
     token = "it's\\a-token"
     for spelling in (token, repr(token)[1:-1], repr(token.encode())[2:-1], "it%27s%5Ca-token"):

@@ -15,6 +15,7 @@ from rules.origins import url_origin
 from runtime import ir as ir_mod
 from runtime import registry
 from runtime.activities import LoadActivities, build_url
+from runtime.fetch import rate_limit_wait_ms
 from runtime.normalize import InvalidData, normalize
 from runtime.sealing import SealError, deployment, fingerprint, is_sealed_token, load_key, open_sealed, seal
 from runtime.selectors import any_match, changed_paths, matches
@@ -142,9 +143,10 @@ def load(http_api):
     registry.register(ir_mod.load(doc))
     activities = LoadActivities(httpx.AsyncClient(), KEY)
 
-    async def run(base: str | None = None):
+    async def run(base: str | None = None, validators: dict | None = None):
         request = {"ir_hash": doc["hash"], "workflow": "ListingWorkflow", "entity_id": "l 1/x",
-                   "base_url": base or http_api.url, "values": {"id": "l 1/x"}, "token": seal("crm", TOKEN, KEY, deployment=HERE)}
+                   "base_url": base or http_api.url, "values": {"id": "l 1/x"},
+                   "token": seal("crm", TOKEN, KEY, deployment=HERE), "validators": validators or {}}
         return await ActivityEnvironment().run(activities.load_entity, request)
 
     return run
@@ -170,7 +172,6 @@ async def test_activity_refuses_to_send_a_token_outside_allow(load, http_api):
 
 @pytest.mark.parametrize("fault, kind, retryable", [
     (lambda api: api.fail(LISTING_PATH, status=503), "HttpServerError", True),
-    (lambda api: api.rate_limit(LISTING_PATH, retry_after=2), "HttpRateLimited", True),
     (lambda api: api.remove_entity(LISTING_PATH), "HttpClientError", False),
     (lambda api: api.malformed(LISTING_PATH), "MalformedResponse", False),
     (lambda api: api.invalid(LISTING_PATH, {"id": "l 1/x"}), "SchemaInvalid", False),
@@ -181,14 +182,43 @@ async def test_activity_error_kinds(load, http_api, fault, kind, retryable):
     with pytest.raises(ApplicationError) as err:
         await load()
     assert err.value.type == kind and err.value.non_retryable is (not retryable)
-    if kind == "HttpRateLimited":
-        assert err.value.next_retry_delay.total_seconds() == 2
 
 
 async def test_activity_401_is_a_result_not_an_error(load, http_api):
     http_api.set_entity(LISTING_PATH, LISTING)
     http_api.unauthorized(LISTING_PATH)
     assert await load() == {"status": "unauthorized", "http_status": 401, "proxy": None}
+
+
+async def test_activity_rate_limits_are_results_saying_how_long_to_wait(load, http_api):
+    http_api.set_entity(LISTING_PATH, LISTING)
+    http_api.rate_limit(LISTING_PATH, retry_after=2)
+    assert await load() == {"status": "rate_limited", "http_status": 429, "retry_after_ms": 2000}
+    http_api.rate_limit(LISTING_PATH, status=403, retry_after=None, reset_in=30)  # GitHub's primary limit
+    result = await load()
+    # X-RateLimit-Reset is read against the response's Date (both whole seconds)
+    assert (result["status"], result["http_status"]) == ("rate_limited", 403)
+    assert 29_000 <= result["retry_after_ms"] <= 31_000
+
+
+async def test_activity_a_plain_403_is_a_refused_token(load, http_api):
+    http_api.set_entity(LISTING_PATH, LISTING)
+    http_api.fail(LISTING_PATH, status=403)
+    assert await load() == {"status": "unauthorized", "http_status": 403}
+
+
+async def test_activity_remembers_validators_and_a_304_is_not_modified(load, http_api):
+    http_api.set_entity(LISTING_PATH, LISTING)
+    first = await load()
+    url = http_api.url + LISTING_PATH
+    assert set(first["validators"]) == {url} and first["validators"][url]["etag"].startswith('W/"')
+    assert await load(validators=first["validators"]) == {"status": "not_modified"}
+    sent = http_api.log()[-1].headers
+    assert sent["If-None-Match"] == first["validators"][url]["etag"] and "If-Modified-Since" in sent
+    http_api.set_entity(LISTING_PATH, {**LISTING, "price": 3})
+    changed = await load(validators=first["validators"])
+    assert changed["store"]["Listing"]["l 1/x"]["price"] == 3, (changed, http_api.log())
+    assert [r.status for r in http_api.log()] == [200, 304, 200]
 
 
 async def test_activity_errors_never_contain_the_token(load, http_api):
@@ -229,3 +259,74 @@ async def test_activity_refuses_unparseable_hosts_and_plain_http_for_an_https_ap
     api = ir_mod.load(https).apis["crm"]
     assert not api.allows(http_api.url) and api.allows(f"https://127.0.0.1:{http_api.port}/x")
     assert http_api.log() == []
+
+
+# --------------------------------------------------------------------- rate limits, error text
+
+
+def _headers(**h: str) -> httpx.Headers:
+    return httpx.Headers({k.replace("_", "-"): v for k, v in h.items()})
+
+
+DATE = "Mon, 30 Nov 2026 20:00:00 GMT"
+EPOCH_AT_DATE = 1796068800  # DATE as epoch seconds
+
+
+@pytest.mark.parametrize("status, headers, wait_ms", [
+    (429, _headers(retry_after="7"), 7000),
+    (429, _headers(retry_after="Mon, 30 Nov 2026 20:00:09 GMT", date=DATE), 9000),  # an HTTP date
+    (403, _headers(x_ratelimit_remaining="0", x_ratelimit_reset=str(EPOCH_AT_DATE + 30), date=DATE), 30_000),
+    (429, _headers(ratelimit_reset="12"), 12_000),  # IETF draft: seconds from now
+    (403, _headers(retry_after="5", x_ratelimit_remaining="0", x_ratelimit_reset=str(EPOCH_AT_DATE + 60), date=DATE),
+     60_000),  # the latest wins
+    (429, _headers(), 60_000),  # no time given: GitHub's "wait at least one minute"
+    (403, _headers(retry_after="nan"), 60_000),
+    (429, _headers(retry_after="999999"), 3_600_000),  # at most an hour, then ask again
+    (403, _headers(x_ratelimit_remaining="12"), None),  # a refused token, not a limit
+    (403, _headers(), None),
+    (401, _headers(retry_after="5"), None),
+    (200, _headers(retry_after="5"), None),
+])
+def test_rate_limit_wait(status, headers, wait_ms):
+    assert rate_limit_wait_ms(status, headers) == wait_ms
+
+
+def test_schema_errors_quote_at_most_120_characters_of_the_value_as_json():
+    doc = marketplace_ir(type("Api", (), {"url": "http://127.0.0.1:1", "port": 1})())
+    ir = ir_mod.load(doc)
+    body = [{"id": f"l{i}", "title": "x" * 40, "ok": True, "none": None} for i in range(300)]
+    with pytest.raises(InvalidData) as err:
+        normalize(ir, "Listing", body)
+    assert err.value.path == "$"
+    assert err.value.reason.startswith('expected an object, got [{"id": "l0", "title": "xxx')
+    assert len(err.value.reason) <= len("expected an object, got ") + 120
+    with pytest.raises(InvalidData) as err:
+        normalize(ir, "Listing", {"id": "l1", "title": None, "price": 2, "owner": "u", "photos": []})
+    assert (err.value.path, err.value.reason) == ("$.title", "expected a string, got null")
+
+
+def test_until_loaded_counts_distinct_workflows():
+    from runtime.client import distinct, failed_for_good, not_loaded
+
+    def node(wid, loaded, failed=False, children=()):
+        return {"workflow_id": wid, "loaded": loaded, "failed": failed, "children": list(children)}
+
+    shared = node("Photo-p", False, failed=True)
+    trees = [node("User-u", True, children=[node("Listing-a", True, children=[shared]),
+                                            node("Listing-b", True, children=[shared])])]
+    assert len(distinct(trees)) == 4 and [n["workflow_id"] for n in not_loaded(trees)] == ["Photo-p"]
+    assert failed_for_good(not_loaded(trees)) and not failed_for_good([node("X-1", False)]) and not failed_for_good([])
+
+
+async def test_a_next_link_never_carries_a_query_token(http_api):
+    from runtime.fetch import get_json
+
+    http_api.set_entity("/items", [])
+    http_api.require_auth("/", "k3y", query="api_key")
+    http_api.set_headers("/items", {"Link": '</items?page=2&api_key=k3y>; rel="next"'})
+    api = ir_mod.Api("q", http_api.url, None, ir_mod.Auth("query", None, None, "api_key"), (http_api.origin,), 3000,
+                     ir_mod.Retry(1, 100, 100))
+    async with httpx.AsyncClient() as client:
+        outcome = await get_json(client, api, http_api.url + "/items?page=1", "k3y")
+    assert outcome.kind == "ok" and outcome.next_url == http_api.url + "/items?page=2"
+    assert http_api.log()[0].query == "page=1&api_key=k3y"

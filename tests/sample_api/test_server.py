@@ -71,6 +71,39 @@ def test_429_with_retry_after(api: SampleAPI) -> None:
     assert get(api, "/users/u1", GOOD).status_code == 200
 
 
+def test_githubs_rate_limit_403(api: SampleAPI) -> None:
+    api.rate_limit("/users/u1", status=403, retry_after=None, reset_in=5)
+    limited = get(api, "/users/u1", GOOD)
+    answered_at = api.log()[-1].epoch
+    assert limited.status_code == 403 and "rate limit exceeded" in limited.json()["message"]
+    assert limited.headers["X-RateLimit-Remaining"] == "0" and limited.headers["X-RateLimit-Resource"] == "core"
+    assert answered_at + 5 <= int(limited.headers["X-RateLimit-Reset"]) <= answered_at + 6
+    assert "Retry-After" not in limited.headers
+    assert get(api, "/users/u1", GOOD).status_code == 200
+
+
+def test_conditional_requests_get_304s(api: SampleAPI) -> None:
+    first = get(api, "/users/u1", GOOD)
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    assert etag.startswith('W/"')
+    assert get(api, "/users/u1", {**GOOD, "If-None-Match": etag}).status_code == 304
+    assert get(api, "/users/u1", {**GOOD, "If-Modified-Since": modified}).status_code == 304
+    api.set_entity("/users/u1", {"data": {"id": "u1", "name": "Ada L."}})
+    changed = get(api, "/users/u1", {**GOOD, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    api.validators = {"last-modified"}
+    assert "ETag" not in get(api, "/users/u1", GOOD).headers
+    assert [r.status for r in api.log()] == [200, 304, 304, 200, 200]
+
+
+def test_query_parameter_credentials(http_api: SampleAPI) -> None:
+    http_api.set_entity("/repos/r1", {"id": "r1"})
+    http_api.require_auth("/repos/", "k3y", query="api_key")
+    assert get(http_api, "/repos/r1?api_key=k3y").status_code == 200
+    assert get(http_api, "/repos/r1", {"Authorization": "Bearer k3y"}).status_code == 401
+    assert [(r.auth, r.query) for r in http_api.log()] == [("k3y", "api_key=k3y"), (None, "")]
+
+
 def test_stall_holds_the_answer(api: SampleAPI) -> None:
     api.stall("/users/u1", seconds=1.5, times=1)
     with pytest.raises(httpx.ReadTimeout):
