@@ -193,7 +193,7 @@ async def test_activity_401_is_a_result_not_an_error(load, http_api):
 async def test_activity_rate_limits_are_results_saying_how_long_to_wait(load, http_api):
     http_api.set_entity(LISTING_PATH, LISTING)
     http_api.rate_limit(LISTING_PATH, retry_after=2)
-    assert await load() == {"status": "rate_limited", "http_status": 429, "retry_after_ms": 2000}
+    assert await load() == {"status": "rate_limited", "http_status": 429, "retry_after_ms": 2000, "proxy": None}
     http_api.rate_limit(LISTING_PATH, status=403, retry_after=None, reset_in=30)  # GitHub's primary limit
     result = await load()
     # X-RateLimit-Reset is read against the response's Date (both whole seconds)
@@ -204,7 +204,7 @@ async def test_activity_rate_limits_are_results_saying_how_long_to_wait(load, ht
 async def test_activity_a_plain_403_is_a_refused_token(load, http_api):
     http_api.set_entity(LISTING_PATH, LISTING)
     http_api.fail(LISTING_PATH, status=403)
-    assert await load() == {"status": "unauthorized", "http_status": 403}
+    assert await load() == {"status": "unauthorized", "http_status": 403, "proxy": None}
 
 
 async def test_activity_remembers_validators_and_a_304_is_not_modified(load, http_api):
@@ -212,7 +212,7 @@ async def test_activity_remembers_validators_and_a_304_is_not_modified(load, htt
     first = await load()
     url = http_api.url + LISTING_PATH
     assert set(first["validators"]) == {url} and first["validators"][url]["etag"].startswith('W/"')
-    assert await load(validators=first["validators"]) == {"status": "not_modified"}
+    assert await load(validators=first["validators"]) == {"status": "not_modified", "proxy": None}
     sent = http_api.log()[-1].headers
     assert sent["If-None-Match"] == first["validators"][url]["etag"] and "If-Modified-Since" in sent
     http_api.set_entity(LISTING_PATH, {**LISTING, "price": 3})
