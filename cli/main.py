@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write nothing; exit 1 if any file would be reformatted")
     p.add_argument("--diff", action="store_true",
                    help="write nothing; print a unified diff of the changes")
+
+    sub.add_parser("lsp", help="the language server for editors, over stdin/stdout",
+                   description="Speak the Language Server Protocol on stdin/stdout: findings as "
+                               "you type (as `swfc validate` reports them), hover, go to "
+                               "definition, completion and formatting. Editors start it; see "
+                               "editors/ for VS Code.")
     return parser
 
 
@@ -242,6 +248,18 @@ def write_in_place(path: str, text: str) -> None:
         raise
 
 
+def cmd_lsp(args) -> int:
+    try:
+        from langserver.server import serve
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("pygls", "lsprotocol"):
+            raise
+        print("swfc lsp: the language server needs pygls: pip install 'swfc[lsp]'", file=sys.stderr)
+        return EXIT_USAGE
+    serve()
+    return EXIT_OK
+
+
 def runtime_command(name: str):
     """A command implemented in `cli.runtime_cmds`, imported only when it runs."""
 
@@ -258,6 +276,7 @@ COMMANDS = {
     "compile": cmd_compile,
     "graph": cmd_graph,
     "fmt": cmd_fmt,
+    "lsp": cmd_lsp,
     "deploy": runtime_command("run_deploy"),
     "worker": runtime_command("run_worker"),
     "status": runtime_command("run_status"),
