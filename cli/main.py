@@ -18,12 +18,20 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 def add_connection(p: argparse.ArgumentParser) -> None:
-    """The Temporal connection options, named as Temporal's own CLI names them."""
+    """The Temporal connection options, named as Temporal's own CLI names them. A flag wins
+    over its TEMPORAL_* variable, which wins over the temporal.toml profile."""
     p.add_argument("--address", metavar="HOST:PORT", default=None,
-                   help="Temporal frontend (default: $TEMPORAL_ADDRESS, else the embedded "
-                        "dev server)")
+                   help="Temporal frontend (default: $TEMPORAL_ADDRESS, else the profile's, "
+                        "else the embedded dev server)")
     p.add_argument("--namespace", metavar="NS", default=None,
-                   help="Temporal namespace (default: $TEMPORAL_NAMESPACE, else 'default')")
+                   help="Temporal namespace (default: $TEMPORAL_NAMESPACE, else the profile's, "
+                        "else 'default')")
+    p.add_argument("--profile", metavar="NAME", default=None,
+                   help="profile of Temporal's config file (default: $TEMPORAL_PROFILE, else "
+                        "'default')")
+    p.add_argument("--config-file", metavar="PATH", default=None,
+                   help="Temporal's config file, temporal.toml (default: $TEMPORAL_CONFIG_FILE, "
+                        "else Temporal's default place)")
     p.add_argument("--tls", action="store_true", default=None,
                    help="connect with TLS (or $TEMPORAL_TLS=true)")
     p.add_argument("--tls-cert-path", metavar="PATH", default=None, help="client certificate")
@@ -32,7 +40,7 @@ def add_connection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-server-name", metavar="NAME", default=None,
                    help="server name to verify the certificate against")
     p.add_argument("--api-key", metavar="KEY", default=None,
-                   help="API key (default: $TEMPORAL_API_KEY); implies TLS")
+                   help="API key (default: $TEMPORAL_API_KEY, else the profile's); implies TLS")
 
 
 def add_proxy(p: argparse.ArgumentParser) -> None:

@@ -18,7 +18,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -76,7 +76,8 @@ def _read(path: str | None) -> bytes | None:
 
 
 async def connect(address: str, *, namespace: str = "default", api_key: str | None = None,
-                  tls: bool | TLSConfig | None = None, runtime: Runtime | None = None) -> Client:
+                  tls: bool | TLSConfig | None = None, rpc_metadata: Mapping[str, str] | None = None,
+                  runtime: Runtime | None = None) -> Client:
     """A client for ``address`` whose namespace is known to exist.
 
     Args:
@@ -87,7 +88,8 @@ async def connect(address: str, *, namespace: str = "default", api_key: str | No
     """
     try:
         client = await asyncio.wait_for(
-            Client.connect(address, namespace=namespace, api_key=api_key, tls=tls, runtime=runtime), 30)
+            Client.connect(address, namespace=namespace, api_key=api_key, tls=tls,
+                           rpc_metadata=rpc_metadata or {}, runtime=runtime), 30)
     except Exception as exc:
         raise Unreachable(f"cannot reach Temporal at {address} (namespace {namespace}): "
                           f"{first_line(exc)}") from None
