@@ -175,7 +175,15 @@ async def _deploy(args: Any) -> int:
 
 
 async def _deploy_roots(args: Any, client: Any, ir: dict, roots: list[Root], task_queue: str) -> int:
-    for line in await start_roots(client, roots, task_queue, ir["hash"]):
+    from pathlib import Path
+
+    from runtime.search_attributes import ensure_registered
+
+    registered, why_not = await ensure_registered(client)
+    if why_not:
+        warn(why_not)
+    spec = Path(_spec_paths(args)[0]).stem if registered else None
+    for line in await start_roots(client, roots, task_queue, ir["hash"], spec=spec):
         say(line)
     ids = [r.workflow_id for r in roots]
     if _opt(args, "until_loaded"):

@@ -31,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from rules.names import UPGRADE_UPDATE
 from rules.origins import allows, scheme_of, url_origin
+from runtime import search_attributes
 from runtime.delivery import refusal, start_unless_running
 from runtime.sealing import DEFAULT_KEY_PATH, SEAL_KEY_ENV, SealError, load_key, seal, token_problem
 
@@ -252,12 +253,15 @@ async def running_ir_hash(handle: WorkflowHandle) -> str | None:
     return None
 
 
-async def start_roots(client: Client, roots: list[Root], task_queue: str, ir_hash: str) -> list[str]:
-    """Start each root unless it already runs; returns one line per root saying what happened."""
-    return list(await asyncio.gather(*(_start_root(client, r, task_queue, ir_hash) for r in roots)))
+async def start_roots(client: Client, roots: list[Root], task_queue: str, ir_hash: str, *,
+                      spec: str | None = None) -> list[str]:
+    """Start each root unless it already runs; returns one line per root saying what happened.
+    With ``spec`` (the deployment's name; the namespace has the swfc search attributes) each
+    root starts with them, and hands them down its hierarchy (``runtime.search_attributes``)."""
+    return list(await asyncio.gather(*(_start_root(client, r, task_queue, ir_hash, spec) for r in roots)))
 
 
-async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str) -> str:
+async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str, spec: str | None = None) -> str:
     handle = client.get_workflow_handle(root.workflow_id)
     try:
         description = await handle.describe()
@@ -276,8 +280,9 @@ async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str)
         if current and current != ir_hash:
             return await upgrade_root(handle, root, current, ir_hash)
         return f"{root.workflow_id}: already running{elsewhere} (nothing started)"
+    attributes = search_attributes.for_root(root.workflow_id, spec) if spec is not None else None
     if not await start_unless_running(client, root.workflow_type, root.input, workflow_id=root.workflow_id,
-                                      task_queue=task_queue, memo=root.memo):
+                                      task_queue=task_queue, memo=root.memo, search_attributes=attributes):
         return f"{root.workflow_id}: already running (started concurrently; nothing started)"
     return f"{root.workflow_id}: started ({root.workflow_type}, task queue {task_queue})"
 

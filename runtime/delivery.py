@@ -15,7 +15,7 @@ Items:
 - `{"workflow_id", "signal", "arg"}`: signal it.
 - `{"workflow_id", "cancel": true}`: request cancellation.
 - `{"workflow_id", "upgrade": {...}}`: the `upgrade` update (runtime.upgrade), awaited.
-- `{"workflow_id", "start": {"workflow", "arg", "task_queue", "memo"}, "attach": [{"signal", "arg"}]}`:
+- `{"workflow_id", "start": {"workflow", "arg", "task_queue", "memo", ["search_attributes"]}, "attach": [{"signal", "arg"}]}`:
   start it; if that id is already running (another parent, or an earlier attempt of this
   one) send the `attach` signals instead. `memo.started_by` tells whether it is ours.
 Results: `{"workflow_id", "ok", "gone", "owned", "error"}` (`gone`: not running).
@@ -33,6 +33,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from rules.names import DELIVER_ACTIVITY, UPGRADE_UPDATE
+from runtime.search_attributes import typed
 
 
 @activity.defn(name=DELIVER_ACTIVITY)
@@ -69,11 +70,14 @@ def refusal(exc: WorkflowUpdateFailedError) -> str:
 
 
 async def start_unless_running(client: Client, workflow: str, arg: Any, *, workflow_id: str,
-                               task_queue: str, memo: dict[str, Any]) -> bool:
-    """Start `workflow` as `workflow_id`; False when that id already runs (one workflow per
-    entity: the caller attaches to the running one instead)."""
+                               task_queue: str, memo: dict[str, Any],
+                               search_attributes: dict[str, str] | None = None) -> bool:
+    """Start `workflow` as `workflow_id` (with `search_attributes`, see
+    `runtime.search_attributes`); False when that id already runs (one workflow per entity:
+    the caller attaches to the running one instead)."""
     try:
         await client.start_workflow(workflow, arg, id=workflow_id, task_queue=task_queue, memo=memo,
+                                    search_attributes=typed(search_attributes),
                                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
     except WorkflowAlreadyStartedError:
         return False
@@ -83,7 +87,8 @@ async def start_unless_running(client: Client, workflow: str, arg: Any, *, workf
 async def _start(client: Client, handle: WorkflowHandle, item: dict[str, Any]) -> dict[str, Any]:
     start, wid = item["start"], item["workflow_id"]
     if await start_unless_running(client, start["workflow"], start["arg"], workflow_id=wid,
-                                  task_queue=start["task_queue"], memo=start["memo"]):
+                                  task_queue=start["task_queue"], memo=start["memo"],
+                                  search_attributes=start.get("search_attributes")):
         return {"workflow_id": wid, "ok": True, "gone": False, "owned": True, "error": None}
     # One workflow per entity: attach to the running one (subscribe, hand over the data).
     memo = await (await handle.describe()).memo()

@@ -1,0 +1,81 @@
+"""The hierarchy in Temporal's own tools: `swfc deploy` registers the swfc search attributes
+on the namespace and every workflow of the hierarchy carries them, so `temporal workflow
+list --query` (and the Web UI, which takes the same queries) finds a whole hierarchy by its
+root, and the workflows waiting for a token by their status, kept current as it changes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from temporalio.client import Client
+
+from cli.devserver import find_temporal_binary
+from runtime.search_attributes import create_command
+from sample_api import SampleAPI
+from tests.cli.marketplace import make_marketplace
+from tests.helpers import assert_eventually, stop_process, unique
+
+
+def temporal_list(address: str, query: str) -> set[str]:
+    """The workflow ids `temporal workflow list --query QUERY` prints."""
+    proc = subprocess.run([str(find_temporal_binary()), "workflow", "list", "--address", address,
+                           "--query", query, "--output", "json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.strip()
+    rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line]
+    return {row["execution"]["workflowId"] for row in rows}
+
+
+@pytest.fixture
+def api():
+    with SampleAPI().start() as api:
+        yield api
+
+
+async def test_a_hierarchy_by_root_and_its_waiting_workflows_by_status(api, tmp_path, temporal_address: str,
+                                                                       client: Client):
+    market = make_marketplace(api, tmp_path, temporal_address, photos=(2, 1))
+    waiting, loading = list(market.listings)[1], list(market.listings)[0]
+    other = unique("other-token")
+    api.require_auth(f"/listings/{waiting}", other)  # this listing refuses the deployed token
+    worker = market.spawn_worker()
+    try:
+        deployed = market.deploy("--no-worker")
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        hierarchy = {market.root, f"Listing-{loading}", f"Listing-{waiting}",
+                     *(f"Photo-{p}" for p in market.listings[loading])}
+        by_root = f'SwfcRoot = "{market.root}"'
+        waits = f'{by_root} AND SwfcStatus = "waiting_for_token"'
+        await assert_eventually(lambda: temporal_list(temporal_address, by_root) == hierarchy, timeout=60, interval=1)
+        await assert_eventually(lambda: temporal_list(temporal_address, waits) == {f"Listing-{waiting}"},
+                                timeout=60, interval=1)
+        children = temporal_list(temporal_address, f'SwfcParent = "Listing-{loading}"')
+        assert children == {f"Photo-{p}" for p in market.listings[loading]}
+        spec = temporal_list(temporal_address, f'SwfcSpec = "marketplace" AND {by_root}')
+        assert spec == hierarchy
+
+        # A token the listing takes: it loads, its photo starts, and nothing waits any more.
+        api.require_auth("/", market.token, other)
+        rotated = market.swfc("token", "set", market.root, "--api", "crm", "--from-env", "OTHER",
+                              "--address", market.address, env=market.env(OTHER=other))
+        assert rotated.returncode == 0, rotated.stderr
+        everything = hierarchy | {f"Photo-{p}" for p in market.listings[waiting]}
+        await assert_eventually(lambda: temporal_list(temporal_address, waits) == set(), timeout=60, interval=1)
+        await assert_eventually(lambda: temporal_list(temporal_address, by_root) == everything, timeout=60, interval=1)
+        running = temporal_list(temporal_address, f'{by_root} AND SwfcStatus = "running"')
+        assert running == everything
+    finally:
+        stop_process(worker)
+        for wid in [market.root, *(f"Listing-{lid}" for lid in market.listings)]:
+            try:
+                await client.get_workflow_handle(wid).terminate("test done")
+            except Exception:  # noqa: BLE001 - already closed
+                pass
+
+
+def test_the_command_an_operator_runs_to_create_them():
+    assert create_command("prod", ["SwfcRoot", "SwfcStatus"]) == (
+        "temporal operator search-attribute create --namespace prod "
+        "--name SwfcRoot --name SwfcStatus --type Keyword")
