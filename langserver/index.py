@@ -102,10 +102,7 @@ class SpecIndex:
         """`(label, kind)` pairs for the text `before` the cursor on its line: the names a
         position can take after `manages`, `->`, `source` and the like, else every keyword
         and declared name."""
-        words = before.replace("->", " -> ").split()
-        typing_a_word = bool(before) and (before[-1].isalnum() or before[-1] == "_")
-        previous = words[-2] if typing_a_word and len(words) > 1 else words[-1] if words and not typing_a_word else ""
-        wanted = _AFTER.get(previous)
+        wanted = _AFTER.get(_word_before(before))
         names = [(n, kind) for kind in KINDS for n in self._table(kind) if wanted in (None, kind)]
         if wanted is not None:
             return names
@@ -178,6 +175,15 @@ class SpecIndex:
 # Which kind of name comes after a word (`manages User`, `-> ListingWorkflow`, `source crm`).
 _AFTER = {"manages": "entity", "->": "workflow", "deploy": "workflow", "source": "api",
           "from": "api", "token": "api"}
+
+
+def _word_before(before: str) -> str:
+    """The word before the one being typed at the end of `before` (`->` counts as a word)."""
+    words = before.replace("->", " -> ").split()
+    typing = bool(before) and (before[-1].isalnum() or before[-1] == "_")
+    if typing:
+        words = words[:-1]
+    return words[-1] if words else ""
 
 
 def type_text(t: ast.TypeRef) -> str:

@@ -33,7 +33,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from rules.names import DELIVER_ACTIVITY, UPGRADE_UPDATE
-from runtime.search_attributes import typed
+from runtime.search_attributes import SETTLING_WAITS, not_yet_known, typed
 
 
 @activity.defn(name=DELIVER_ACTIVITY)
@@ -73,15 +73,22 @@ async def start_unless_running(client: Client, workflow: str, arg: Any, *, workf
                                task_queue: str, memo: dict[str, Any],
                                search_attributes: dict[str, str] | None = None) -> bool:
     """Start `workflow` as `workflow_id` (with `search_attributes`, see
-    `runtime.search_attributes`); False when that id already runs (one workflow per entity:
-    the caller attaches to the running one instead)."""
-    try:
-        await client.start_workflow(workflow, arg, id=workflow_id, task_queue=task_queue, memo=memo,
-                                    search_attributes=typed(search_attributes),
-                                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
-    except WorkflowAlreadyStartedError:
-        return False
-    return True
+    `runtime.search_attributes`; waiting while the server does not know attributes created
+    a moment ago); False when that id already runs (one workflow per entity: the caller
+    attaches to the running one instead)."""
+    waits = list(SETTLING_WAITS)
+    while True:
+        try:
+            await client.start_workflow(workflow, arg, id=workflow_id, task_queue=task_queue, memo=memo,
+                                        search_attributes=typed(search_attributes),
+                                        id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+            return True
+        except WorkflowAlreadyStartedError:
+            return False
+        except RPCError as exc:  # attributes created a moment ago: see SETTLING_WAITS
+            if not waits or not not_yet_known(exc):
+                raise
+            await asyncio.sleep(waits.pop(0))
 
 
 async def _start(client: Client, handle: WorkflowHandle, item: dict[str, Any]) -> dict[str, Any]:

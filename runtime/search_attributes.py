@@ -62,6 +62,16 @@ def typed(values: Mapping[str, str] | None) -> TypedSearchAttributes | None:
     return TypedSearchAttributes([SearchAttributePair(KEYS[name], value) for name, value in values.items()])
 
 
+# A cluster on SQL visibility may refuse attributes created a moment ago until its namespace
+# cache refreshes (about 10 s; temporalio/temporal#4017, #6195): a start waits that long.
+SETTLING_WAITS = (0.5, 1, 2, 4, 4)
+
+
+def not_yet_known(exc: Exception) -> bool:
+    """True if a start was refused because the server does not know an attribute (yet)."""
+    return "no mapping defined for search attribute" in str(getattr(exc, "message", exc))
+
+
 def create_command(namespace: str, names: list[str]) -> str:
     """The command an operator runs to create `names` (as Temporal's CLI spells it)."""
     names_flags = " ".join(f"--name {name}" for name in names)

@@ -10,9 +10,11 @@ import subprocess
 
 import pytest
 from temporalio.client import Client
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError
 
 from cli.devserver import find_temporal_binary
-from runtime.search_attributes import create_command
+from runtime.search_attributes import create_command, not_yet_known
 from sample_api import SampleAPI
 from tests.cli.marketplace import make_marketplace
 from tests.helpers import assert_eventually, stop_process, unique
@@ -79,3 +81,13 @@ def test_the_command_an_operator_runs_to_create_them():
     assert create_command("prod", ["SwfcRoot", "SwfcStatus"]) == (
         "temporal operator search-attribute create --namespace prod "
         "--name SwfcRoot --name SwfcStatus --type Keyword")
+
+
+async def test_a_start_refused_for_an_unknown_attribute_is_recognised(client: Client):
+    """What a SQL cluster answers for an attribute created a moment ago (a root start waits
+    and tries again): the dev server answers the same for one never created."""
+    unknown = TypedSearchAttributes([SearchAttributePair(SearchAttributeKey.for_keyword("SwfcNeverCreated"), "x")])
+    with pytest.raises(RPCError) as refused:
+        await client.start_workflow("UserWorkflow", {}, id=unique("sa"), task_queue=unique("tq"),
+                                    search_attributes=unknown)
+    assert not_yet_known(refused.value)
