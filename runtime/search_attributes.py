@@ -83,8 +83,8 @@ async def ensure_registered(client: Any) -> tuple[bool, str | None]:
 
     Returns:
         `(True, None)` when they are there; `(False, message)` when they are missing and
-        cannot be created here (no permission, Temporal Cloud), the message saying which
-        command creates them.
+        cannot be created here (no permission, Temporal Cloud, the namespace's limit of
+        Keyword attributes), the message saying which command creates them.
     """
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
@@ -101,7 +101,7 @@ async def ensure_registered(client: Any) -> tuple[bool, str | None]:
                 search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in missing}))
     except RPCError as exc:
         return False, (f"the search attributes {', '.join(missing)} are not on namespace {namespace} and "
-                       f"cannot be created from here ({exc.message}); the hierarchy runs without them. "
-                       f"To see it in the Web UI and `temporal workflow list`, have an operator run:\n  "
-                       f"{create_command(namespace, missing)}")
+                       f"could not be created here ({exc.message}); the hierarchy runs without them. "
+                       f"To find it in the Web UI and `temporal workflow list`, create them (on a "
+                       f"cluster that needs an operator) and deploy again:\n  {create_command(namespace, missing)}")
     return True, None

@@ -9,6 +9,10 @@ import json
 import subprocess
 
 import pytest
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
@@ -75,6 +79,34 @@ async def test_a_hierarchy_by_root_and_its_waiting_workflows_by_status(api, tmp_
                 await client.get_workflow_handle(wid).terminate("test done")
             except Exception:  # noqa: BLE001 - already closed
                 pass
+
+
+async def test_where_they_cannot_be_created_deploy_says_how_and_deploys_without(api, tmp_path, client: Client,
+                                                                                temporal_address: str):
+    namespace = await full_namespace(client)
+    market = make_marketplace(api, tmp_path, temporal_address)
+    deployed = market.deploy("--no-worker", "--namespace", namespace)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert "cannot have more than 10 search attribute of type Keyword" in deployed.stderr
+    assert (f"temporal operator search-attribute create --namespace {namespace} --name SwfcRoot --name SwfcParent "
+            f"--name SwfcSpec --name SwfcStatus --type Keyword") in deployed.stderr
+    assert f"{market.root}: started" in deployed.stdout
+    other = await Client.connect(temporal_address, namespace=namespace)
+    description = await other.get_workflow_handle(market.root).describe()
+    assert len(description.typed_search_attributes) == 0
+    await other.get_workflow_handle(market.root).terminate("test done")
+
+
+async def full_namespace(client: Client) -> str:
+    """A new namespace whose Keyword attributes are used up (the dev server allows 10): a
+    real server refusing to create ours."""
+    name = unique("full-ns")
+    await client.workflow_service.register_namespace(RegisterNamespaceRequest(
+        namespace=name, workflow_execution_retention_period=Duration(seconds=86400)))
+    filler = {f"Filler{i}": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for i in range(10)}
+    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(namespace=name,
+                                                                                   search_attributes=filler))
+    return name
 
 
 def test_the_command_an_operator_runs_to_create_them():
