@@ -1,10 +1,11 @@
 """The runtime-facing commands: ``swfc deploy``, ``swfc worker``, ``swfc status``, ``swfc token set``.
 
 Stage: the CLI above compiler and runtime. Takes parsed arguments (``cli/main.py``) and gives an
-exit code: it compiles the spec (``compiler.compile_files``), connects to Temporal
-(``--address``/``TEMPORAL_ADDRESS``/a ``temporal.toml`` profile, else the embedded dev server of ``cli/devserver.py``), runs
-workers (``runtime.worker.build_worker``) and calls the client side of the protocol
-(``runtime.client``: roots with sealed tokens, starting them, the status tree, token rotation);
+exit code: it compiles the spec (``compiler.compile_files``), connects to Temporal (flags,
+``TEMPORAL_*`` variables, a ``temporal.toml`` profile: ``cli/connection.py``; else the embedded
+dev server of ``cli/devserver.py``), runs workers (``runtime.worker.build_worker``) and calls the
+client side of the protocol (``runtime.client``: roots with sealed tokens, starting them, the
+status tree, token rotation);
 ``cli/views.py`` shows the results and ``cli/process.py`` turns the outcome into the exit status.
 
 Exit codes: 0 done (or stopped with Ctrl-C, the normal end of a live view), 1 the spec, the
@@ -25,7 +26,7 @@ from cli.process import CommandError, note, run, temporal_runtime, warn
 from cli.views import say
 from runtime.client import (Root, Unreachable, base_warnings, collect_all, collect_status, connect,
                             prepare_roots, require_workflow, rotate_token, seal_from_env, seal_key, token_from_env,
-                            short_hash, start_roots, tls_config, wait_until_loaded, workers_key)
+                            short_hash, start_roots, wait_until_loaded, workers_key)
 from runtime.sealing import deployment
 from rules.names import DEFAULT_TASK_QUEUE
 from rules.proxies import ProxyChoice, ProxyProblem, fixed_proxy, proxy_from_env
