@@ -104,9 +104,7 @@ class SpecIndex:
         and declared name."""
         wanted = _AFTER.get(_word_before(before))
         names = [(n, kind) for kind in KINDS for n in self._table(kind) if wanted in (None, kind)]
-        if wanted is not None:
-            return names
-        return [(k, "keyword") for k in keywords()] + [(p, "type") for p in PRIMITIVES] + names
+        return names if wanted is not None else language_words() + names
 
     # ---------------------------------------------------------------- hover texts
 
@@ -190,6 +188,11 @@ def type_text(t: ast.TypeRef) -> str:
     """A type as written: `string`, `[Listing]`, `User?`."""
     text = f"[{t.name.value}]" if t.is_list else t.name.value
     return text + ("?" if t.optional else "")
+
+
+def language_words() -> list[tuple[str, str]]:
+    """Every keyword and primitive type, as `(label, kind)` completions."""
+    return [(k, "keyword") for k in keywords()] + [(p, "type") for p in PRIMITIVES]
 
 
 @functools.lru_cache(maxsize=1)

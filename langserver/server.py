@@ -25,7 +25,7 @@ from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
 
 from dsl.ast import Span
 from dsl.diagnostics import Diagnostic
-from langserver.index import Occurrence, SpecIndex
+from langserver.index import Occurrence, SpecIndex, language_words
 
 SEVERITY = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning}
 COMPLETION_KIND = {"keyword": lsp.CompletionItemKind.Keyword, "type": lsp.CompletionItemKind.TypeParameter,
@@ -48,7 +48,9 @@ class SwfcLanguageServer(LanguageServer):
     # ---------------------------------------------------------------- documents
 
     def buffers(self) -> dict[str, str]:
-        return {to_fs_path(uri): doc.source for uri, doc in self.workspace.text_documents.items()}
+        """The open files' texts by path (an unsaved `untitled:` buffer has none: skipped)."""
+        paths = ((to_fs_path(uri), doc) for uri, doc in self.workspace.text_documents.items())
+        return {path: doc.source for path, doc in paths if path is not None}
 
     def recheck(self) -> None:
         """Check every open root again and publish what changed."""
@@ -68,6 +70,8 @@ class SwfcLanguageServer(LanguageServer):
     def index_for(self, uri: str) -> SpecIndex | None:
         """The index that knows `uri`: its own if it is open, else an open root importing it."""
         path = to_fs_path(uri)
+        if path is None:
+            return None
         if path in self.indexes:
             return self.indexes[path]
         real = os.path.realpath(path)
@@ -153,9 +157,10 @@ def on_completion(ls: SwfcLanguageServer, params: lsp.CompletionParams) -> lsp.C
     document = ls.document(uri)
     at = document.position_from_client_units(params.position)
     line = document.lines[at.line] if at.line < len(document.lines) else ""
-    index = ls.index_for(uri) or SpecIndex(to_fs_path(uri), ls.buffers())
-    items = [lsp.CompletionItem(label=label, kind=COMPLETION_KIND[kind], detail=kind)
-             for label, kind in index.completions(line[: at.character])]
+    index = ls.index_for(uri)
+    before = line[: at.character]
+    pairs = index.completions(before) if index is not None else language_words()
+    items = [lsp.CompletionItem(label=label, kind=COMPLETION_KIND[kind], detail=kind) for label, kind in pairs]
     return lsp.CompletionList(is_incomplete=False, items=items)
 
 
@@ -165,7 +170,7 @@ def on_formatting(ls: SwfcLanguageServer, params: lsp.DocumentFormattingParams) 
 
     document = ls.document(params.text_document.uri)
     text = document.source
-    formatted, _ = format_text(text, to_fs_path(params.text_document.uri))
+    formatted, _ = format_text(text, to_fs_path(params.text_document.uri) or params.text_document.uri)
     if formatted is None or formatted == text:
         return None  # a file with syntax errors is never rewritten (as `swfc fmt`)
     lines = text.split("\n")

@@ -141,6 +141,14 @@ async def test_an_editor_session(session: Editor, tmp_path: Path):
     run_swfc("fmt", "main.swf", cwd=tmp_path)
     assert [e.new_text for e in edits] == [main.read_text()]
 
+    # A buffer never saved (no file): keywords, and the server lives on.
+    untitled = "untitled:Untitled-1"
+    client.text_document_did_open(lsp.DidOpenTextDocumentParams(
+        lsp.TextDocumentItem(uri=untitled, language_id="swf", version=1, text="ent")))
+    items = await client.text_document_completion_async(lsp.CompletionParams(
+        lsp.TextDocumentIdentifier(uri=untitled), lsp.Position(line=0, character=3)))
+    assert "entity" in {i.label for i in items.items}
+
 
 def test_validate_imports_no_language_server_code():
     assert imports_of_command(["validate", "specs/marketplace.swf"], ("pygls", "lsprotocol", "langserver")) == (0, [])
