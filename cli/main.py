@@ -260,7 +260,7 @@ def cmd_lsp(args) -> int:
     try:
         from langserver.server import serve
     except ModuleNotFoundError as exc:
-        if exc.name not in ("pygls", "lsprotocol"):
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
             raise
         print("swfc lsp: the language server needs pygls: pip install 'swfc[lsp]'", file=sys.stderr)
         return EXIT_USAGE
