@@ -200,7 +200,7 @@ def keywords() -> tuple[str, ...]:
     """The language's keywords, read from the grammar itself (so they cannot drift)."""
     from dsl.parser import get_parser
 
-    parser = get_parser()[0]
+    parser = get_parser()
     return tuple(sorted({t.pattern.value for t in parser.terminals
                          if t.pattern.type == "str" and t.pattern.value.isalpha()}))
 

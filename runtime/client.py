@@ -287,24 +287,6 @@ async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str,
     return f"{root.workflow_id}: started ({root.workflow_type}, task queue {task_queue})"
 
 
-async def _start(client: Client, root: Root, task_queue: str, spec: str | None) -> None:
-    """Start the root (with the search attributes when ``spec`` is given), waiting while the
-    server does not know attributes created a moment ago (``search_attributes.SETTLING_WAITS``)."""
-    attributes = search_attributes.typed(search_attributes.for_root(root.workflow_id, spec)
-                                         if spec is not None else None)
-    for wait in (*search_attributes.SETTLING_WAITS, None):
-        try:
-            await client.start_workflow(
-                root.workflow_type, root.input, id=root.workflow_id, task_queue=task_queue, memo=root.memo,
-                search_attributes=attributes, id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
-            return
-        except RPCError as exc:
-            if wait is None or not search_attributes.not_yet_known(exc):
-                raise
-            await asyncio.sleep(wait)
-
-
 async def upgrade_root(handle: WorkflowHandle, root: Root, current: str, ir_hash: str,
                        timeout: float = UPGRADE_TIMEOUT) -> str:
     """Ask a running root to move to ``ir_hash`` (the ``upgrade`` update; it passes it down
