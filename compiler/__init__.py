@@ -40,8 +40,6 @@ def analyse(roots: list[str], source: Source, *, emit_ir: bool, parse=None):
         `(ir or None, sorted diagnostics, Loaded)`; the IR only when `emit_ir` and no
         errors were found.
     """
-    # A compile allocates many small objects and frees none until it returns: the cyclic
-    # collector would only walk them again and again (mypy tunes it away for the same reason).
     result = understand(roots, source, emit_ir=emit_ir, parse=parse)
     return result.ir, result.diagnostics, result.loaded
 
@@ -49,6 +47,8 @@ def analyse(roots: list[str], source: Source, *, emit_ir: bool, parse=None):
 def understand(roots: list[str], source: Source, *, emit_ir: bool = False, parse=None) -> Analysis:
     """`analyse`, keeping the symbol table and the token routes (the language server's hover
     and go-to-definition read them)."""
+    # A compile allocates many small objects and frees none until it returns: the cyclic
+    # collector would only walk them again and again (mypy tunes it away for the same reason).
     enabled = gc.isenabled()
     gc.disable()
     try:
