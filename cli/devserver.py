@@ -110,10 +110,14 @@ class EmbeddedServer:
     def _spawn(self) -> None:
         import subprocess
 
+        from runtime.search_attributes import NAMES
+
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [str(find_temporal_binary()), "server", "start-dev",
                    "--ip", self.ip, "--port", str(self.port),
                    "--db-filename", str(self.data_dir / "temporal.db"), "--log-level", "warn"]
+        for name in NAMES:  # the hierarchy's view in the Web UI and `temporal workflow list`
+            command += ["--search-attribute", f"{name}=Keyword"]
         if self.namespace != "default":  # "default" always exists; others are made at start
             command += ["--namespace", self.namespace]
         if port_is_open(self.ip, self.ui_port):

@@ -18,12 +18,20 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 def add_connection(p: argparse.ArgumentParser) -> None:
-    """The Temporal connection options, named as Temporal's own CLI names them."""
+    """The Temporal connection options, named as Temporal's own CLI names them. A flag wins
+    over its TEMPORAL_* variable, which wins over the temporal.toml profile."""
     p.add_argument("--address", metavar="HOST:PORT", default=None,
-                   help="Temporal frontend (default: $TEMPORAL_ADDRESS, else the embedded "
-                        "dev server)")
+                   help="Temporal frontend (default: $TEMPORAL_ADDRESS, else the profile's, "
+                        "else the embedded dev server)")
     p.add_argument("--namespace", metavar="NS", default=None,
-                   help="Temporal namespace (default: $TEMPORAL_NAMESPACE, else 'default')")
+                   help="Temporal namespace (default: $TEMPORAL_NAMESPACE, else the profile's, "
+                        "else 'default')")
+    p.add_argument("--profile", metavar="NAME", default=None,
+                   help="profile of Temporal's config file (default: $TEMPORAL_PROFILE, else "
+                        "'default')")
+    p.add_argument("--config-file", metavar="PATH", default=None,
+                   help="Temporal's config file, temporal.toml (default: $TEMPORAL_CONFIG_FILE, "
+                        "else Temporal's default place)")
     p.add_argument("--tls", action="store_true", default=None,
                    help="connect with TLS (or $TEMPORAL_TLS=true)")
     p.add_argument("--tls-cert-path", metavar="PATH", default=None, help="client certificate")
@@ -32,7 +40,7 @@ def add_connection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-server-name", metavar="NAME", default=None,
                    help="server name to verify the certificate against")
     p.add_argument("--api-key", metavar="KEY", default=None,
-                   help="API key (default: $TEMPORAL_API_KEY); implies TLS")
+                   help="API key (default: $TEMPORAL_API_KEY, else the profile's); implies TLS")
 
 
 def add_proxy(p: argparse.ArgumentParser) -> None:
@@ -109,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write nothing; exit 1 if any file would be reformatted")
     p.add_argument("--diff", action="store_true",
                    help="write nothing; print a unified diff of the changes")
+
+    sub.add_parser("lsp", help="the language server for editors, over stdin/stdout",
+                   description="Speak the Language Server Protocol on stdin/stdout: findings as "
+                               "you type (as `swfc validate` reports them), hover, go to "
+                               "definition, completion and formatting. Editors start it; see "
+                               "editors/ for VS Code.")
     return parser
 
 
@@ -246,6 +260,18 @@ def write_in_place(path: str, text: str) -> None:
         raise
 
 
+def cmd_lsp(args) -> int:
+    try:
+        from langserver.server import serve
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
+            raise
+        print("swfc lsp: the language server needs pygls: pip install 'swfc[lsp]'", file=sys.stderr)
+        return EXIT_USAGE
+    serve()
+    return EXIT_OK
+
+
 def runtime_command(name: str):
     """A command implemented in `cli.runtime_cmds`, imported only when it runs."""
 
@@ -262,6 +288,7 @@ COMMANDS = {
     "compile": cmd_compile,
     "graph": cmd_graph,
     "fmt": cmd_fmt,
+    "lsp": cmd_lsp,
     "deploy": runtime_command("run_deploy"),
     "worker": runtime_command("run_worker"),
     "status": runtime_command("run_status"),

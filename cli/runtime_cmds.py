@@ -1,10 +1,11 @@
 """The runtime-facing commands: ``swfc deploy``, ``swfc worker``, ``swfc status``, ``swfc token set``.
 
 Stage: the CLI above compiler and runtime. Takes parsed arguments (``cli/main.py``) and gives an
-exit code: it compiles the spec (``compiler.compile_files``), connects to Temporal
-(``--address``/``TEMPORAL_ADDRESS``, else the embedded dev server of ``cli/devserver.py``), runs
-workers (``runtime.worker.build_worker``) and calls the client side of the protocol
-(``runtime.client``: roots with sealed tokens, starting them, the status tree, token rotation);
+exit code: it compiles the spec (``compiler.compile_files``), connects to Temporal (flags,
+``TEMPORAL_*`` variables, a ``temporal.toml`` profile: ``cli/connection.py``; else the embedded
+dev server of ``cli/devserver.py``), runs workers (``runtime.worker.build_worker``) and calls the
+client side of the protocol (``runtime.client``: roots with sealed tokens, starting them, the
+status tree, token rotation);
 ``cli/views.py`` shows the results and ``cli/process.py`` turns the outcome into the exit status.
 
 Exit codes: 0 done (or stopped with Ctrl-C, the normal end of a live view), 1 the spec, the
@@ -21,12 +22,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli import views
+from cli import connection, views
+from cli.connection import Settings
 from cli.process import CommandError, note, run, temporal_runtime, warn
 from cli.views import say
 from runtime.client import (Root, Unreachable, base_warnings, collect_all, collect_status, connect,
                             prepare_roots, require_workflow, rotate_token, seal_from_env, seal_key, token_from_env,
-                            foreign_roots, short_hash, start_roots, tls_config, wait_until_loaded, workers_key)
+                            foreign_roots, short_hash, start_roots, wait_until_loaded, workers_key)
 from runtime.sealing import deployment
 from rules.names import DEFAULT_TASK_QUEUE
 from rules.proxies import ProxyChoice, ProxyProblem, fixed_proxy, proxy_from_env
@@ -55,15 +57,19 @@ def _spec_paths(args: Any) -> list[str]:
     return [args.file] if args.file else []
 
 
-def _address(args: Any) -> str | None:
-    return _opt(args, "address") or os.environ.get("TEMPORAL_ADDRESS") or None
+def _settings(args: Any) -> Settings:
+    """Flags over ``TEMPORAL_*`` variables over the ``temporal.toml`` profile (``cli/connection.py``),
+    read once per command."""
+    if getattr(args, "_settings", None) is None:
+        args._settings = connection.settings(args)
+    return args._settings
 
 
 def _address_or_embedded(args: Any) -> str:
-    """``--address``, else ``TEMPORAL_ADDRESS``, else where ``swfc deploy`` runs its dev server."""
+    """The configured address, else where ``swfc deploy`` runs its dev server."""
     from cli.devserver import DEFAULT_IP, DEFAULT_PORT
 
-    return _address(args) or f"{DEFAULT_IP}:{os.environ.get('SWFC_DEV_PORT') or DEFAULT_PORT}"
+    return _settings(args).address or f"{DEFAULT_IP}:{os.environ.get('SWFC_DEV_PORT') or DEFAULT_PORT}"
 
 
 def _proxy(args: Any) -> ProxyChoice | None:
@@ -90,28 +96,17 @@ def _proxy_line(choice: ProxyChoice | None) -> str:
     return f", {via}" + (f" (not for {', '.join(choice.bypass)})" if choice.bypass else "")
 
 
-def _namespace(args: Any) -> str:
-    return _opt(args, "namespace") or os.environ.get("TEMPORAL_NAMESPACE") or "default"
-
-
 async def _connect(args: Any, address: str) -> Any:
-    """A client for ``address`` with namespace, TLS and API key as Temporal's CLI takes them:
-    ``--namespace``/``TEMPORAL_NAMESPACE``, ``--api-key``/``TEMPORAL_API_KEY``, ``--tls`` (or
-    ``TEMPORAL_TLS=true``; implied by an API key), ``--tls-cert-path``/``--tls-key-path``/
-    ``--tls-ca-path``/``--tls-server-name`` (or their ``TEMPORAL_TLS_*`` variables)."""
-    files = {name: _opt(args, f"tls_{name}_path") or os.environ.get(f"TEMPORAL_TLS_{name.upper()}")
-             for name in ("cert", "key", "ca")}
-    server_name = _opt(args, "tls_server_name") or os.environ.get("TEMPORAL_TLS_SERVER_NAME")
-    tls = tls_config(files["cert"], files["key"], files["ca"], server_name)  # None: TLS with an API key
-    if tls is None and (_opt(args, "tls") or os.environ.get("TEMPORAL_TLS", "").lower() in ("1", "true", "yes")):
-        tls = True
-    api_key = _opt(args, "api_key") or os.environ.get("TEMPORAL_API_KEY") or None
+    """A client for ``address`` with the namespace, API key, TLS and gRPC metadata of
+    ``_settings``, as Temporal's CLI takes them."""
+    s = _settings(args)
     try:
-        return await connect(address, namespace=_namespace(args), api_key=api_key, tls=tls,
-                             runtime=temporal_runtime())
+        return await connect(address, namespace=s.namespace, api_key=s.api_key, tls=s.tls,
+                             rpc_metadata=s.rpc_metadata, runtime=temporal_runtime())
     except Unreachable as exc:
-        raise CommandError(f"{exc}. Is the server running? Pass --address HOST:PORT "
-                           f"or set TEMPORAL_ADDRESS.") from None
+        profile = f" (profile {s.profile})" if s.profile else ""
+        raise CommandError(f"{exc}{profile}. Is the server running? Pass --address HOST:PORT, "
+                           f"set TEMPORAL_ADDRESS, or choose a profile with --profile.") from None
 
 
 # -- compile ---------------------------------------------------------------------------
@@ -162,16 +157,17 @@ async def _deploy(args: Any) -> int:
     task_queue = _opt(args, "task_queue", DEFAULT_TASK_QUEUE)
     proxy = _proxy(args)
     # before any connection: a missing or malformed token fails fast
-    roots = prepare_roots(ir, environ, deployment=deployment(_namespace(args), task_queue),
-                          deployment_name=_deployment_name(args), on_new_key=note)
+    sealed_for = deployment(_settings(args).namespace, task_queue)
+    roots = prepare_roots(ir, environ, deployment=sealed_for, deployment_name=_deployment_name(args),
+                          on_new_key=note)
     for warning in base_warnings(ir, environ):
         print(warning, file=sys.stderr)
     server = None
-    address = _address(args)
+    address = _settings(args).address
     if address is None:
         from cli.devserver import DevServerError, EmbeddedServer
 
-        server = EmbeddedServer(namespace=_namespace(args))
+        server = EmbeddedServer(namespace=_settings(args).namespace)
         try:
             address = await server.start(say=say)
         except DevServerError as exc:
@@ -202,7 +198,13 @@ async def _deploy_roots(args: Any, client: Any, ir: dict, roots: list[Root], tas
         print(f"swfc: this is {_spec_paths(args)[0]} deployed as {_deployment_name(args)!r}; nothing was "
               f"started: give one of the two specs other ids", file=sys.stderr)
         return 1
-    for line in await start_roots(client, roots, task_queue, ir["hash"]):
+    from runtime.search_attributes import ensure_registered
+
+    registered, why_not = await ensure_registered(client)
+    if why_not:
+        warn(why_not)
+    spec = _deployment_name(args) if registered else None
+    for line in await start_roots(client, roots, task_queue, ir["hash"], spec=spec):
         say(line)
     ids = [r.workflow_id for r in roots]
     if _opt(args, "until_loaded"):

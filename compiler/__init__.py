@@ -10,14 +10,27 @@ input.
 from __future__ import annotations
 
 import gc
+from dataclasses import dataclass
 
 from dsl.ast import Span
 from dsl.diagnostics import Collector, Diagnostic
 
 from compiler.loader import DictSource, FileSource, Loaded, Loader, Source
 
-__all__ = ["DictSource", "FileSource", "Loaded", "Source", "analyse", "check_each", "check_files",
-           "check_sources", "compile_files", "compile_sources", "dump_ir"]
+__all__ = ["Analysis", "DictSource", "FileSource", "Loaded", "Source", "analyse", "check_each",
+           "check_files", "check_sources", "compile_files", "compile_sources", "dump_ir", "understand"]
+
+
+@dataclass
+class Analysis:
+    """One run of the pipeline: the IR (or None), sorted findings, the loaded files, and what
+    the passes built (`symbols`, token `routes`; None where a pass did not get to run)."""
+
+    ir: dict | None
+    diagnostics: list[Diagnostic]
+    loaded: Loaded
+    symbols: object = None
+    routes: object = None
 
 
 def analyse(roots: list[str], source: Source, *, emit_ir: bool, parse=None):
@@ -27,6 +40,13 @@ def analyse(roots: list[str], source: Source, *, emit_ir: bool, parse=None):
         `(ir or None, sorted diagnostics, Loaded)`; the IR only when `emit_ir` and no
         errors were found.
     """
+    result = understand(roots, source, emit_ir=emit_ir, parse=parse)
+    return result.ir, result.diagnostics, result.loaded
+
+
+def understand(roots: list[str], source: Source, *, emit_ir: bool = False, parse=None) -> Analysis:
+    """`analyse`, keeping the symbol table and the token routes (the language server's hover
+    and go-to-definition read them)."""
     # A compile allocates many small objects and frees none until it returns: the cyclic
     # collector would only walk them again and again (mypy tunes it away for the same reason).
     enabled = gc.isenabled()
@@ -38,8 +58,8 @@ def analyse(roots: list[str], source: Source, *, emit_ir: bool, parse=None):
             gc.enable()
 
 
-def run_pipeline(roots: list[str], source: Source, *, emit_ir: bool, parse=None):
-    """`analyse` without the GC pause: load, resolve, check, route, then emit and validate."""
+def run_pipeline(roots: list[str], source: Source, *, emit_ir: bool, parse=None) -> Analysis:
+    """`understand` without the GC pause: load, resolve, check, route, then emit and validate."""
     from compiler.check import check
     from compiler.resolve import resolve
     from compiler.routing import route
@@ -49,7 +69,7 @@ def run_pipeline(roots: list[str], source: Source, *, emit_ir: bool, parse=None)
     diags = Collector()
     loader = Loader(source, diags, parse)
     loaded = loader.result
-    ir = None
+    ir = symbols = routes = None
     try:
         for name in roots:
             loader.load_root(name)
@@ -63,7 +83,7 @@ def run_pipeline(roots: list[str], source: Source, *, emit_ir: bool, parse=None)
         diags.add("SWF099", f"internal error: {type(exc).__name__}: {exc}", Span(where, 1, 1, 1, 1),
                   hint="this is a bug in swfc, not in your spec; please report it")
         ir = None
-    return ir, diags.sorted(), loaded
+    return Analysis(ir, diags.sorted(), loaded, symbols, routes)
 
 
 def emit_and_validate(symbols, routes, diags: Collector, roots: list[str]) -> dict | None:

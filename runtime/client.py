@@ -18,7 +18,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
 from rules.names import UPGRADE_UPDATE
 from rules.origins import allows, scheme_of, url_origin
+from runtime import search_attributes
 from runtime.delivery import refusal, start_unless_running
 from runtime.sealing import DEFAULT_KEY_PATH, SEAL_KEY_ENV, SealError, load_key, seal, token_problem
 
@@ -76,7 +77,8 @@ def _read(path: str | None) -> bytes | None:
 
 
 async def connect(address: str, *, namespace: str = "default", api_key: str | None = None,
-                  tls: bool | TLSConfig | None = None, runtime: Runtime | None = None) -> Client:
+                  tls: bool | TLSConfig | None = None, rpc_metadata: Mapping[str, str] | None = None,
+                  runtime: Runtime | None = None) -> Client:
     """A client for ``address`` whose namespace is known to exist.
 
     Args:
@@ -87,7 +89,8 @@ async def connect(address: str, *, namespace: str = "default", api_key: str | No
     """
     try:
         client = await asyncio.wait_for(
-            Client.connect(address, namespace=namespace, api_key=api_key, tls=tls, runtime=runtime), 30)
+            Client.connect(address, namespace=namespace, api_key=api_key, tls=tls,
+                           rpc_metadata=rpc_metadata or {}, runtime=runtime), 30)
     except Exception as exc:
         raise Unreachable(f"cannot reach Temporal at {address} (namespace {namespace}): "
                           f"{first_line(exc)}") from None
@@ -276,12 +279,15 @@ async def _foreign(client: Client, root: Root) -> str | None:
             f"not for {ours!r}: not adopted")
 
 
-async def start_roots(client: Client, roots: list[Root], task_queue: str, ir_hash: str) -> list[str]:
-    """Start each root unless it already runs; returns one line per root saying what happened."""
-    return list(await asyncio.gather(*(_start_root(client, r, task_queue, ir_hash) for r in roots)))
+async def start_roots(client: Client, roots: list[Root], task_queue: str, ir_hash: str, *,
+                      spec: str | None = None) -> list[str]:
+    """Start each root unless it already runs; returns one line per root saying what happened.
+    With ``spec`` (the deployment's name; the namespace has the swfc search attributes) each
+    root starts with them, and hands them down its hierarchy (``runtime.search_attributes``)."""
+    return list(await asyncio.gather(*(_start_root(client, r, task_queue, ir_hash, spec) for r in roots)))
 
 
-async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str) -> str:
+async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str, spec: str | None = None) -> str:
     handle = client.get_workflow_handle(root.workflow_id)
     try:
         description = await handle.describe()
@@ -300,8 +306,9 @@ async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str)
         if current and current != ir_hash:
             return await upgrade_root(handle, root, current, ir_hash)
         return f"{root.workflow_id}: already running{elsewhere} (nothing started)"
+    attributes = search_attributes.for_root(root.workflow_id, spec) if spec is not None else None
     if not await start_unless_running(client, root.workflow_type, root.input, workflow_id=root.workflow_id,
-                                      task_queue=task_queue, memo=root.memo):
+                                      task_queue=task_queue, memo=root.memo, search_attributes=attributes):
         return f"{root.workflow_id}: already running (started concurrently; nothing started)"
     return f"{root.workflow_id}: started ({root.workflow_type}, task queue {task_queue})"
 

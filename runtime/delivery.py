@@ -15,7 +15,7 @@ Items:
 - `{"workflow_id", "signal", "arg"}`: signal it.
 - `{"workflow_id", "cancel": true}`: request cancellation.
 - `{"workflow_id", "upgrade": {...}}`: the `upgrade` update (runtime.upgrade), awaited.
-- `{"workflow_id", "start": {"workflow", "arg", "task_queue", "memo"}, "attach": [{"signal", "arg"}]}`:
+- `{"workflow_id", "start": {"workflow", "arg", "task_queue", "memo", ["search_attributes"]}, "attach": [{"signal", "arg"}]}`:
   start it; if that id is already running (another parent, or an earlier attempt of this
   one) send the `attach` signals instead. `memo.started_by` tells whether it is ours. One
   that runs for another deployment (`memo.deployment`, the spec's name) is never adopted:
@@ -36,6 +36,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from rules.names import DELIVER_ACTIVITY, UPGRADE_UPDATE
+from runtime.search_attributes import SETTLING_WAITS, not_yet_known, typed
 
 
 @activity.defn(name=DELIVER_ACTIVITY)
@@ -72,21 +73,32 @@ def refusal(exc: WorkflowUpdateFailedError) -> str:
 
 
 async def start_unless_running(client: Client, workflow: str, arg: Any, *, workflow_id: str,
-                               task_queue: str, memo: dict[str, Any]) -> bool:
-    """Start `workflow` as `workflow_id`; False when that id already runs (one workflow per
-    entity: the caller attaches to the running one instead)."""
-    try:
-        await client.start_workflow(workflow, arg, id=workflow_id, task_queue=task_queue, memo=memo,
-                                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
-    except WorkflowAlreadyStartedError:
-        return False
-    return True
+                               task_queue: str, memo: dict[str, Any],
+                               search_attributes: dict[str, str] | None = None) -> bool:
+    """Start `workflow` as `workflow_id` (with `search_attributes`, see
+    `runtime.search_attributes`; waiting while the server does not know attributes created
+    a moment ago); False when that id already runs (one workflow per entity: the caller
+    attaches to the running one instead)."""
+    waits = list(SETTLING_WAITS)
+    while True:
+        try:
+            await client.start_workflow(workflow, arg, id=workflow_id, task_queue=task_queue, memo=memo,
+                                        search_attributes=typed(search_attributes),
+                                        id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+            return True
+        except WorkflowAlreadyStartedError:
+            return False
+        except RPCError as exc:  # attributes created a moment ago: see SETTLING_WAITS
+            if not waits or not not_yet_known(exc):
+                raise
+            await asyncio.sleep(waits.pop(0))
 
 
 async def _start(client: Client, handle: WorkflowHandle, item: dict[str, Any]) -> dict[str, Any]:
     start, wid = item["start"], item["workflow_id"]
     if await start_unless_running(client, start["workflow"], start["arg"], workflow_id=wid,
-                                  task_queue=start["task_queue"], memo=start["memo"]):
+                                  task_queue=start["task_queue"], memo=start["memo"],
+                                  search_attributes=start.get("search_attributes")):
         return {"workflow_id": wid, "ok": True, "gone": False, "owned": True, "error": None}
     # One workflow per entity: attach to the running one (subscribe, hand over the data).
     memo = await (await handle.describe()).memo()

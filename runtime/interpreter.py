@@ -29,6 +29,7 @@ from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ApplicationError, ActivityError, RetryState
 
 from rules.names import DELIVER_ACTIVITY, LOAD_ACTIVITY
+from runtime import search_attributes
 from runtime.ir import IR
 from runtime.registry import get as registration, holding, is_current, unknown_ir_grace_s
 from runtime.children import cleanup, plan, publish
@@ -63,6 +64,7 @@ class Interpreter:
             # so other parents attached to it let go of it too.
             self._ctx.state.status = "deleted"
             await self._carry_out(cleanup(self._ctx, tell_subscribers=True))
+            _record_status(self._ctx)
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)
         return _summary(self._ctx)
@@ -122,6 +124,7 @@ class Interpreter:
                 effects += child_upgrades(ctx)
             if ctx.state.status == "deleted":
                 await self._carry_out(effects + cleanup(ctx, tell_subscribers=True))
+                _record_status(ctx)
                 return
             if self._load_due():
                 await self._carry_out(effects)
@@ -158,6 +161,7 @@ class Interpreter:
         is to be retried (the next round plans it again)."""
         ctx = self._ctx
         assert ctx is not None
+        _record_status(ctx)
         s = ctx.state
         # A workflow that is already stale here cannot load (it waits for a token): its
         # reload time has passed and stays passed, and waiting on it would spin.
@@ -309,11 +313,12 @@ class Interpreter:
     async def _deliver(self, effects: list[Effect]) -> None:
         ctx = self._ctx
         assert ctx is not None
-        queue = workflow.info().task_queue
+        info = workflow.info()
+        inherited = search_attributes.for_child(info.typed_search_attributes, info.workflow_id)
         try:
             results = await workflow.execute_local_activity(
                 DELIVER_ACTIVITY,
-                {"items": [_item(e, queue) for e in effects]},
+                {"items": [_item(e, info.task_queue, inherited) for e in effects]},
                 result_type=list,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=3),
@@ -397,10 +402,22 @@ def _tick(ctx: Ctx) -> None:
     ctx.now, ctx.now_ms = workflow.now().isoformat(), _now_ms()
 
 
-def _item(effect: Effect, task_queue: str) -> dict[str, Any]:
-    """An effect as a `deliver_effects` item (children run on the parent's task queue)."""
+def _record_status(ctx: Ctx) -> None:
+    """Upsert `SwfcStatus` when the workflow settles in another status (see
+    `runtime.search_attributes`; a workflow started without them never upserts, so the
+    stored histories of runs before them replay unchanged)."""
+    update = search_attributes.status_update(workflow.info().typed_search_attributes, ctx.state.status)
+    if update:
+        workflow.upsert_search_attributes(update)
+
+
+def _item(effect: Effect, task_queue: str, attributes: dict[str, str] | None = None) -> dict[str, Any]:
+    """An effect as a `deliver_effects` item (children run on the parent's task queue and
+    inherit its search attributes, when it has them)."""
     if isinstance(effect, Start):
         start = {"workflow": effect.workflow, "arg": effect.arg, "task_queue": task_queue, "memo": effect.memo}
+        if attributes:
+            start["search_attributes"] = attributes
         attach = [{"signal": a.signal, "arg": a.arg} for a in effect.attach]
         return {"workflow_id": effect.workflow_id, "start": start, "attach": attach}
     if isinstance(effect, Cancel):

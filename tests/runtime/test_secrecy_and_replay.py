@@ -15,7 +15,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from runtime import ir as ir_mod
-from runtime import registry
+from runtime import registry, search_attributes
 from runtime.sealing import deployment, seal
 from runtime.queries import QUERIES
 from runtime.workflow import StatefulWorkflow
@@ -47,8 +47,11 @@ async def test_no_token_in_histories_memo_search_attributes_queries_or_logs(clie
     put_user(http_api, uid, listings)
     ir = marketplace_ir(http_api, retry=(2, 50, 100))
     root = f"User-{uid}"
+    assert await search_attributes.ensure_registered(client) == (True, None)
+    attributes = search_attributes.typed(search_attributes.for_root(root, "marketplace"))
     async with new_worker(client, ir) as worker:
-        handle = await start_root(client, ir, worker.task_queue, uid, first, history_limit=30)
+        handle = await start_root(client, ir, worker.task_queue, uid, first, history_limit=30,
+                                  search_attributes=attributes)
 
         async def loaded():
             t = await tree(client, root)
@@ -83,6 +86,8 @@ async def test_no_token_in_histories_memo_search_attributes_queries_or_logs(clie
         memo = await desc.memo()
         assert {k: memo[k] for k in ("entity", "id")} == dict(zip(("entity", "id"), w.split("-", 1)))
         assert set(memo) <= {"entity", "id", "started_by"}
+        found = {k.name: v for k, v in ((p.key, p.value) for p in desc.typed_search_attributes)}
+        assert (found["SwfcRoot"], found["SwfcSpec"], found["SwfcStatus"]) == (root, "marketplace", "running")
         assert not _leaks(repr(await desc.memo()) + repr(desc.typed_search_attributes) + repr(desc.raw_description), secrets)
     assert not _leaks(json.dumps(answers), secrets)
     assert not _leaks(caplog.text, secrets)

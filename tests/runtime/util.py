@@ -11,11 +11,12 @@ from temporalio.service import RPCError
 from tests.runtime.irs import root_input
 
 
-async def start_root(client: Client, ir: dict[str, Any], task_queue: str, uid: str, token: str | None, **extra: Any):
+async def start_root(client: Client, ir: dict[str, Any], task_queue: str, uid: str, token: str | None, *,
+                     search_attributes: Any = None, **extra: Any):
     """Start `UserWorkflow` for user `uid` as `swfc deploy` would; returns the handle."""
     return await client.start_workflow(
         "UserWorkflow", root_input(ir, uid, token, task_queue, **extra), id=f"User-{uid}", task_queue=task_queue,
-        memo={"entity": "User", "id": uid},
+        memo={"entity": "User", "id": uid}, search_attributes=search_attributes,
     )
 
 

@@ -1,0 +1,107 @@
+"""The search attributes that make a hierarchy visible in Temporal's Web UI and CLI.
+
+Stage: shared by the CLI (registers the attributes, starts roots with them), the delivery
+activity (starts children with them) and the interpreter (keeps `SwfcStatus` current).
+Takes and gives plain `{name: value}` dicts at the boundaries (activity inputs are JSON);
+`typed` turns one into the SDK's `TypedSearchAttributes`.
+
+Every workflow of a hierarchy carries four Keyword attributes:
+- `SwfcRoot`: the workflow id of its root (the root's own id on the root);
+- `SwfcParent`: the id of the workflow that started it (absent on a root);
+- `SwfcSpec`: the deployment's name (the spec file's stem);
+- `SwfcStatus`: the status it settled in (`waiting_for_token`, `error`, `running`, ...),
+  upserted when it settles in another one, so a refresh that loads and succeeds as before
+  adds nothing to history. `starting` until it first settles.
+
+A workflow carries them only if it was started with them: the CLI starts roots with them
+once the namespace has them, and a parent hands its own down to the children it starts.
+So a namespace without them (an operator who may not create them) runs exactly as before,
+and no workflow ever upserts an attribute the server does not know (which would fail its
+workflow tasks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+ROOT, PARENT, SPEC, STATUS = "SwfcRoot", "SwfcParent", "SwfcSpec", "SwfcStatus"
+NAMES = (ROOT, PARENT, SPEC, STATUS)
+STARTING = "starting"
+KEYS = {name: SearchAttributeKey.for_keyword(name) for name in NAMES}
+
+
+def for_root(workflow_id: str, spec: str) -> dict[str, str]:
+    """The attributes a root starts with."""
+    return {ROOT: workflow_id, SPEC: spec, STATUS: STARTING}
+
+
+def for_child(parent: TypedSearchAttributes, parent_id: str) -> dict[str, str] | None:
+    """The attributes a child of `parent_id` starts with: its parent's root and spec; None
+    when the parent has none (the namespace may not know them)."""
+    root, spec = parent.get(KEYS[ROOT]), parent.get(KEYS[SPEC])
+    if root is None:
+        return None
+    return {ROOT: root, PARENT: parent_id, SPEC: spec or "", STATUS: STARTING}
+
+
+def status_update(current: TypedSearchAttributes, status: str) -> list[Any]:
+    """The upsert that records `status`, or [] when it is recorded already or the workflow
+    carries no swfc attributes."""
+    if current.get(KEYS[ROOT]) is None or current.get(KEYS[STATUS]) == status:
+        return []
+    return [KEYS[STATUS].value_set(status)]
+
+
+def typed(values: Mapping[str, str] | None) -> TypedSearchAttributes | None:
+    """`{name: value}` as the SDK takes it at a start (None for none)."""
+    if not values:
+        return None
+    return TypedSearchAttributes([SearchAttributePair(KEYS[name], value) for name, value in values.items()])
+
+
+# A cluster on SQL visibility may refuse attributes created a moment ago until its namespace
+# cache refreshes (about 10 s; temporalio/temporal#4017, #6195): a start waits that long.
+SETTLING_WAITS = (0.5, 1, 2, 4, 4)
+
+
+def not_yet_known(exc: Exception) -> bool:
+    """True if a start was refused because the server does not know an attribute (yet)."""
+    return "no mapping defined for search attribute" in str(getattr(exc, "message", exc))
+
+
+def create_command(namespace: str, names: list[str]) -> str:
+    """The command an operator runs to create `names` (as Temporal's CLI spells it)."""
+    names_flags = " ".join(f"--name {name}" for name in names)
+    return f"temporal operator search-attribute create --namespace {namespace} {names_flags} --type Keyword"
+
+
+async def ensure_registered(client: Any) -> tuple[bool, str | None]:
+    """Make sure the client's namespace has the four attributes, creating the missing ones.
+
+    Returns:
+        `(True, None)` when they are there; `(False, message)` when they are missing and
+        cannot be created here (no permission, Temporal Cloud, the namespace's limit of
+        Keyword attributes), the message saying which command creates them.
+    """
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+    from temporalio.service import RPCError
+
+    namespace, missing = client.namespace, list(NAMES)
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace))
+        missing = [n for n in NAMES if n not in listed.custom_attributes]
+        if missing:
+            await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+                namespace=namespace,
+                search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in missing}))
+    except RPCError as exc:
+        return False, (f"the search attributes {', '.join(missing)} are not on namespace {namespace} and "
+                       f"could not be created here ({exc.message}); the hierarchy runs without them. "
+                       f"To find it in the Web UI and `temporal workflow list`, create them (on a "
+                       f"cluster that needs an operator) and deploy again:\n  {create_command(namespace, missing)}")
+    return True, None

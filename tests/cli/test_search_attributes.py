@@ -1,0 +1,125 @@
+"""The hierarchy in Temporal's own tools: `swfc deploy` registers the swfc search attributes
+on the namespace and every workflow of the hierarchy carries them, so `temporal workflow
+list --query` (and the Web UI, which takes the same queries) finds a whole hierarchy by its
+root, and the workflows waiting for a token by their status, kept current as it changes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError
+
+from cli.devserver import find_temporal_binary
+from runtime.search_attributes import create_command, not_yet_known
+from sample_api import SampleAPI
+from tests.cli.marketplace import make_marketplace
+from tests.helpers import assert_eventually, stop_process, unique
+
+
+def temporal_list(address: str, query: str) -> set[str]:
+    """The workflow ids `temporal workflow list --query QUERY` prints."""
+    proc = subprocess.run([str(find_temporal_binary()), "workflow", "list", "--address", address,
+                           "--query", query, "--output", "json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.strip()
+    rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line]
+    return {row["execution"]["workflowId"] for row in rows}
+
+
+@pytest.fixture
+def api():
+    with SampleAPI().start() as api:
+        yield api
+
+
+async def test_a_hierarchy_by_root_and_its_waiting_workflows_by_status(api, tmp_path, temporal_address: str,
+                                                                       client: Client):
+    market = make_marketplace(api, tmp_path, temporal_address, photos=(2, 1))
+    waiting, loading = list(market.listings)[1], list(market.listings)[0]
+    other = unique("other-token")
+    api.require_auth(f"/listings/{waiting}", other)  # this listing refuses the deployed token
+    worker = market.spawn_worker()
+    try:
+        deployed = market.deploy("--no-worker")
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        hierarchy = {market.root, f"Listing-{loading}", f"Listing-{waiting}",
+                     *(f"Photo-{p}" for p in market.listings[loading])}
+        by_root = f'SwfcRoot = "{market.root}"'
+        waits = f'{by_root} AND SwfcStatus = "waiting_for_token"'
+        await assert_eventually(lambda: temporal_list(temporal_address, by_root) == hierarchy, timeout=60, interval=1)
+        await assert_eventually(lambda: temporal_list(temporal_address, waits) == {f"Listing-{waiting}"},
+                                timeout=60, interval=1)
+        children = temporal_list(temporal_address, f'SwfcParent = "Listing-{loading}"')
+        assert children == {f"Photo-{p}" for p in market.listings[loading]}
+        spec = temporal_list(temporal_address, f'SwfcSpec = "marketplace" AND {by_root}')
+        assert spec == hierarchy
+
+        # A token the listing takes: it loads, its photo starts, and nothing waits any more.
+        api.require_auth("/", market.token, other)
+        rotated = market.swfc("token", "set", market.root, "--api", "crm", "--from-env", "OTHER",
+                              "--address", market.address, env=market.env(OTHER=other))
+        assert rotated.returncode == 0, rotated.stderr
+        everything = hierarchy | {f"Photo-{p}" for p in market.listings[waiting]}
+        await assert_eventually(lambda: temporal_list(temporal_address, waits) == set(), timeout=60, interval=1)
+        await assert_eventually(lambda: temporal_list(temporal_address, by_root) == everything, timeout=60, interval=1)
+        running = temporal_list(temporal_address, f'{by_root} AND SwfcStatus = "running"')
+        assert running == everything
+    finally:
+        stop_process(worker)
+        for wid in [market.root, *(f"Listing-{lid}" for lid in market.listings)]:
+            try:
+                await client.get_workflow_handle(wid).terminate("test done")
+            except Exception:  # noqa: BLE001 - already closed
+                pass
+
+
+async def test_where_they_cannot_be_created_deploy_says_how_and_deploys_without(api, tmp_path, client: Client,
+                                                                                temporal_address: str):
+    namespace = await full_namespace(client)
+    market = make_marketplace(api, tmp_path, temporal_address)
+    deployed = market.deploy("--no-worker", "--namespace", namespace)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert "cannot have more than 10 search attribute of type Keyword" in deployed.stderr
+    assert (f"temporal operator search-attribute create --namespace {namespace} --name SwfcRoot --name SwfcParent "
+            f"--name SwfcSpec --name SwfcStatus --type Keyword") in deployed.stderr
+    assert f"{market.root}: started" in deployed.stdout
+    other = await Client.connect(temporal_address, namespace=namespace)
+    description = await other.get_workflow_handle(market.root).describe()
+    assert len(description.typed_search_attributes) == 0
+    await other.get_workflow_handle(market.root).terminate("test done")
+
+
+async def full_namespace(client: Client) -> str:
+    """A new namespace whose Keyword attributes are used up (the dev server allows 10): a
+    real server refusing to create ours."""
+    name = unique("full-ns")
+    await client.workflow_service.register_namespace(RegisterNamespaceRequest(
+        namespace=name, workflow_execution_retention_period=Duration(seconds=86400)))
+    filler = {f"Filler{i}": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for i in range(10)}
+    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(namespace=name,
+                                                                                   search_attributes=filler))
+    return name
+
+
+def test_the_command_an_operator_runs_to_create_them():
+    assert create_command("prod", ["SwfcRoot", "SwfcStatus"]) == (
+        "temporal operator search-attribute create --namespace prod "
+        "--name SwfcRoot --name SwfcStatus --type Keyword")
+
+
+async def test_a_start_refused_for_an_unknown_attribute_is_recognised(client: Client):
+    """What a SQL cluster answers for an attribute created a moment ago (a root start waits
+    and tries again): the dev server answers the same for one never created."""
+    unknown = TypedSearchAttributes([SearchAttributePair(SearchAttributeKey.for_keyword("SwfcNeverCreated"), "x")])
+    with pytest.raises(RPCError) as refused:
+        await client.start_workflow("UserWorkflow", {}, id=unique("sa"), task_queue=unique("tq"),
+                                    search_attributes=unknown)
+    assert not_yet_known(refused.value)
