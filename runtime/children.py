@@ -14,7 +14,6 @@ import copy
 from typing import Any
 
 from runtime.ir import Child
-from runtime.normalize import digest
 from runtime.selectors import any_match, changed_paths
 from runtime.state import Cancel, Ctx, Effect, Send, Start
 
@@ -37,20 +36,33 @@ def wanted(ctx: Ctx) -> dict[str, tuple[Child, str]]:
     return out
 
 
-def plan(ctx: Ctx) -> list[Effect]:
-    """One round of child management: start/attach new, update changed, drop removed."""
+def plan(ctx: Ctx, adopt_limit: int | None = None) -> list[Effect]:
+    """One round of child management: start/attach new, update changed, drop removed.
+
+    At most `adopt_limit` new children are started or attached in one round (a first round
+    of 10,000 would be one workflow task of 10,000 starts); `ctx.backlog` says how many
+    wait for the next rounds.
+    """
     s = ctx.state
     want = wanted(ctx)
     effects: list[Effect] = []
-    for wid in [w for w in s.children if w not in want]:
-        effects += _drop(ctx, wid)
+    gone = [w for w in s.children if w not in want]
+    referenced = _referenced_ids(ctx) if gone else set()
+    for wid in gone:
+        effects += _drop(ctx, wid, referenced)
+    budget = len(want) if adopt_limit is None else adopt_limit
+    ctx.backlog = 0
     for wid, (edge, rid) in want.items():
         record = s.store.get(edge.entity, {}).get(rid)
         entry = s.children.get(wid)
         if entry is None:
+            if budget <= 0:
+                ctx.backlog += 1
+                continue
+            budget -= 1
             effects += _adopt(ctx, wid, edge, rid, record)
-        elif record is not None and digest(record) != entry["known"]:
-            entry["known"] = digest(record)
+        elif record is not None and ctx.digest(edge.entity, rid, record) != entry["known"]:
+            entry["known"] = ctx.digest(edge.entity, rid, record)
             effects.append(Send(wid, "update", _update_arg(ctx, edge.entity, rid, record)))
     return effects
 
@@ -60,18 +72,20 @@ def cleanup(ctx: Ctx, *, tell_subscribers: bool = False) -> list[Effect]:
     on an explicit `delete`, tell subscribers so their relation lets go of it too."""
     s = ctx.state
     effects: list[Effect] = []
+    referenced = _referenced_ids(ctx) if s.children else set()
     for wid in list(s.children):
-        effects += _drop(ctx, wid)
+        effects += _drop(ctx, wid, referenced)
     if tell_subscribers:
         gone = {"entity": s.entity, "id": s.entity_id, "from": s.workflow_id}
         effects += [Send(w, "delete", gone) for w in s.subscribers]
     return effects
 
 
-def _drop(ctx: Ctx, wid: str) -> list[Effect]:
-    """A child whose id left the relation: forget it and its record, cancel or unsubscribe."""
+def _drop(ctx: Ctx, wid: str, referenced: set[tuple[str, str]]) -> list[Effect]:
+    """A child whose id left the relation: forget it and its record (unless the own record
+    still refers to it, `referenced`), cancel or unsubscribe."""
     entry = ctx.state.children.pop(wid)
-    if not _referenced(ctx, entry["entity"], entry["id"]):
+    if (entry["entity"], entry["id"]) not in referenced:
         ctx.state.store.get(entry["entity"], {}).pop(entry["id"], None)
     edge = ctx.wf.edge(entry["field"])
     if edge is None:
@@ -83,9 +97,11 @@ def _drop(ctx: Ctx, wid: str) -> list[Effect]:
     return []
 
 
-def _referenced(ctx: Ctx, entity: str, rid: str) -> bool:
+def _referenced_ids(ctx: Ctx) -> set[tuple[str, str]]:
+    """Every `(entity, id)` the own record's relations refer to (once per round, not once
+    per dropped child: a parent of 10,000 dropping them all would be quadratic)."""
     relations = ctx.ir.entities[ctx.state.entity].relations
-    return any(rid in ctx.related_ids(r.name) for r in relations if r.type == entity)
+    return {(r.type, rid) for r in relations for rid in ctx.related_ids(r.name)}
 
 
 def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | None) -> list[Effect]:
@@ -97,7 +113,7 @@ def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | N
         "entity": edge.entity,
         "id": rid,
         "owned": False,
-        "known": digest(record) if record is not None else None,
+        "known": ctx.digest(edge.entity, rid, record) if record is not None else None,
     }
     attach: list[Send] = []
     if edge.subscribe:
@@ -143,8 +159,8 @@ def publish(ctx: Ctx) -> list[Effect]:
     record = ctx.record
     if record is None:
         return []
-    now = digest(record)
-    before = digest(s.published) if s.published is not None else None
+    now = ctx.digest(s.entity, s.entity_id, record)
+    before = ctx.digest(None, "published", s.published) if s.published is not None else None
     effects: list[Effect] = []
     for wid, sub in s.subscribers.items():
         if sub["known"] == now:
@@ -153,5 +169,6 @@ def publish(ctx: Ctx) -> list[Effect]:
         if any_match(sub["selectors"], changed_paths(base, record)):
             effects.append(Send(wid, "update", _update_arg(ctx, s.entity, s.entity_id, record)))
         sub["known"] = now
-    s.published = copy.deepcopy(record)
+    if now != before:  # a copy per change, not per round (the record of a big parent is big)
+        s.published = copy.deepcopy(record)
     return effects

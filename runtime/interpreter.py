@@ -44,6 +44,9 @@ from runtime.upgrade import adopt, carried_state, child_upgrades, upgrade_proble
 ACTIVITY_MARGIN_MS = 5000
 START_RETRY_MS = 5000
 DELIVERY_BATCH = 100  # starts/signals/cancels per local activity (each start carries data)
+DELIVERIES_AT_ONCE = 5  # local activities in flight: 500 client calls, not one per effect
+START_BATCH = 500  # new children per round: no workflow task near the 2 s deadlock detector
+SIGNAL_BATCH = 500  # queued signals applied per round (each `update` is validated)
 
 
 class Interpreter:
@@ -60,6 +63,11 @@ class Interpreter:
         try:
             await self._loop()
         except asyncio.CancelledError:
+            if workflow.cancellation_reason() is None:
+                # Evicted from the worker's cache (or an inner cancel), not cancelled: this
+                # run's state is dropped and replayed later. Cleaning up here would be work
+                # the eviction must wait for (a parent of thousands: past its deadline).
+                raise
             # Cancelled (by the parent that started it, or a user): the same as a deletion,
             # so other parents attached to it let go of it too.
             self._ctx.state.status = "deleted"
@@ -119,6 +127,7 @@ class Interpreter:
         assert ctx is not None
         while True:
             effects = self._apply_inbox()
+            overflow = bool(self._inbox)  # more than `SIGNAL_BATCH` were queued
             if ctx.state.upgrade_children:  # this run was started by an upgrade: pass it down
                 ctx.state.upgrade_children = False
                 effects += child_upgrades(ctx)
@@ -132,9 +141,11 @@ class Interpreter:
                 effects = []
             if self._inbox:
                 await self._carry_out(effects)
+                if overflow and not effects:
+                    await _next_activation()  # spread a backlog over workflow tasks
                 continue
-            await self._carry_out(effects + plan(ctx) + publish(ctx))
-            if self._inbox:
+            await self._carry_out(effects + plan(ctx, START_BATCH) + publish(ctx))
+            if self._inbox or (ctx.backlog and ctx.state.retry_ms is None):  # failed starts wait
                 continue
             if self._upgrade is not None or self._history_full():
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -148,8 +159,8 @@ class Interpreter:
         assert ctx is not None
         _tick(ctx)
         effects: list[Effect] = []
-        while self._inbox:
-            name, arg = self._inbox.pop(0)
+        batch, self._inbox = self._inbox[:SIGNAL_BATCH], self._inbox[SIGNAL_BATCH:]
+        for name, arg in batch:
             if arg is _BAD_PAYLOAD:
                 ctx.error("signal", f"{name} refused: the payload is not JSON")
                 continue
@@ -304,11 +315,13 @@ class Interpreter:
     # ------------------------------------------------------------------ effects
 
     async def _carry_out(self, effects: list[Effect]) -> None:
-        """Carry out one round's effects — starts, signals, cancels — all at once (never one
+        """Carry out one round's effects — starts, signals, cancels — concurrently (never one
         round trip at a time: see `runtime.delivery` for why), in batches of at most
-        `DELIVERY_BATCH` so that no recorded batch nears Temporal's payload size limit."""
+        `DELIVERY_BATCH` so that no recorded batch nears Temporal's payload size limit, and
+        `DELIVERIES_AT_ONCE` batches in flight (10,000 calls at once swamp a server)."""
         batches = [effects[i:i + DELIVERY_BATCH] for i in range(0, len(effects), DELIVERY_BATCH)]
-        await asyncio.gather(*(self._deliver(batch) for batch in batches))
+        for at in range(0, len(batches), DELIVERIES_AT_ONCE):
+            await asyncio.gather(*(self._deliver(batch) for batch in batches[at:at + DELIVERIES_AT_ONCE]))
 
     async def _deliver(self, effects: list[Effect]) -> None:
         ctx = self._ctx
@@ -396,6 +409,12 @@ def _decode(raw: RawValue) -> Any:
 
 def _now_ms() -> int:
     return int(workflow.now().timestamp() * 1000)
+
+
+async def _next_activation() -> None:
+    """Let this workflow task end: the work left goes on in the next one (a 1 ms timer; only
+    for a backlog too big for one activation under the 2 s deadlock detector)."""
+    await workflow.sleep(timedelta(milliseconds=1))
 
 
 def _tick(ctx: Ctx) -> None:

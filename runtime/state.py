@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.ir import IR, Workflow
-from runtime.normalize import Store
+from runtime.normalize import Store, digest
 
 MAX_ERRORS = 20
 DEFAULT_HISTORY_LIMIT = 5000
@@ -85,13 +85,28 @@ class WorkflowState:
 @dataclass
 class Ctx:
     """What the pure helpers need: the registration, this workflow's type, its state and
-    the workflow clock (`now`, ISO text; `now_ms`, epoch milliseconds)."""
+    the workflow clock (`now`, ISO text; `now_ms`, epoch milliseconds). `backlog`: the new
+    children the last `plan` left for later rounds. Neither it nor the digest cache is
+    carried by continue-as-new: both follow from the state."""
 
     ir: IR
     wf: Workflow
     state: WorkflowState
     now: str = ""
     now_ms: int = 0
+    backlog: int = 0
+    _digests: dict[tuple[str | None, str], tuple[Any, str]] = field(default_factory=dict, repr=False)
+
+    def digest(self, entity: str | None, rid: str, record: Any) -> str:
+        """`normalize.digest(record)`, computed once per version of the record: records are
+        replaced, never changed in place, so the same object has the same digest. A round of
+        a parent of 10,000 children hashes what changed, not all 10,000."""
+        cached = self._digests.get((entity, rid))
+        if cached is not None and cached[0] is record:
+            return cached[1]
+        value = digest(record)
+        self._digests[(entity, rid)] = (record, value)
+        return value
 
     @property
     def record(self) -> dict[str, Any] | None:

@@ -179,3 +179,39 @@ def test_cleanup_tells_subscribers_on_delete():
     effects = cleanup(ctx, tell_subscribers=True)
     assert effects == [Cancel("Listing-l1"),
                        Send("Listing-l9", "delete", {"entity": "User", "id": "u1", "from": "User-u1"})]
+
+
+def test_plan_starts_at_most_a_batch_of_new_children_per_round():
+    ctx = _user_ctx([f"l{i}" for i in range(10)])
+    rounds = []
+    while not rounds or ctx.backlog:
+        rounds.append(len([e for e in plan(ctx, adopt_limit=4) if isinstance(e, Start)]))
+    assert rounds == [4, 4, 2] and len(ctx.state.children) == 10
+
+
+class _CountingCtx(Ctx):
+    """A context that counts how often the own record's relations are read."""
+
+    reads = 0
+
+    def related_ids(self, field_name: str) -> list[str]:
+        type(self).reads += 1
+        return super().related_ids(field_name)
+
+
+def test_dropping_thousands_of_children_reads_the_relations_once_not_once_per_child():
+    ctx = _user_ctx([f"l{i}" for i in range(2000)])
+    ctx = _CountingCtx(ctx.ir, ctx.wf, ctx.state)
+    plan(ctx)
+    _CountingCtx.reads = 0
+    assert len(cleanup(ctx)) == 2000  # one unsubscribe each
+    assert _CountingCtx.reads <= len(IR.entities["User"].relations)
+
+
+def test_a_record_is_hashed_once_per_version():
+    ctx = _user_ctx(["l1"])
+    record = _listing("l1")
+    first = ctx.digest("Listing", "l1", record)
+    assert first == digest(record) and ctx.digest("Listing", "l1", record) == first
+    changed = {**record, "title": "new"}
+    assert ctx.digest("Listing", "l1", changed) == digest(changed) != first
