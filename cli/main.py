@@ -91,9 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task-queue", metavar="Q", default=None, help=f"default: {DEFAULT_TASK_QUEUE}")
     add_proxy(p)
 
-    p = sub.add_parser("status", help="the live hierarchy below a workflow, as a tree")
+    p = sub.add_parser("status", help="the hierarchy below a workflow: a summary, the tree, or live",
+                       description="By default a summary: counts by workflow type and status, and "
+                                   "the workflows in error, waiting for a token or unreachable, "
+                                   "with their errors.")
     p.add_argument("workflow_id", metavar="WORKFLOW_ID")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--format", choices=["text", "json"], default="text",
+                   help="json: the whole tree (with --status: the matching workflows)")
+    p.add_argument("--tree", action="store_true", help="the whole tree, one line per workflow")
+    p.add_argument("--status", metavar="STATUS", default=None,
+                   help="only the workflows with this status (running, loading, error, "
+                        "waiting_for_token, unreachable, ...)")
+    p.add_argument("--watch", action="store_true",
+                   help="keep showing it, redrawn as it changes (Ctrl-C to stop)")
     add_connection(p)
 
     p = sub.add_parser("token", help="manage api tokens of running workflows")

@@ -19,6 +19,8 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +30,11 @@ from cli.process import CommandError, note, run, temporal_runtime, warn
 from cli.views import say
 from runtime.client import (Root, Unreachable, base_warnings, collect_all, collect_status, connect,
                             prepare_roots, require_workflow, rotate_token, seal_from_env, seal_key, token_from_env,
-                            foreign_roots, short_hash, start_roots, wait_until_loaded, workers_key)
+                            foreign_roots, short_hash, start_roots, wait_until_loaded, with_status, workers_key)
 from runtime.sealing import deployment
 from rules.names import DEFAULT_TASK_QUEUE
 from rules.proxies import ProxyChoice, ProxyProblem, fixed_proxy, proxy_from_env
+
 
 # -- options ---------------------------------------------------------------------------
 
@@ -141,7 +144,7 @@ def run_worker(args: Any) -> int:
 
 
 def run_status(args: Any) -> int:
-    return run(_status, args, ctrl_c_code=130)
+    return run(_status, args, ctrl_c_code=0 if _opt(args, "watch") else 130)
 
 
 def run_token_set(args: Any) -> int:
@@ -254,12 +257,26 @@ async def _status(args: Any) -> int:
     address = _address_or_embedded(args)
     client = await _connect(args, address)
     await require_workflow(client, wid, address)
+    status, as_json = _opt(args, "status"), _opt(args, "format") == "json"
+    if _opt(args, "watch"):
+        render = partial(views.hierarchy, tree=bool(_opt(args, "tree")), status=status)
+        await views.live_view(lambda: collect_all(client, [wid]), _as_json(status) if as_json else render)
+        return 0
     tree = await collect_status(client, wid)
-    if _opt(args, "format") == "json":
-        print(json.dumps(tree, indent=2, ensure_ascii=False))
+    if as_json:
+        print(_as_json(status)([tree]))
     else:
-        views.console().print(views.render_tree(tree))
+        views.console().print(views.hierarchy([tree], tree=bool(_opt(args, "tree")), status=status))
     return 0
+
+
+def _as_json(status: str | None) -> Callable[[list[dict]], str]:
+    """``--format json``: the whole tree as now, or with ``--status`` the matching workflows."""
+    def render(trees: list[dict]) -> str:
+        value = with_status(trees, status) if status is not None else trees[0]
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+    return render
 
 
 async def _token_set(args: Any) -> int:

@@ -17,10 +17,11 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from runtime.client import distinct, failed_for_good, not_loaded
+from runtime.client import distinct, failed_for_good, not_loaded, summarize, with_status
 
 _STATUS_STYLE = {"running": "green", "loading": "cyan", "waiting_for_token": "yellow", "rate_limited": "yellow",
                  "error": "red", "deleted": "dim", "unreachable": "red"}
@@ -72,6 +73,62 @@ def _utc(iso: str) -> str:
     return iso[:10] + " " + iso[11:19] + "Z" if len(iso) >= 19 else iso
 
 
+ATTENTION_SHOWN = 20  # workflows listed by name in a summary; the rest are counted
+TREE_LIMIT = 50  # the live view of `deploy` draws trees up to this many workflows
+
+
+def render_summary(trees: list[dict]) -> Group:
+    """``swfc status``'s default view: the root(s), how many workflows have loaded, a table
+    of counts by workflow type and status, and the workflows that need attention."""
+    data = summarize(trees)
+    lines: list[Any] = [_node_label({**t, "last_error": None}) for t in trees]
+    lines.append(Text(f"{data['workflows']} workflows, {data['loaded']} loaded"))
+    table = Table(box=None, show_header=True, header_style="dim", pad_edge=False)
+    table.add_column("workflow type")
+    statuses = sorted({st for counts in data["by_type"].values() for st in counts})
+    for st in statuses:
+        table.add_column(st, justify="right", style=_STATUS_STYLE.get(st, ""))
+    for wtype, counts in data["by_type"].items():
+        table.add_row(wtype, *(str(counts.get(st, "")) for st in statuses))
+    lines.append(table)
+    attention = data["attention"]
+    if attention:
+        lines.append(Text(f"needs attention: {len(attention)}", style="bold red"))
+        lines += [_flat_label(n) for n in attention[:ATTENTION_SHOWN]]
+        if len(attention) > ATTENTION_SHOWN:
+            lines.append(Text(f"  … and {len(attention) - ATTENTION_SHOWN} more "
+                              f"(swfc status ROOT --status STATUS, or --tree)", style="dim"))
+    return Group(*lines)
+
+
+def render_with_status(trees: list[dict], status: str) -> Group:
+    """``swfc status --status S``: one line per workflow with that status."""
+    nodes = with_status(trees, status)
+    return Group(Text(f"{len(nodes)} of {len(distinct(trees))} workflows {status}"),
+                 *(_flat_label(n) for n in nodes))
+
+
+def _flat_label(node: dict) -> Text:
+    text = Text("  ")
+    text.append_text(_node_label({**node, "last_error": None}))
+    if node["last_error"]:
+        text.append(f"\n    last error: {node['last_error']}", style="red")
+    return text
+
+
+def hierarchy(trees: list[dict], *, tree: bool | None = None, status: str | None = None) -> Group:
+    """The view of running hierarchies: the workflows with ``status``; else the whole tree
+    (``tree`` True) or the summary (False; None: the tree while it is small, as ``deploy``
+    shows it)."""
+    if status is not None:
+        return render_with_status(trees, status)
+    if tree is None:
+        tree = len(distinct(trees)) <= TREE_LIMIT
+    if tree:
+        return Group(*(render_tree(t) for t in trees))
+    return render_summary(trees)
+
+
 def summary_lines(trees: list[dict]) -> list[str]:
     """One line per workflow that has not loaded, saying why (for ``--until-loaded``)."""
     lines = []
@@ -90,9 +147,8 @@ def console(file: Any = None) -> Console:
 
 
 def print_trees(trees: list[dict]) -> None:
-    out = console()
-    for tree in trees:
-        out.print(render_tree(tree))
+    """The trees while they are small, else their summary (``hierarchy``)."""
+    console().print(hierarchy(trees))
 
 
 def print_loaded(trees: list[dict]) -> None:
@@ -110,9 +166,10 @@ def print_not_loaded(trees: list[dict], timeout: float) -> None:
     print("\n".join(summary_lines(trees)), file=sys.stderr)
 
 
-async def live_view(fetch: Callable[[], Awaitable[list[dict]]]) -> None:
+async def live_view(fetch: Callable[[], Awaitable[list[dict]]],
+                    render: Callable[[list[dict]], Any] = hierarchy) -> None:
     """The live hierarchy until cancelled (Ctrl-C): redrawn in a terminal, reprinted on change
-    otherwise. ``fetch`` gives the current status trees."""
+    otherwise. ``fetch`` gives the current status trees, ``render`` what to show of them."""
     out = console()
     hint = "[dim]Ctrl-C to stop[/dim]"
     if not out.is_terminal:
@@ -120,11 +177,17 @@ async def live_view(fetch: Callable[[], Awaitable[list[dict]]]) -> None:
         while True:
             trees = await fetch()
             if trees != last:
-                print_trees(trees)
+                view = render(trees)
+                if isinstance(view, str):
+                    print(view)
+                else:
+                    out.print(view)
+                sys.stdout.flush()
                 last = trees
             await asyncio.sleep(1)
     with Live(console=out, refresh_per_second=4) as live:
         while True:
             trees = await fetch()
-            live.update(Group(*(render_tree(t) for t in trees), hint))
+            view = render(trees)
+            live.update(Group(Text(view) if isinstance(view, str) else view, hint))
             await asyncio.sleep(1)

@@ -414,6 +414,48 @@ def failed_for_good(nodes: list[dict]) -> bool:
     return bool(nodes) and all(n["failed"] for n in nodes)
 
 
+NEEDS_ATTENTION = ("error", "waiting_for_token", "unreachable")
+
+
+def needs_attention(node: dict) -> bool:
+    """A workflow in error, waiting for a token or not answering, or one that recorded a
+    problem it is still running with (a refused signal)."""
+    return node["status"] in NEEDS_ATTENTION or bool(node["last_error"])
+
+
+def summarize(trees: list[dict]) -> dict:
+    """What ``swfc status`` shows by default: how many workflows, how many have loaded, the
+    counts by workflow type and status, and the workflows that need attention (with their
+    errors), each workflow counted once.
+
+    Returns:
+        ``{"roots", "workflows", "loaded", "by_type": {type: {status: count}}, "attention": [node]}``
+        (nodes without their ``children``).
+    """
+    nodes = distinct(trees)
+    by_type: dict[str, dict[str, int]] = {}
+    for node in nodes:
+        counts = by_type.setdefault(node["workflow_type"] or "?", {})
+        counts[node["status"]] = counts.get(node["status"], 0) + 1
+    return {
+        "roots": [t["workflow_id"] for t in trees],
+        "workflows": len(nodes),
+        "loaded": sum(1 for n in nodes if n["loaded"]),
+        "by_type": {t: dict(sorted(c.items())) for t, c in sorted(by_type.items())},
+        "attention": [flat(n) for n in nodes if needs_attention(n)],
+    }
+
+
+def with_status(trees: list[dict], status: str) -> list[dict]:
+    """The workflows of ``trees`` whose status is ``status``, each once, without children."""
+    return [flat(n) for n in distinct(trees) if n["status"] == status]
+
+
+def flat(node: dict) -> dict:
+    """A status node with ``children`` as the children's workflow ids (not their trees)."""
+    return {**node, "children": [c["workflow_id"] for c in node["children"]]}
+
+
 async def wait_until_loaded(client: Client, workflow_ids: list[str], timeout: float, *,
                             interval: float = 0.5) -> tuple[list[dict], bool]:
     """Poll the hierarchies below ``workflow_ids`` until every workflow has loaded, every

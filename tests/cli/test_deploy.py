@@ -18,7 +18,7 @@ from temporalio.client import Client
 from runtime.sealing import fingerprint
 from sample_api import SampleAPI
 from tests.cli.marketplace import Marketplace, make_marketplace, nodes
-from tests.helpers import assert_eventually, decoded_payloads, stop_process, unique
+from tests.helpers import assert_eventually, decoded_payloads, spawn_swfc, stop_process, unique
 from cli.devserver import find_temporal_binary
 
 STATUS_KEYS = {"workflow_id", "workflow_type", "entity", "id", "status", "loaded", "last_error",
@@ -87,12 +87,43 @@ def test_status_json_is_the_nested_hierarchy(market: Marketplace) -> None:
     assert sorted(len(c["children"]) for c in tree["children"]) == [1, 2]
 
 
-def test_status_text_is_a_tree(market: Marketplace) -> None:
-    result = market.swfc("status", market.root, "--address", market.address)
+def test_status_tree_shows_every_workflow(market: Marketplace) -> None:
+    result = market.swfc("status", market.root, "--tree", "--address", market.address)
     assert result.returncode == 0, result.stderr
     for wid in market.workflow_ids:
         assert wid in result.stdout
     assert fingerprint(market.token) in result.stdout
+
+
+def test_status_by_default_is_a_summary(market: Marketplace) -> None:
+    result = market.swfc("status", market.root, "--address", market.address)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{market.root} UserWorkflow  running  loaded")
+    assert lines[1] == "6 workflows, 6 loaded"
+    counts = {line.split()[0]: line.split()[1:] for line in lines[3:6]}
+    assert counts == {"ListingWorkflow": ["2"], "PhotoWorkflow": ["3"], "UserWorkflow": ["1"]}
+    assert "needs attention" not in result.stdout
+
+
+def test_status_filters_by_status(market: Marketplace) -> None:
+    result = market.swfc("status", market.root, "--status", "running", "--format", "json",
+                         "--address", market.address)
+    assert result.returncode == 0, result.stderr
+    assert {n["workflow_id"] for n in json.loads(result.stdout)} == market.workflow_ids
+    none = market.swfc("status", market.root, "--status", "error", "--address", market.address)
+    assert none.stdout.splitlines() == ["0 of 6 workflows error"]
+
+
+async def test_status_watch_shows_the_live_view_until_ctrl_c(market: Marketplace, tmp_path) -> None:
+    log = tmp_path / "watch.log"
+    watch = spawn_swfc("status", market.root, "--watch", "--address", market.address,
+                       env=market.env(), log=log)
+    try:
+        await assert_eventually(lambda: "6 workflows, 6 loaded" in log.read_text(), timeout=60)
+    finally:
+        code, _, _ = stop_process(watch)
+    assert code == 0  # Ctrl-C is how a live view ends
 
 
 async def _count(client: Client, query: str) -> int:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from cli.views import render_tree, summary_lines
+from cli.views import hierarchy, render_tree, summary_lines
+from runtime.client import with_status
 
 GOLDEN = Path(__file__).parent / "golden" / "status_tree.txt"
 
@@ -59,3 +60,48 @@ def test_summary_says_what_has_not_loaded_and_why() -> None:
         "  Listing-l4 (ListingWorkflow): rate_limited: HTTP 403: api crm is rate limited; next try at "
         "2026-11-30T20:00:05+00:00",
     ]
+
+
+def _text(renderable) -> str:
+    out = io.StringIO()
+    Console(file=out, width=100, color_system=None, highlight=False).print(renderable)
+    return out.getvalue()
+
+
+def _big_tree(members: int, errors: int) -> dict:
+    """A root with `members` children, the first `errors` of them in error."""
+    children = [node(f"Member-m{i}", "MemberWorkflow", "error" if i < errors else "running", i >= errors,
+                     {"hr": FP}, last_error="HTTP 500 from /members" if i < errors else None)
+                for i in range(members)]
+    return node("Group-g1", "GroupWorkflow", "running", True, {"hr": FP}, children=children)
+
+
+def test_the_summary_counts_by_type_and_status_and_lists_what_needs_attention() -> None:
+    text = _text(hierarchy([_big_tree(10_000, 25)], tree=False))
+    lines = text.splitlines()
+    assert lines[0] == "Group-g1 GroupWorkflow  running  loaded  hr sha256:1f2e3d4c5b6a"
+    assert lines[1] == "10001 workflows, 9976 loaded"
+    assert lines[2].split() == ["workflow", "type", "error", "running"]
+    assert lines[3].split() == ["GroupWorkflow", "1"] and lines[4].split() == ["MemberWorkflow", "25", "9975"]
+    assert lines[5] == "needs attention: 25"
+    assert "Member-m0 MemberWorkflow  error  not loaded" in lines[6] and "HTTP 500 from /members" in lines[7]
+    assert "… and 5 more" in lines[-1]
+    assert len(lines) < 60  # a summary, not 10,001 lines
+
+
+def test_a_workflow_running_with_a_refused_signal_needs_attention() -> None:
+    text = _text(hierarchy([TREE], tree=False))
+    assert "needs attention: 2" in text and "Listing-l2" in text and "Listing-l1" not in text
+
+
+def test_status_filter_lists_only_workflows_with_that_status() -> None:
+    text = _text(hierarchy([_big_tree(100, 3)], status="error"))
+    assert text.splitlines()[0] == "3 of 101 workflows error"
+    assert [line.split()[0] for line in text.splitlines()[1:] if line.startswith("  Member")] == \
+        ["Member-m0", "Member-m1", "Member-m2"]
+    assert with_status([_big_tree(100, 3)], "error")[0]["children"] == []
+
+
+def test_deploy_draws_small_hierarchies_as_trees_and_big_ones_as_summaries() -> None:
+    assert _text(hierarchy([TREE])) == rendered()
+    assert "workflows," in _text(hierarchy([_big_tree(100, 0)]))
