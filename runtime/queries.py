@@ -48,9 +48,46 @@ def fingerprints(ctx: Ctx, queued: list[str]) -> dict[str, str | None]:
     return {name: (held.get(name) or {}).get("fingerprint") for name, api in sorted(ctx.ir.apis.items()) if api.needs_token}
 
 
-def state(ctx: Ctx, queued: list[str], *_: Any) -> dict[str, Any]:
+WHOLE_STORE_RECORDS = 1000  # `state` without a page answers the whole store up to this size
+PAGE_LIMIT = 1000  # records per page at most (1,000 records of 2 KB: 2 MB, Temporal's limit)
+
+
+def state(ctx: Ctx, queued: list[str], page: Any = None) -> dict[str, Any]:
+    """The store with status and errors; one page of one table when asked for one.
+
+    Without an argument: the whole store while it holds at most `WHOLE_STORE_RECORDS`
+    records; beyond that only the own record, and `paged: true` (ask for pages). `tables`
+    counts the records of every table. With `{"table": ENTITY, "offset": N, "limit": M}`
+    (offset 0 and limit 100 by default, limit at most `PAGE_LIMIT`): that table's records
+    ordered by id, from the offset, under `records`, with `total` and `next_offset` (None
+    after the last page).
+    """
     s = ctx.state
-    return {"store": s.store, "status": s.status, "loaded": s.loaded, "last_error": s.last_error, "errors": s.errors}
+    answer = {"status": s.status, "loaded": s.loaded, "last_error": s.last_error, "errors": s.errors,
+              "tables": {entity: len(table) for entity, table in sorted(s.store.items())}}
+    if page is not None:
+        return {**answer, **_page(s.store, page)}
+    if sum(answer["tables"].values()) <= WHOLE_STORE_RECORDS:
+        return {**answer, "store": s.store, "paged": False}
+    own = {s.entity: {s.entity_id: ctx.record}} if ctx.record is not None else {}
+    return {**answer, "store": own, "paged": True}
+
+
+def _page(store: dict[str, Any], page: Any) -> dict[str, Any]:
+    if not isinstance(page, dict) or not isinstance(page.get("table"), str):
+        raise ValueError('state takes {"table": ENTITY, "offset": N, "limit": M} (offset and limit optional)')
+    offset, limit = page.get("offset", 0), page.get("limit", 100)
+    if not (_count(offset) and _count(limit) and 0 < limit <= PAGE_LIMIT):
+        raise ValueError(f"state: offset must be a whole number >= 0 and limit 1..{PAGE_LIMIT}")
+    table = store.get(page["table"], {})
+    ids = sorted(table)[offset:offset + limit]
+    following = offset + limit if offset + limit < len(table) else None
+    return {"table": page["table"], "offset": offset, "limit": limit, "total": len(table),
+            "records": {rid: table[rid] for rid in ids}, "next_offset": following}
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def pending_changes(ctx: Ctx, queued: list[str], *_: Any) -> list[dict[str, Any]]:

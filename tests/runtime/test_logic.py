@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from runtime import ir as ir_mod
 from runtime.children import cleanup, plan, publish
 from runtime.normalize import digest
+from runtime.queries import QUERIES
 from runtime.sealing import deployment, seal
 from runtime.signals import apply_signal
 from runtime.start_input import foreign_fields, shape_problems
@@ -215,3 +218,25 @@ def test_a_record_is_hashed_once_per_version():
     assert first == digest(record) and ctx.digest("Listing", "l1", record) == first
     changed = {**record, "title": "new"}
     assert ctx.digest("Listing", "l1", changed) == digest(changed) != first
+
+
+def test_state_answers_a_big_store_by_pages_of_one_table():
+    ctx = _user_ctx([f"l{i:04}" for i in range(2500)])
+    ctx.state.store["Listing"] = {f"l{i:04}": _listing(f"l{i:04}") for i in range(2500)}
+    whole = QUERIES["state"](ctx, [])
+    assert whole["paged"] and whole["tables"] == {"Listing": 2500, "User": 1}
+    assert whole["store"] == {"User": {"u1": ctx.record}}  # the own record, not 2,501
+    first = QUERIES["state"](ctx, [], {"table": "Listing", "limit": 1000})
+    assert (first["total"], first["offset"], first["next_offset"]) == (2500, 0, 1000)
+    assert list(first["records"])[:2] == ["l0000", "l0001"] and len(first["records"]) == 1000
+    last = QUERIES["state"](ctx, [], {"table": "Listing", "offset": 2000, "limit": 1000})
+    assert len(last["records"]) == 500 and last["next_offset"] is None
+
+
+def test_state_of_a_small_store_is_the_whole_store_and_bad_pages_are_refused():
+    ctx = _user_ctx(["l1"])
+    assert QUERIES["state"](ctx, [])["store"] == ctx.state.store
+    for bad in ("Listing", {"table": "Listing", "limit": 0}, {"table": "Listing", "limit": 5000},
+                {"table": "Listing", "offset": -1}, {"table": "Listing", "offset": True}):
+        with pytest.raises(ValueError):
+            QUERIES["state"](ctx, [], bad)

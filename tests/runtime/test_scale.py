@@ -1,5 +1,6 @@
 """Scale on a real dev server (DESIGN.md §7): a parent with more children than the worker's
-workflow cache holds, and a first round's starts spread over bounded rounds."""
+workflow cache holds, a first round's starts spread over bounded rounds, and a big store
+read a page at a time."""
 
 from __future__ import annotations
 
@@ -66,4 +67,10 @@ async def test_a_first_round_of_many_children_starts_them_in_bounded_batches(cli
         await start_root(client, ir, worker.task_queue, uid, "t")
         await _settled(client, root, 1 + 10)
         batches = _delivered_batches(await client.get_workflow_handle(root).fetch_history())
-    assert batches[:3] == [4, 4, 2]
+        assert batches[:3] == [4, 4, 2]
+
+        async def paged():  # the children's records flowed up: read them a page at a time
+            page = await client.get_workflow_handle(root).query("state", {"table": "Listing", "limit": 4})
+            assert (page["total"], len(page["records"]), page["next_offset"]) == (10, 4, 4)
+
+        await eventually(paged)
