@@ -41,6 +41,10 @@ def add_connection(p: argparse.ArgumentParser) -> None:
                    help="server name to verify the certificate against")
     p.add_argument("--api-key", metavar="KEY", default=None,
                    help="API key (default: $TEMPORAL_API_KEY, else the profile's); implies TLS")
+    p.add_argument("--payload-store", metavar="WHERE", default=None,
+                   help="where payloads over 256 KB go (Temporal's External Storage): "
+                        "s3://BUCKET/PREFIX or a directory (default: $SWFC_PAYLOAD_STORE, else "
+                        ".swfc/payloads with the embedded server, none with --address)")
 
 
 def add_proxy(p: argparse.ArgumentParser) -> None:

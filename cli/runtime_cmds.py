@@ -99,13 +99,26 @@ def _proxy_line(choice: ProxyChoice | None) -> str:
     return f", {via}" + (f" (not for {', '.join(choice.bypass)})" if choice.bypass else "")
 
 
+def _payload_store(args: Any) -> str | None:
+    """``--payload-store``, else ``SWFC_PAYLOAD_STORE``, else ``.swfc/payloads`` when talking
+    to the embedded server (no ``--address``), else none (a cluster's workers and clients
+    need a store they all reach: ``s3://…``)."""
+    from runtime.payloads import DEFAULT_DIRECTORY
+
+    chosen = _opt(args, "payload_store") or os.environ.get("SWFC_PAYLOAD_STORE")
+    if chosen:
+        return chosen
+    return None if _settings(args).address else str(DEFAULT_DIRECTORY)
+
+
 async def _connect(args: Any, address: str) -> Any:
     """A client for ``address`` with the namespace, API key, TLS and gRPC metadata of
     ``_settings``, as Temporal's CLI takes them."""
     s = _settings(args)
     try:
         return await connect(address, namespace=s.namespace, api_key=s.api_key, tls=s.tls,
-                             rpc_metadata=s.rpc_metadata, runtime=temporal_runtime())
+                             rpc_metadata=s.rpc_metadata, runtime=temporal_runtime(),
+                             payload_store=_payload_store(args))
     except Unreachable as exc:
         profile = f" (profile {s.profile})" if s.profile else ""
         raise CommandError(f"{exc}{profile}. Is the server running? Pass --address HOST:PORT, "

@@ -14,7 +14,7 @@ showing the results is the caller's business.
 from __future__ import annotations
 
 import asyncio
-import json
+import dataclasses
 import os
 import re
 import time
@@ -26,6 +26,7 @@ from typing import Any
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 
@@ -33,6 +34,7 @@ from rules.names import UPGRADE_UPDATE
 from rules.origins import allows, scheme_of, url_origin
 from runtime import search_attributes
 from runtime.delivery import refusal, start_unless_running
+from runtime.payloads import PayloadStoreError, external_storage
 from runtime.sealing import DEFAULT_KEY_PATH, SEAL_KEY_ENV, SealError, load_key, seal, token_problem
 
 QUERY_TIMEOUT = timedelta(seconds=10)  # generous: a busy 2-core machine is still "answering"
@@ -78,19 +80,26 @@ def _read(path: str | None) -> bytes | None:
 
 async def connect(address: str, *, namespace: str = "default", api_key: str | None = None,
                   tls: bool | TLSConfig | None = None, rpc_metadata: Mapping[str, str] | None = None,
-                  runtime: Runtime | None = None) -> Client:
+                  runtime: Runtime | None = None, payload_store: str | Path | None = None) -> Client:
     """A client for ``address`` whose namespace is known to exist.
 
     Args:
         tls: None connects with TLS only when ``api_key`` is given.
+        payload_store: where payloads too big for history go (``runtime.payloads``); every
+            client and worker of a deployment must name the same store.
     Raises:
         Unreachable when there is no connection within 30 s; ClientError for a namespace the
-        server does not have.
+        server does not have, or a payload store that cannot be used.
     """
+    try:
+        storage = external_storage(payload_store)
+    except PayloadStoreError as exc:
+        raise ClientError(f"--payload-store {exc}") from None
+    converter = dataclasses.replace(DataConverter.default, external_storage=storage)
     try:
         client = await asyncio.wait_for(
             Client.connect(address, namespace=namespace, api_key=api_key, tls=tls,
-                           rpc_metadata=rpc_metadata or {}, runtime=runtime), 30)
+                           rpc_metadata=rpc_metadata or {}, runtime=runtime, data_converter=converter), 30)
     except Exception as exc:
         raise Unreachable(f"cannot reach Temporal at {address} (namespace {namespace}): "
                           f"{first_line(exc)}") from None
@@ -246,14 +255,16 @@ def base_warnings(ir: dict, environ: dict[str, str]) -> list[str]:
     return out
 
 
-async def running_ir_hash(handle: WorkflowHandle) -> str | None:
-    """The ``ir_hash`` the current run of a workflow was started with (from its first event)."""
+async def running_ir_hash(handle: WorkflowHandle, converter: DataConverter = DataConverter.default) -> str | None:
+    """The ``ir_hash`` the current run of a workflow was started with (from its first event;
+    ``converter``: the client's, which reads an input kept in External Storage)."""
     async for event in handle.fetch_history_events():
         payloads = event.workflow_execution_started_event_attributes.input.payloads
         try:
-            return json.loads(payloads[0].data).get("ir_hash") if payloads else None
-        except (ValueError, AttributeError):
+            value = (await converter.decode(payloads[:1]))[0] if payloads else None
+        except Exception:  # noqa: BLE001 - an input swfc did not write: no hash to compare
             return None
+        return value.get("ir_hash") if isinstance(value, dict) else None
     return None
 
 
@@ -297,7 +308,7 @@ async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str,
             raise
         running = False
     if running:
-        current = await running_ir_hash(handle)
+        current = await running_ir_hash(handle, client.data_converter)
         queue = description.task_queue
         elsewhere = f" on task queue {queue} (workers here poll {task_queue})" if queue != task_queue else ""
         if current and current != ir_hash and elsewhere:

@@ -1,0 +1,123 @@
+"""Stores past Temporal's 2 MB payload limit (DESIGN.md §7): a parent whose store is 5 MB
+loads, continues as new and upgrades with its state in External Storage — a directory
+(the embedded server's `.swfc/payloads`) and a real S3-compatible server (moto, started
+here, spoken to by the SDK's S3 driver) — and its token stays sealed in what was stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from runtime.client import connect, running_ir_hash
+from runtime.payloads import external_storage
+from runtime.sealing import seal
+from tests.helpers import compile_text, free_port, new_worker, unique
+from tests.runtime.util import eventually
+
+SPEC = """
+api hr {{ base "{url}" auth bearer timeout {timeout} retry 3 times backoff 1s .. 5s }}
+entity Group  {{ id string  name string  members [Member]  lead Member? }}
+entity Member {{ id string  name string  bio string }}
+workflow GroupWorkflow  manages Group  {{ source hr get "/groups/{{id}}"  child lead -> MemberWorkflow {{ autostart }} }}
+workflow MemberWorkflow manages Member {{ source hr get "/members/{{id}}" }}
+"""
+MEMBERS, BIO = 2500, 2000  # 2,500 records of 2 KB: a 5 MB store
+TOKEN = "hr-token-" + unique("s")
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """A moto S3 server on a free loopback port, with a bucket; AWS settings the usual way."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    patch = pytest.MonkeyPatch()
+    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+                        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}.items():
+        patch.setenv(name, value)
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="swfc-payloads")
+    try:
+        yield boto3.client("s3")
+    finally:
+        patch.undo()
+        server.stop()
+
+
+def _serve_group(api, gid: str) -> None:
+    members = [{"id": f"{gid}-m{i:04}", "name": f"member {i}", "bio": "x" * BIO} for i in range(MEMBERS)]
+    api.set_entity(f"/groups/{gid}", {"id": gid, "name": "big", "members": members, "lead": f"{gid}-m0000"})
+    api.set_entity(f"/members/{gid}-m0000", members[0])
+    api.require_auth("/", TOKEN)
+
+
+async def _big_parent_continues_as_new_and_upgrades(env, http_api, tmp_path: Path, store: str) -> None:
+    gid = unique("g")
+    _serve_group(http_api, gid)
+    ir = compile_text(SPEC.format(url=http_api.url, timeout="10s"), tmp_path, "v1.swf")
+    edited = compile_text(SPEC.format(url=http_api.url, timeout="11s"), tmp_path, "v2.swf")
+    address = env.client.service_client.config.target_host
+    client = await connect(address, payload_store=store)
+    root = f"Group-{gid}"
+    async with new_worker(client, edited, also=[ir]) as worker:
+        handle = await client.start_workflow(
+            "GroupWorkflow", {"ir_hash": ir["hash"], "entity_id": gid, "tokens": {"hr": seal("hr", TOKEN)},
+                              "api_bases": {}, "history_limit": 5, "carried": None},
+            id=root, task_queue=worker.task_queue)
+        first_run = handle.result_run_id
+
+        async def continued_as_new_with_its_store():
+            description = await client.get_workflow_handle(root).describe()
+            assert description.run_id != first_run
+            state = await client.get_workflow_handle(root).query("state")
+            assert state["tables"]["Member"] == MEMBERS and state["loaded"] and state["paged"]
+
+        await eventually(continued_as_new_with_its_store, timeout=120)
+        await client.get_workflow_handle(root).execute_update(
+            "upgrade", {"ir_hash": edited["hash"], "tokens": {"hr": seal("hr", TOKEN)}})
+
+        async def upgraded_and_reloaded():
+            latest = client.get_workflow_handle(root)
+            assert await running_ir_hash(latest, client.data_converter) == edited["hash"]
+            status = await latest.query("status")
+            assert status["status"] == "running" and status["loaded"], status
+            page = await latest.query("state", {"table": "Member", "offset": 2400, "limit": 1000})
+            assert len(page["records"]) == 100 and page["records"][f"{gid}-m2400"]["bio"] == "x" * BIO
+
+        await eventually(upgraded_and_reloaded, timeout=120)
+        await asyncio.gather(client.get_workflow_handle(root).cancel(),
+                             client.get_workflow_handle(f"Member-{gid}-m0000").cancel())
+
+
+def _no_plain_token(blobs: list[bytes]) -> None:
+    assert blobs and all(TOKEN.encode() not in blob for blob in blobs)
+    assert any(b'"sealed"' in blob for blob in blobs)  # the sealed token went there, sealed
+
+
+async def test_a_5mb_parent_with_a_directory_store(env, http_api, tmp_path):
+    store = tmp_path / "payloads"
+    await _big_parent_continues_as_new_and_upgrades(env, http_api, tmp_path, str(store))
+    blobs = [p.read_bytes() for p in store.iterdir()]
+    assert sum(map(len, blobs)) > 2 * 5_000_000  # the loads and the carried states, twice each
+    _no_plain_token(blobs)
+
+
+async def test_a_5mb_parent_with_an_s3_store(env, http_api, tmp_path, s3_server):
+    await _big_parent_continues_as_new_and_upgrades(env, http_api, tmp_path, "s3://swfc-payloads/deploy-1")
+    keys = [o["Key"] for o in s3_server.list_objects_v2(Bucket="swfc-payloads")["Contents"]]
+    assert keys and all(k.startswith("deploy-1/v0/") for k in keys)
+    _no_plain_token([s3_server.get_object(Bucket="swfc-payloads", Key=k)["Body"].read() for k in keys])
+
+
+def test_no_location_means_no_external_storage_and_s3_needs_a_bucket():
+    assert external_storage(None) is None
+    from runtime.payloads import PayloadStoreError
+
+    with pytest.raises(PayloadStoreError):
+        external_storage("s3://")
