@@ -1,15 +1,14 @@
 """The interpreter behind `StatefulWorkflow`: the cycle of DESIGN.md §4 for one workflow.
 
-Stage: runs inside the Temporal worker, in the workflow sandbox, for every workflow type of
-every registration. Takes the input of docs/runtime.md (the `ir_hash` picks the
-registration from `runtime.registry`); keeps all state in one `WorkflowState`; runs the
+Stage: runs inside the Temporal worker, for every workflow type of every registration
+(outside the SDK's sandbox: see runtime.workflow). Takes the input of docs/runtime.md (the
+`ir_hash` picks the registration from `runtime.registry`); keeps all state in one `WorkflowState`; runs the
 cycle: wait for a reason → load (activity) → merge → manage children → notify subscribers
 → continue-as-new.
 
-Why not in `runtime/workflow.py`: the sandbox re-imports the module that defines a workflow
-class for every run it starts (about 65 KB and a few ms each). That module is a thin shell;
-this one is imported through `imports_passed_through()`, once per worker, like the pure
-helpers it uses. That is also how the sandbox sees the registry the worker filled.
+Why not in `runtime/workflow.py`: that module is a thin shell, so that should the workflow
+go back into the sandbox (which re-imports the module that defines a workflow class for
+every run) this one is still imported once per worker, through `imports_passed_through()`.
 
 Determinism: no I/O, clock or randomness but Temporal's (`workflow.now()`, timers, activities):
 code here is not checked by the sandbox's import restrictions, so it must keep to that by
