@@ -6,7 +6,6 @@ here, spoken to by the SDK's S3 driver) — and its token stays sealed in what w
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,8 @@ import pytest
 from runtime.client import connect, running_ir_hash
 from runtime.payloads import external_storage
 from runtime.sealing import seal
-from tests.helpers import compile_text, free_port, new_worker, unique
-from tests.runtime.util import eventually
+from tests.helpers import assert_eventually, compile_text, free_port, new_worker, unique
+
 
 SPEC = """
 api hr {{ base "{url}" auth bearer timeout {timeout} retry 3 times backoff 1s .. 5s }}
@@ -78,7 +77,7 @@ async def _big_parent_continues_as_new_and_upgrades(env, http_api, tmp_path: Pat
             state = await client.get_workflow_handle(root).query("state")
             assert state["tables"]["Member"] == MEMBERS and state["loaded"] and state["paged"]
 
-        await eventually(continued_as_new_with_its_store, timeout=120)
+        await assert_eventually(continued_as_new_with_its_store, timeout=120)
         await client.get_workflow_handle(root).execute_update(
             "upgrade", {"ir_hash": edited["hash"], "tokens": {"hr": seal("hr", TOKEN)}})
 
@@ -90,7 +89,7 @@ async def _big_parent_continues_as_new_and_upgrades(env, http_api, tmp_path: Pat
             page = await latest.query("state", {"table": "Member", "offset": 2400, "limit": 1000})
             assert len(page["records"]) == 100 and page["records"][f"{gid}-m2400"]["bio"] == "x" * BIO
 
-        await eventually(upgraded_and_reloaded, timeout=120)
+        await assert_eventually(upgraded_and_reloaded, timeout=120)
         await asyncio.gather(client.get_workflow_handle(root).cancel(),
                              client.get_workflow_handle(f"Member-{gid}-m0000").cancel())
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import runtime.interpreter
-from tests.helpers import new_worker, unique
+from tests.helpers import assert_eventually, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import eventually, start_root, tree
+from tests.runtime.util import start_root, tree
 
 
 async def _settled(client, root: str, count: int) -> None:
@@ -18,7 +18,7 @@ async def _settled(client, root: str, count: int) -> None:
         assert len(t) == count and all(s["loaded"] for s in t.values()), {w: s["status"] for w, s in t.items()}
         assert t[root]["status"] == "running"
 
-    await eventually(check, timeout=90)
+    await assert_eventually(check, timeout=90)
 
 
 async def test_an_eviction_is_not_a_deletion(client, http_api, monkeypatch):
@@ -73,4 +73,4 @@ async def test_a_first_round_of_many_children_starts_them_in_bounded_batches(cli
             page = await client.get_workflow_handle(root).query("state", {"table": "Listing", "limit": 4})
             assert (page["total"], len(page["records"]), page["next_offset"]) == (10, 4, 4)
 
-        await eventually(paged)
+        await assert_eventually(paged, timeout=30)
