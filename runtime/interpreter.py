@@ -2,9 +2,9 @@
 
 Stage: runs inside the Temporal worker, for every workflow type of every registration
 (outside the SDK's sandbox: see runtime.workflow). Takes the input of docs/runtime.md (the
-`ir_hash` picks the registration from `runtime.registry`); keeps all state in one `WorkflowState`; runs the
-cycle: wait for a reason → load (activity) → merge → manage children → notify subscribers
-→ continue-as-new.
+`ir_hash` picks the registration from `runtime.registry`); keeps all state in one
+`WorkflowState`; runs the cycle: wait for a reason → load (activity) → merge → manage
+children → notify subscribers → continue-as-new.
 
 Why not in `runtime/workflow.py`: that module is a thin shell, so that should the workflow
 go back into the sandbox (which re-imports the module that defines a workflow class for
