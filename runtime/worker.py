@@ -26,6 +26,7 @@ from runtime.delivery import deliver_effects
 from runtime.routes import Routes, http_client
 from runtime.sealing import load_key
 from runtime.workflow import StatefulWorkflow
+MAX_CACHED_WORKFLOWS = 12_000  # a 1 + 10,000 hierarchy and room (DESIGN.md §7)
 
 
 class SwfcWorker(Worker):
@@ -72,6 +73,7 @@ def build_worker(
     proxy: ProxyChoice | None = None,
     max_concurrent_activities: int = 50,
     max_concurrent_workflow_tasks: int | None = None,
+    max_cached_workflows: int = MAX_CACHED_WORKFLOWS,
     unknown_ir_grace_s: float = registry.DEFAULT_UNKNOWN_IR_GRACE_S,
     **worker_kwargs: Any,
 ) -> SwfcWorker:
@@ -93,6 +95,10 @@ def build_worker(
             so when a few hundred workflows wake together (a refresh, a rotation) each takes
             seconds of wall time and trips the 2 s deadlock detector: failed workflow tasks
             that retry into the same crowd. A few at a time do the same work sooner.
+        max_cached_workflows: runs kept in memory between their workflow tasks (default
+            `MAX_CACHED_WORKFLOWS`, the SDK's is 1,000). A hierarchy larger than the cache
+            keeps evicting and replaying its workflows, a parent of thousands of children
+            in the middle of its rounds (its local activities cancelled, the round redone).
         unknown_ir_grace_s: how long a new workflow on `task_queue` whose registration this
             worker lacks fails its task (for a worker that holds it to take it, e.g. during
             a rolling deploy) before it fails for good, saying so.
@@ -126,6 +132,7 @@ def build_worker(
         activities=[activities.load_entity, deliver_effects],
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=slots,
+        max_cached_workflows=max_cached_workflows,
         workflow_task_executor=ThreadPoolExecutor(max_workers=slots, thread_name_prefix="swfc_workflow_"),
         **worker_kwargs,
     )
