@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -175,6 +176,7 @@ async def live_view(fetch: Callable[[], Awaitable[list[dict]]],
     if not out.is_terminal:
         last = None
         while True:
+            started = time.monotonic()
             trees = await fetch()
             if trees != last:
                 view = render(trees)
@@ -184,10 +186,16 @@ async def live_view(fetch: Callable[[], Awaitable[list[dict]]],
                     out.print(view)
                 sys.stdout.flush()
                 last = trees
-            await asyncio.sleep(1)
+            await _pause(started)
     with Live(console=out, refresh_per_second=4) as live:
         while True:
-            trees = await fetch()
-            view = render(trees)
+            started = time.monotonic()
+            view = render(await fetch())
             live.update(Group(Text(view) if isinstance(view, str) else view, hint))
-            await asyncio.sleep(1)
+            await _pause(started)
+
+
+async def _pause(started: float) -> None:
+    """Wait as long as the last fetch took, at least 1 s: the walk of a 10,000-workflow tree
+    queries every workflow, and a live view should not keep the workers busy answering."""
+    await asyncio.sleep(max(1.0, time.monotonic() - started))
