@@ -12,7 +12,7 @@ import pytest
 
 from runtime.client import connect, running_ir_hash
 from runtime.payloads import external_storage
-from runtime.sealing import seal
+from runtime.sealing import deployment, seal
 from tests.helpers import assert_eventually, compile_text, free_port, new_worker, unique
 
 
@@ -65,8 +65,9 @@ async def _big_parent_continues_as_new_and_upgrades(env, http_api, tmp_path: Pat
     client = await connect(address, payload_store=store)
     root = f"Group-{gid}"
     async with new_worker(client, edited, also=[ir]) as worker:
+        sealed = seal("hr", TOKEN, deployment=deployment(client.namespace, worker.task_queue))
         handle = await client.start_workflow(
-            "GroupWorkflow", {"ir_hash": ir["hash"], "entity_id": gid, "tokens": {"hr": seal("hr", TOKEN)},
+            "GroupWorkflow", {"ir_hash": ir["hash"], "entity_id": gid, "tokens": {"hr": sealed},
                               "api_bases": {}, "history_limit": 5, "carried": None},
             id=root, task_queue=worker.task_queue)
         first_run = handle.result_run_id
@@ -79,7 +80,7 @@ async def _big_parent_continues_as_new_and_upgrades(env, http_api, tmp_path: Pat
 
         await assert_eventually(continued_as_new_with_its_store, timeout=120)
         await client.get_workflow_handle(root).execute_update(
-            "upgrade", {"ir_hash": edited["hash"], "tokens": {"hr": seal("hr", TOKEN)}})
+            "upgrade", {"ir_hash": edited["hash"], "tokens": {"hr": sealed}})
 
         async def upgraded_and_reloaded():
             latest = client.get_workflow_handle(root)
