@@ -91,7 +91,7 @@ def test_the_summary_counts_by_type_and_status_and_lists_what_needs_attention() 
 
 def test_a_workflow_running_with_a_refused_signal_needs_attention() -> None:
     text = _text(hierarchy([TREE], tree=False))
-    assert "needs attention: 2" in text and "Listing-l2" in text and "Listing-l1" not in text
+    assert "needs attention: 3" in text and "Listing-l2" in text and "Listing-l4" in text and "Listing-l1" not in text
 
 
 def test_status_filter_lists_only_workflows_with_that_status() -> None:
