@@ -1,7 +1,8 @@
 """Semantic checks: everything of DESIGN.md §2 that is neither a name nor a token route.
 
 Stage: after `resolve`. Takes the `Symbols`; reports SWF013/014, SWF030-035, SWF040-045,
-SWF048/049, SWF050, SWF064 and the SWF081/082 warnings. Names that did not resolve are skipped (resolve
+SWF048/049, SWF050, SWF064 and the SWF081/082 warnings; the checks of language v2's templates,
+collections and `with` values (SWF032, SWF036-039, SWF051) are `compiler.check_v2`'s. Names that did not resolve are skipped (resolve
 already reported them), so one mistake gives one finding.
 """
 
@@ -11,6 +12,7 @@ from dsl import ast
 from dsl.diagnostics import Collector, Note
 
 from compiler import values
+from compiler.check_v2 import V2Checks, base_default
 from compiler.resolve import (ApiView, ChildView, DeployView, EntityView, Symbols, WorkflowView,
                               suggest)
 
@@ -18,7 +20,7 @@ KEY_TYPES = ("string", "integer")
 HEADER_CHARS = set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-class Checker:
+class Checker(V2Checks):
     """Walks the symbol table with `visit_<View>` methods, one per kind of declaration."""
 
     def __init__(self, symbols: Symbols, diags: Collector):
@@ -178,12 +180,12 @@ class Checker:
             self.diags.add("SWF034", f"unsupported method `{src.method.value}`: a source "
                            "loads data with `get`", src.method.span)
         path = src.path.value
-        names = values.placeholders(path)
-        if not path.startswith("/") or names is None or any(c.isspace() for c in path):
+        if not values.template_start_ok(path):
             self.diags.add("SWF034", f"bad source path `{path}`: expected a URL path such as "
-                           "\"/users/{id}\"", src.path.span)
-        elif entity is not None:
-            self.placeholders(src.path, names, entity)
+                           "\"/users/{id}\", a URL variable such as \"{+url}\" or an "
+                           "http(s) URL", src.path.span)
+        else:
+            self.template(src.path, src.api, entity, malformed="SWF034")
         self.query_token_clash(src.path, self.s.apis.get(src.api.value))
         self.duration(src.every)
 
@@ -196,17 +198,6 @@ class Checker:
                        f"`auth query` fills with the {api.decl.name.value} token", path.span,
                        notes=(Note("the token's parameter is named here", auth.query.span),),
                        hint="remove it from the URL: the token is added to every request")
-
-    def placeholders(self, path: ast.Str, names: list[str], entity: EntityView) -> None:
-        for name in names:
-            f = entity.fields.get(name)
-            if f is None:
-                self.diags.add("SWF032", f"`{{{name}}}` is not a field of entity "
-                               f"`{entity.decl.name.value}`", path.span,
-                               hint=suggest(name, entity.fields))
-            elif f.type.is_list:
-                self.diags.add("SWF032", f"`{{{name}}}` is a list and cannot be part of a URL",
-                               path.span)
 
     def select(self, wf: WorkflowView) -> None:
         stmt = wf.select
@@ -229,6 +220,10 @@ class Checker:
         f = entity.fields.get(stmt.field.value) if entity else None
         if f is not None:
             self.relation(stmt, entity, f)
+        if child.collection is not None:
+            self.collection(child, entity, f)
+        else:
+            self.without_from(child)
 
     def selector(self, sel: ast.Str, entity: EntityView | None) -> None:
         """`*`, `**`, or a dotted path whose first segment is a field of the child's entity."""
@@ -270,6 +265,12 @@ class Checker:
             if not values.ENV_RE.match(tok.env_var.value):
                 self.diags.add("SWF050", f"`{tok.env_var.value}` is not an environment "
                                "variable name", tok.env_var.span)
+        wf = self.s.workflows.get(dep.decl.workflow.value)
+        entity = self.s.entities.get(wf.decl.entity.value) if wf else None
+        if entity is not None:
+            for value in dep.values.values():
+                self.with_value(value, entity)
+            self.root_templates(dep, wf, entity)
 
     def deploy_duplicates(self) -> None:
         seen: dict[str, DeployView] = {}
@@ -298,7 +299,7 @@ class Checker:
     # --------------------------------------------------------------- unused
 
     def unused(self) -> None:
-        used_apis = {wf.source.api.value for wf in self.s.workflows.values() if wf.source}
+        used_apis = {api.value for wf in self.s.workflows.values() for api in wf.api_uses()}
         for name, api in self.s.apis.items():
             if name not in used_apis:
                 self.diags.add("SWF081", f"api `{name}` is never used by a `source`",
@@ -310,16 +311,6 @@ class Checker:
             if name not in used:
                 self.diags.add("SWF081", f"entity `{name}` is never managed or related to",
                                ent.decl.name.span)
-
-
-def base_default(api: ApiView) -> str | None:
-    """The api's base URL as written, or env(...)'s default; None when there is none."""
-    if api.base is None:
-        return None
-    value = api.base.value
-    if isinstance(value, ast.EnvValue):
-        return value.default.value if value.default is not None else None
-    return value.value
 
 
 def workflow_id(symbols: Symbols, dep: DeployView) -> str | None:

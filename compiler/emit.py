@@ -13,11 +13,12 @@ from dsl import ast
 
 from compiler import values
 from compiler.check import base_default, workflow_id
-from compiler.resolve import PRIMITIVES, ApiView, EntityView, Symbols, WorkflowView
+from compiler.resolve import PRIMITIVES, ApiView, ChildView, EntityView, Symbols, WorkflowView
 from compiler.routing import Routes
 from rules.ir import ir_hash
 
 DEFAULT_TIMEOUT_MS = 10_000
+DEFAULT_MAX_PAGES = 1000
 DEFAULT_RETRY = {"max_attempts": 3, "initial_interval_ms": 1000, "max_interval_ms": 30_000}
 RELATION_VALUE = {"anyOf": [{"type": ["string", "integer"]}, {"type": "object"}]}
 SCALAR_SCHEMA = {
@@ -70,7 +71,9 @@ def emit_retry(stmt: ast.RetryStmt | None) -> dict:
             "max_interval_ms": hi or max(lo or 0, DEFAULT_RETRY["max_interval_ms"])}
 
 
-def emit_entity(ent: EntityView) -> dict:
+def emit_entity(ent: EntityView, collections: set[str]) -> dict:
+    """An entity's fields and record schema; the relations in `collections` are filled
+    from their own list endpoints, so the schema of a record body leaves them out."""
     fields = {}
     properties = {}
     required = []
@@ -78,7 +81,9 @@ def emit_entity(ent: EntityView) -> dict:
         t = f.type
         kind = "scalar" if t.name.value in PRIMITIVES else "relation"
         fields[name] = {"kind": kind, "type": t.name.value, "list": t.is_list,
-                        "optional": t.optional}
+                        "optional": t.optional, "collection": name in collections}
+        if name in collections:
+            continue
         properties[name] = field_schema(t, kind)
         if not t.optional:
             required.append(name)
@@ -121,6 +126,7 @@ def emit_workflow(wf: WorkflowView, symbols: Symbols, routes: Routes) -> dict:
             "subscribe": [s.selector.value for s in child.subscribe],
             "tokens": list(routes.needs[target.name]),
             "stops_recursion": (wf.name, i) in routes.stops,
+            "collection": emit_collection(child, wf),
         })
     return {"entity": wf.decl.entity.value, "source": emit_source(wf),
             "token": "none" if wf.token_none else "inherit",
@@ -132,15 +138,62 @@ def emit_source(wf: WorkflowView) -> dict | None:
     if src is None:
         return None
     return {"api": src.api.value, "method": "GET", "path": src.path.value,
-            "placeholders": values.placeholders(src.path.value),
+            "placeholders": values.template_names(src.path.value)[0],
             "every_ms": values.duration_ms(src.every.text) if src.every else None,
             "select": values.dotted(wf.select.path.value) if wf.select else None}
 
 
+def emit_collection(child: ChildView, parent: WorkflowView) -> dict | None:
+    """A child edge's `from` (docs/ir.md "Collections"); `every` defaults to the parent's."""
+    src = child.collection
+    if src is None:
+        return None
+    if child.every is not None:
+        every = values.duration_ms(child.every.duration.text)
+    else:
+        every = values.duration_ms(parent.source.every.text) \
+            if parent.source is not None and parent.source.every else None
+    return {"api": src.api.value, "method": "GET", "template": src.template.value,
+            "variables": values.template_names(src.template.value)[0],
+            "select": values.dotted(child.select.path.value) if child.select else None,
+            "paginate": emit_paginate(child.paginate),
+            "every_ms": every,
+            "max_pages": child.max_pages.count.value if child.max_pages else DEFAULT_MAX_PAGES}
+
+
+def emit_paginate(p: ast.PaginateOpt | None) -> dict | None:
+    """`param` is a query parameter (page, offset, and cursor's `as`); `path` a body path
+    (cursor, next); `total` the body path of an item count (offset)."""
+    if p is None:
+        return None
+    query = p.as_param if p.style == "cursor" else p.param if p.style in ("page", "offset") else None
+    path = p.param if p.style in ("cursor", "next") else None
+    return {"style": p.style,
+            "param": query.value if query else None,
+            "path": values.dotted(path.value) if path else None,
+            "size_param": p.size_param.value if p.size_param else None,
+            "size": p.size.value if p.size else None,
+            "total": values.dotted(p.total.value) if p.total else None}
+
+
 def emit_deploy(dep, symbols: Symbols) -> dict:
+    wf = symbols.workflows[dep.decl.workflow.value]
+    fields = symbols.entities[wf.decl.entity.value].fields
     return {"workflow": dep.decl.workflow.value, "id": dep.decl.entity_id.value,
             "workflow_id": workflow_id(symbols, dep),
-            "tokens": {api: {"env": tok.env_var.value} for api, tok in dep.tokens.items()}}
+            "tokens": {api: {"env": tok.env_var.value} for api, tok in dep.tokens.items()},
+            "with": {name: values.typed_value(v.value.value, fields[name].type.name.value)
+                     for name, v in dep.values.items()}}
+
+
+def collection_fields(symbols: Symbols) -> dict[str, set[str]]:
+    """`{entity: relations filled by a collection}` (one workflow manages an entity)."""
+    out: dict[str, set[str]] = {}
+    for wf in symbols.workflows.values():
+        for child in wf.children:
+            if child.collection is not None:
+                out.setdefault(wf.decl.entity.value, set()).add(child.stmt.field.value)
+    return out
 
 
 def emit(symbols: Symbols, routes: Routes) -> dict:
@@ -152,10 +205,12 @@ def emit(symbols: Symbols, routes: Routes) -> dict:
     Returns:
         the IR as a JSON-ready dict.
     """
+    collections = collection_fields(symbols)
     ir = {
         "swf_ir": 1,
         "apis": {n: emit_api(a) for n, a in symbols.apis.items()},
-        "entities": {n: emit_entity(e) for n, e in symbols.entities.items()},
+        "entities": {n: emit_entity(e, collections.get(n, set()))
+                     for n, e in symbols.entities.items()},
         "workflows": {n: emit_workflow(w, symbols, routes) for n, w in symbols.workflows.items()},
         "deployments": [emit_deploy(d, symbols) for d in symbols.deploys],
     }

@@ -2,7 +2,7 @@
 
 Stage: a view of the IR (after `emit`). Takes the IR dict; gives Mermaid text. Nodes are
 workflows (with their entity, source and `token none`), edges are child relations labelled
-with the field and the tokens that travel down them; deployments are extra root nodes.
+with the field, the list endpoint of a collection, and the tokens that travel down them; deployments are extra root nodes.
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ def workflow_node(name: str, wf: dict) -> str:
 
 def child_edge(parent: str, child: dict) -> str:
     parts = [child["field"] + ("[]" if child["many"] else "")]
+    col = child.get("collection")
+    if col is not None:
+        pages = f", paginate {col['paginate']['style']}" if col["paginate"] else ""
+        every = f" every {duration(col['every_ms'])}" if col["every_ms"] else ""
+        parts.append(f"from {col['api']} GET {col['template']}{pages}{every}")
     if child["tokens"]:
         parts.append("tokens: " + ", ".join(child["tokens"]))
     if child["stops_recursion"]:

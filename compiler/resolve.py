@@ -47,12 +47,19 @@ class EntityView:
 
 @dataclass
 class ChildView:
-    """A child edge and its options; `autostart`/`cancel` are the option nodes or None."""
+    """A child edge and its options; `autostart`/`cancel` are the option nodes or None.
+    `collection` is the `from` option of a relation filled from a list endpoint, with its
+    `select`, `paginate`, `every` and `max_pages` (each the option node or None)."""
 
     stmt: ast.ChildStmt
     autostart: ast.AutostartOpt | None = None
     cancel: ast.CancelOnDeleteOpt | None = None
     subscribe: list[ast.SubscribeOpt] = field(default_factory=list)
+    collection: ast.FromOpt | None = None
+    select: ast.SelectStmt | None = None
+    paginate: ast.PaginateOpt | None = None
+    every: ast.EveryOpt | None = None
+    max_pages: ast.MaxPagesOpt | None = None
 
 
 @dataclass
@@ -73,13 +80,19 @@ class WorkflowView:
     def token_none(self) -> bool:
         return self.token is not None and self.token.mode == "none"
 
+    def api_uses(self) -> list[ast.Name]:
+        """Every api this workflow itself requests: its source's, then its collections'."""
+        uses = [self.source.api] if self.source is not None else []
+        return uses + [c.collection.api for c in self.children if c.collection is not None]
+
 
 @dataclass
 class DeployView:
-    """A deploy block and its tokens by api name."""
+    """A deploy block, its tokens by api name and its `with` values by field name."""
 
     decl: ast.Deploy
     tokens: dict[str, ast.DeployToken] = field(default_factory=dict)
+    values: dict[str, ast.DeployWith] = field(default_factory=dict)
 
 
 @dataclass
@@ -108,7 +121,10 @@ API_STMTS = {ast.BaseStmt: "base", ast.AuthStmt: "auth", ast.AllowStmt: "allow",
              ast.TimeoutStmt: "timeout", ast.RetryStmt: "retry", ast.RateStmt: "rate"}
 WORKFLOW_STMTS = {ast.SourceStmt: "source", ast.SelectStmt: "select", ast.TokenStmt: "token"}
 CHILD_OPTS = {ast.AutostartOpt: ("autostart", "autostart"),
-              ast.CancelOnDeleteOpt: ("cancel", "cancel on delete")}
+              ast.CancelOnDeleteOpt: ("cancel", "cancel on delete"),
+              ast.FromOpt: ("collection", "from"), ast.SelectStmt: ("select", "select"),
+              ast.PaginateOpt: ("paginate", "paginate"), ast.EveryOpt: ("every", "every"),
+              ast.MaxPagesOpt: ("max_pages", "max ... pages")}
 
 
 class Declarer:
@@ -202,6 +218,13 @@ class Declarer:
                                notes=first_here(view.tokens[name].api.span))
             else:
                 view.tokens[name] = tok
+        for value in decl.values:
+            name = value.field.value
+            if name in view.values:
+                self.diags.add("SWF012", f"`with {name}` is given twice", value.field.span,
+                               notes=first_here(view.values[name].field.span))
+            else:
+                view.values[name] = value
         self.symbols.deploys.append(view)
 
 
@@ -238,8 +261,9 @@ class Referencer:
         entity = self.s.entities.get(ent_name.value)
         if entity is None:
             self.unknown("SWF020", "entity", ent_name, self.s.entities)
-        if wf.source is not None and wf.source.api.value not in self.s.apis:
-            self.unknown("SWF022", "api", wf.source.api, self.s.apis)
+        for api in wf.api_uses():
+            if api.value not in self.s.apis:
+                self.unknown("SWF022", "api", api, self.s.apis)
         for child in wf.children:
             self.child(child.stmt, entity)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from dsl import ast
 from dsl.diagnostics import Collector, Note
 
 from compiler.resolve import Symbols, WorkflowView
@@ -43,14 +44,17 @@ class Graph:
                 if target in self.out:
                     self.out[name].append((i, target))
                     self.parents[target].append(name)
-        self.own = {name: self.own_need(wf) for name, wf in symbols.workflows.items()}
+        self.own = {name: self.own_needs(wf) for name, wf in symbols.workflows.items()}
 
-    def own_need(self, wf: WorkflowView) -> str | None:
-        """The api of `wf`'s source when that api has auth, else None."""
-        if wf.source is None:
-            return None
-        api = self.s.apis.get(wf.source.api.value)
-        return wf.source.api.value if api is not None and api.has_auth else None
+    def own_needs(self, wf: WorkflowView) -> dict[str, ast.Name]:
+        """The `auth` apis `wf` itself requests (its source, its collections), each with
+        where it is first used."""
+        needs: dict[str, ast.Name] = {}
+        for use in wf.api_uses():
+            api = self.s.apis.get(use.value)
+            if api is not None and api.has_auth:
+                needs.setdefault(use.value, use)
+        return needs
 
     def path_to_user(self, start: str, api: str) -> list[str]:
         """The shortest path from `start` to a workflow whose source uses `api`, through
@@ -59,7 +63,7 @@ class Graph:
         queue = deque([start])
         while queue:
             node = queue.popleft()
-            if self.own[node] == api:
+            if api in self.own[node]:
                 path = [node]
                 while prev[path[-1]] is not None:
                     path.append(prev[path[-1]])
@@ -101,8 +105,8 @@ class Router:
         at a `token none` workflow; it is reported instead)."""
         raw: dict[str, set[str]] = {w: set() for w in self.s.workflows}
         work = []
-        for name, api in self.g.own.items():
-            if api is not None:
+        for name, apis in self.g.own.items():
+            for api in apis:
                 raw[name].add(api)
                 work.append((name, api))
         while work:
@@ -122,10 +126,10 @@ class Router:
             self.diags.add(
                 "SWF060",
                 f"workflow `{wf.name}` is `token none`, but it needs a token for api "
-                f"`{api}`: {describe(path, api)}",
+                f"`{api}`: {describe(path, api, self.s)}",
                 wf.token.span,
-                notes=(Note(f"api `{api}` used here", user.source.api.span),) if user.source
-                else (),
+                notes=(Note(f"api `{api}` used here", self.g.own[user.name][api].span),)
+                if api in self.g.own[user.name] else (),
                 hint=f"remove `token none`, or stop `{path[-1]}` from using api `{api}`")
 
     def deploy(self, dep) -> None:
@@ -139,7 +143,7 @@ class Router:
                 self.diags.add(
                     "SWF061",
                     f"deployed root `{root.name}` needs a token for api `{api}` "
-                    f"({describe(path, api)}), but its deploy block gives none",
+                    f"({describe(path, api, self.s)}), but its deploy block gives none",
                     dep.decl.workflow.span,
                     hint=f'add `token {api} from env "{api.upper()}_TOKEN"` to the deploy block')
         for api, tok in dep.tokens.items():
@@ -163,14 +167,13 @@ class Router:
             if node not in seen:
                 seen.add(node)
                 queue.extend(t for _, t in self.g.out[node])
-        for name, api in self.g.own.items():
-            if api is not None and name not in seen:
-                src = self.s.workflows[name].source
+        for name, apis in self.g.own.items():
+            for api, use in apis.items() if name not in seen else ():
                 self.diags.add(
                     "SWF062",
                     f"workflow `{name}` uses api `{api}` (auth {self.s.apis[api].auth.scheme}), "
                     "but no deployed root reaches it, so it can never receive a token",
-                    src.api.span,
+                    use.span,
                     hint=f"deploy `{name}`, or make it a child of a deployed workflow")
 
     def cycles(self) -> None:
@@ -212,11 +215,14 @@ class Router:
             stmt.span)
 
 
-def describe(path: list[str], api: str) -> str:
-    """Why a workflow needs `api`'s token, for the message: its own source, or a path."""
+def describe(path: list[str], api: str, symbols: Symbols) -> str:
+    """Why a workflow needs `api`'s token, for the message: its own source or collection, or
+    a path to one."""
+    user = symbols.workflows[path[-1]]
+    what = "source" if user.source is not None and user.source.api.value == api else "collection"
     if len(path) == 1:
-        return f"its own source uses api `{api}`"
-    return f"{' -> '.join(path)}, and `{path[-1]}`'s source uses api `{api}`"
+        return f"its own {what} uses api `{api}`"
+    return f"{' -> '.join(path)}, and `{path[-1]}`'s {what} uses api `{api}`"
 
 
 def route(symbols: Symbols, diags: Collector) -> Routes:

@@ -20,6 +20,10 @@ DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z][A-Za-z0-9_]*|)\Z")
 ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 ORIGIN_RE = re.compile(r"([^\s/:@]+):(\d{1,5})\Z")
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+# RFC 6570 level 4: an optional operator, then varspecs `name[.name...]` with a `:N`
+# prefix or `*` explode modifier. Names are field paths, so no percent-encoded names.
+TEMPLATE_OPERATORS = "+#./;?&"
+VARSPEC_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?::[1-9][0-9]{0,3}|\*)?\Z")
 
 
 RATE_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000}
@@ -158,13 +162,52 @@ def parse_origin(text: str, default_port: int) -> str | None:
     return f"{m.group(1).lower()}:{int(m.group(2))}"
 
 
-def placeholders(path: str) -> list[str] | None:
-    """Field names in `{braces}` in order; None when braces do not pair up."""
-    names = PLACEHOLDER_RE.findall(path)
-    rest = PLACEHOLDER_RE.sub("", path)
+UNPAIRED = "its braces do not pair up"
+SPACES = "a URL template cannot contain spaces"
+NOT_A_NAME = "`{{{}}}` is not a field name"
+TEMPLATE_SHAPE_PROBLEMS = (UNPAIRED, SPACES)
+IDENT_CHARS = re.compile(r"[A-Za-z0-9_.$-]*\Z")  # what v1 read as a (wrong) field name
+
+
+def template_names(template: str) -> tuple[list[str], str | None]:
+    """The variable names of an RFC 6570 URL template, in order without repeats (dotted
+    names such as `owner.login` whole), and why the template is malformed (or None)."""
+    rest = PLACEHOLDER_RE.sub("", template)
     if "{" in rest or "}" in rest:
+        return [], UNPAIRED
+    if any(c.isspace() for c in template):
+        return [], SPACES
+    names: dict[str, None] = {}
+    for expression in PLACEHOLDER_RE.findall(template):
+        operator = expression[:1] if expression[:1] and expression[0] in TEMPLATE_OPERATORS else ""
+        body = expression[len(operator):]
+        for spec in body.split(","):
+            m = VARSPEC_RE.match(spec)
+            if m is None and not operator and IDENT_CHARS.match(spec):
+                return [], NOT_A_NAME.format(expression)
+            if m is None:
+                return [], (f"`{{{expression}}}` is not a template expression such as `{{name}}`, "
+                            "`{+url}` or `{owner.login}`")
+            names.setdefault(m.group(1), None)
+    return list(names), None
+
+
+def template_origin(template: str) -> str | None:
+    """The origin of a template that is an absolute URL up to its host (`https://h/{x}`),
+    or None when it is a path or its host comes from a variable (`{+url}/x`)."""
+    if not template.startswith(("http://", "https://")):
         return None
-    return names
+    literal = template.split("{", 1)[0]
+    host_end = literal.find("/", literal.index("//") + 2)
+    if host_end < 0 and "{" in template:
+        return None  # the host itself is (partly) a variable
+    return url_origin(literal[:host_end] if host_end >= 0 else literal)
+
+
+def template_start_ok(template: str) -> bool:
+    """A URL template is a path (`/...`), a variable holding a URL (`{+url}...`), or an
+    absolute http(s) URL."""
+    return template.startswith(("/", "{+", "http://", "https://"))
 
 
 def dotted(path: str, *, star: bool = False) -> list[str] | None:
@@ -181,3 +224,27 @@ def dotted(path: str, *, star: bool = False) -> list[str] | None:
         if "*" in seg:
             return None
     return segments
+
+
+def typed_value(text: str, type_name: str):
+    """A `with` value written as text, as the JSON value of a field of `type_name`
+    (`"42"` -> 42 for an integer); None when it is not one."""
+    if type_name == "string":
+        return text
+    if type_name == "datetime":
+        from datetime import datetime
+
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return text
+    if type_name == "boolean":
+        return {"true": True, "false": False}.get(text)
+    if type_name == "integer":
+        return int(text) if re.fullmatch(r"-?[0-9]{1,18}", text) else None
+    if type_name == "number":
+        if not re.fullmatch(r"-?[0-9]{1,18}(\.[0-9]{1,18})?", text):
+            return None
+        return int(text) if "." not in text else float(text)
+    return None

@@ -226,7 +226,54 @@ class SubscribeOpt:
     span: Span
 
 
-ChildOpt = Union[AutostartOpt, CancelOnDeleteOpt, SubscribeOpt]
+@dataclass(frozen=True, slots=True)
+class FromOpt:
+    """`from API METHOD "TEMPLATE"` inside a child block: the relation is a collection,
+    filled from this list endpoint; the template names fields of the *parent's* entity."""
+
+    api: Name
+    method: Name
+    template: Str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class PaginateOpt:
+    """`paginate STYLE ...` inside a child block (DESIGN.md §6 "Pagination").
+
+    `style` is link | page | cursor | next | offset. `param`: the page or offset query
+    parameter (page, offset), or the body path of the cursor (cursor) or next URL (next);
+    `as_param`: the query parameter a cursor is sent as; `size_param`/`size`: the page-size
+    query parameter and its value (page, offset); `total`: the body path of the item count
+    (offset). Fields a style does not take are None."""
+
+    style: Literal["link", "page", "cursor", "next", "offset"]
+    param: Str | None
+    as_param: Str | None
+    size_param: Str | None
+    size: Integer | None
+    total: Str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class EveryOpt:
+    """`every DURATION` inside a child block: how often the collection is listed again."""
+
+    duration: Duration
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPagesOpt:
+    """`max N pages` inside a child block: the most pages one listing reads."""
+
+    count: Integer
+    span: Span
+
+
+ChildOpt = Union[AutostartOpt, CancelOnDeleteOpt, SubscribeOpt, FromOpt, SelectStmt, PaginateOpt,
+                 EveryOpt, MaxPagesOpt]
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,13 +312,29 @@ class DeployToken:
 
 
 @dataclass(frozen=True, slots=True)
+class DeployWith:
+    """`with FIELD "value"` inside a deploy block: a field value the root's templates need
+    before its first load (besides its key)."""
+
+    field: Name
+    value: Str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class Deploy:
-    """`deploy WORKFLOW "ID" [{ tokens }]`: a root the CLI starts."""
+    """`deploy WORKFLOW "ID" [{ tokens and with values }]`: a root the CLI starts. `tokens`
+    and `values` keep their source order; `body` gives both in source order."""
 
     workflow: Name
     entity_id: Str
     tokens: tuple[DeployToken, ...]
     span: Span
+    values: tuple[DeployWith, ...] = ()
+
+    @property
+    def body(self) -> tuple[DeployToken | DeployWith, ...]:
+        return tuple(sorted((*self.tokens, *self.values), key=lambda s: (s.span.line, s.span.col)))
 
 
 @dataclass(frozen=True, slots=True)

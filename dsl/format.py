@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from dsl.api import parse
 from dsl.ast import (
     AllowStmt, Api, AuthStmt, AutostartOpt, BaseStmt, CancelOnDeleteOpt, ChildStmt, Deploy,
-    DeployToken, Entity, EnvValue, Field, Import, RateStmt, RetryStmt, SelectStmt, SourceStmt, Span,
-    Spec, Str, SubscribeOpt, TimeoutStmt, TokenStmt, TypeRef, Workflow,
+    DeployToken, DeployWith, Entity, EnvValue, EveryOpt, Field, FromOpt, Import, MaxPagesOpt,
+    PaginateOpt, RateStmt, RetryStmt, SelectStmt, SourceStmt, Span, Spec, Str, SubscribeOpt,
+    TimeoutStmt, TokenStmt, TypeRef, Workflow,
 )
 from dsl.comments import Comment, collect
 from dsl.diagnostics import CODES, Diagnostic
@@ -255,8 +256,9 @@ class _Printer:
             width = max((len(f.name.value) for f in body), default=0)
             return lambda f: f"{f.name.value:<{width}} {self.visit(f)}"
         if isinstance(node, Deploy):
-            width = max((len(t.api.value) for t in body), default=0)
-            return lambda t: f"token {t.api.value:<{width}} from env {_str(t.env_var)}"
+            width = max((len(t.api.value) for t in node.tokens), default=0)
+            return lambda t: (f"token {t.api.value:<{width}} from env {_str(t.env_var)}"
+                              if isinstance(t, DeployToken) else self.visit(t))
         return self.visit
 
     # ------------------------------------------------------------ statements' text
@@ -339,8 +341,32 @@ class _Printer:
     def visit_SubscribeOpt(self, n: SubscribeOpt) -> str:
         return f"subscribe update {_str(n.selector)}"
 
+    def visit_FromOpt(self, n: FromOpt) -> str:
+        return f"from {n.api.value} {n.method.value} {_str(n.template)}"
+
+    def visit_PaginateOpt(self, n: PaginateOpt) -> str:
+        words = ["paginate", n.style]
+        if n.param is not None:
+            words.append(_str(n.param))
+        if n.as_param is not None:
+            words += ["as", _str(n.as_param)]
+        if n.size_param is not None and n.size is not None:
+            words += ["size", _str(n.size_param), str(n.size.value)]
+        if n.total is not None:
+            words += ["total", _str(n.total)]
+        return " ".join(words)
+
+    def visit_EveryOpt(self, n: EveryOpt) -> str:
+        return f"every {n.duration.text}"
+
+    def visit_MaxPagesOpt(self, n: MaxPagesOpt) -> str:
+        return f"max {n.count.value} pages"
+
     def visit_DeployToken(self, n: DeployToken) -> str:
         return f"token {n.api.value} from env {_str(n.env_var)}"
+
+    def visit_DeployWith(self, n: DeployWith) -> str:
+        return f"with {n.field.value} {_str(n.value)}"
 
 
 _API_WORD = {BaseStmt: "base", AuthStmt: "auth", AllowStmt: "allow", TimeoutStmt: "timeout",
@@ -350,7 +376,7 @@ _API_WORD = {BaseStmt: "base", AuthStmt: "auth", AllowStmt: "allow", TimeoutStmt
 _HEADER_END = {Api: lambda n: n.name, Entity: lambda n: n.name, Workflow: lambda n: n.entity,
                Deploy: lambda n: n.entity_id, ChildStmt: lambda n: n.workflow}
 _BODY = {Api: lambda n: n.body, Entity: lambda n: n.fields, Workflow: lambda n: n.body,
-         Deploy: lambda n: n.tokens, ChildStmt: lambda n: n.options}
+         Deploy: lambda n: n.body, ChildStmt: lambda n: n.options}
 
 
 def _str(s: Str) -> str:
@@ -358,7 +384,7 @@ def _str(s: Str) -> str:
 
 
 def _one_line(node) -> bool:
-    return isinstance(node, Import) or (isinstance(node, Deploy) and not node.tokens)
+    return isinstance(node, Import) or (isinstance(node, Deploy) and not node.body)
 
 
 def _kept_together(prev, node) -> bool:

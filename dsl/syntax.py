@@ -34,8 +34,9 @@ _GROUPS = (
      "an api setting (`base`, `auth`, `allow`, `timeout`, `retry` or `rate`)"),
     (("source", "select", "token", "child"),
      "a workflow statement (`source`, `select`, `token` or `child`)"),
-    (("autostart", "cancel", "subscribe"),
-     "a child option (`autostart`, `cancel on delete` or `subscribe update \"...\"`)"),
+    (("autostart", "cancel", "subscribe", "from", "select", "paginate", "every", "max"),
+     "a child option (`autostart`, `cancel on delete`, `subscribe update \"...\"`, "
+     "`from API get \"...\"`, `select`, `paginate`, `every` or `max N pages`)"),
 )
 
 # What a NAME is, by the token before it (when the state alone does not say).

@@ -33,6 +33,11 @@ from dsl.ast import (
     ChildStmt,
     Deploy,
     DeployToken,
+    DeployWith,
+    EveryOpt,
+    FromOpt,
+    MaxPagesOpt,
+    PaginateOpt,
     Duration,
     Entity,
     EnvValue,
@@ -207,7 +212,10 @@ class ToAst(Transformer):
         return Workflow(c[1], c[3], self.nodes(c[5:-1]), self.span(c[0], c[-1]))
 
     def deploy(self, c) -> Deploy:
-        return Deploy(c[1], c[2], self.nodes(c[3:]), self.span(c[0], c[-1]))
+        body = self.nodes(c[3:])
+        tokens = tuple(s for s in body if isinstance(s, DeployToken))
+        values = tuple(s for s in body if isinstance(s, DeployWith))
+        return Deploy(c[1], c[2], tokens, self.span(c[0], c[-1]), values)
 
     def import_decl(self, c) -> Import:
         return Import(c[1], self.span(c[0], c[-1]))
@@ -287,7 +295,38 @@ class ToAst(Transformer):
     def subscribe(self, c) -> SubscribeOpt:
         return SubscribeOpt(c[2], self.span(c[0], c[-1]))
 
+    def collection_from(self, c) -> FromOpt:
+        return FromOpt(c[1], c[2], c[3], self.span(c[0], c[-1]))
+
+    def paginate_link(self, c) -> PaginateOpt:
+        return PaginateOpt("link", None, None, None, None, None, self.span(c[0], c[-1]))
+
+    def paginate_page(self, c) -> PaginateOpt:
+        # [paginate, page, PARAM] or [paginate, page, PARAM, size, SIZE_PARAM, N]
+        size_param, size = (c[4], c[5]) if len(c) == 6 else (None, None)
+        return PaginateOpt("page", c[2], None, size_param, size, None, self.span(c[0], c[-1]))
+
+    def paginate_cursor(self, c) -> PaginateOpt:
+        return PaginateOpt("cursor", c[2], c[4], None, None, None, self.span(c[0], c[-1]))
+
+    def paginate_next(self, c) -> PaginateOpt:
+        return PaginateOpt("next", c[2], None, None, None, None, self.span(c[0], c[-1]))
+
+    def paginate_offset(self, c) -> PaginateOpt:
+        # [paginate, offset, PARAM, size, SIZE_PARAM, N] (+ [total, PATH])
+        total = c[7] if len(c) == 8 else None
+        return PaginateOpt("offset", c[2], None, c[4], c[5], total, self.span(c[0], c[-1]))
+
+    def child_every(self, c) -> EveryOpt:
+        return EveryOpt(c[1], self.span(c[0], c[-1]))
+
+    def max_pages(self, c) -> MaxPagesOpt:
+        return MaxPagesOpt(c[1], self.span(c[0], c[-1]))
+
     # ------------------------------------------------------------------ deploy
 
     def deploy_token(self, c) -> DeployToken:
         return DeployToken(c[1], c[4], self.span(c[0], c[-1]))
+
+    def deploy_with(self, c) -> DeployWith:
+        return DeployWith(c[1], c[2], self.span(c[0], c[-1]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 DEFAULT_TASK_QUEUE = "swfc"  # what `swfc deploy` and `swfc worker` poll unless told otherwise
 LOAD_ACTIVITY = "load_entity"  # runtime.activities: GET, validate, normalize
+LIST_ACTIVITY = "list_page"  # runtime.activities: one page of a collection
 DELIVER_ACTIVITY = "deliver_effects"  # runtime.delivery: a round's starts, signals, cancels
 UPGRADE_UPDATE = "upgrade"  # the workflow update that moves a hierarchy to another IR
 

@@ -20,28 +20,34 @@ scrubbed, and httpx exceptions are not chained).
 
 from __future__ import annotations
 
+import json
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from rules.names import LOAD_ACTIVITY
+from rules.names import LIST_ACTIVITY, LOAD_ACTIVITY
 from rules.origins import DEFAULT_PORTS, Origin
 from runtime import registry
 from runtime.fetch import Outcome, Validators, get_json, shown_url
-from runtime.ir import IR, Api, Workflow
-from runtime.normalize import InvalidData, normalize, select, shown
+from runtime.ir import IR, Api, Child, Workflow
+from runtime.normalize import InvalidData, Store, json_path, normalize, select, shown
+from runtime.paging import next_url
 from runtime.routes import Routes
 from runtime.sealing import SealError, deployment, open_sealed, token_problem
+from runtime.templates import expand, is_absolute
+
+# What one `list_page` result may carry in records: well under Temporal's 2 MB payload
+# limit whatever the page size (a longer page is read in several slices; see `list_page`).
+PAGE_RESULT_BYTES = 1_000_000
+MAX_ITEM_ERRORS = 5  # per page; the rest are counted
 
 
 def build_url(base: str, path: str, values: dict[str, Any]) -> str:
-    """Join the base URL and the path template, URL-quoting every placeholder value."""
-    for name, value in values.items():
-        path = path.replace("{" + name + "}", quote(str(value), safe=""))
-    return base.rstrip("/") + path
+    """The URL of a source: its RFC 6570 template expanded with `values`, under `base`
+    unless it expands to an absolute URL."""
+    return expand(base, path, {k: str(v) for k, v in values.items()})
 
 
 class LoadActivities:
@@ -63,11 +69,48 @@ class LoadActivities:
             target = httpx.URL(url)  # parsed once: what is checked is what is requested
         except (httpx.InvalidURL, UnicodeError, ValueError):  # IDNAError is a UnicodeError
             raise ApplicationError("GET: the URL cannot be parsed", non_retryable=True, type="BadUrl") from None
+        if is_absolute(wf.source.path, req.get("values") or {}):
+            _check_allowed(api, url)
         token = self._open(api, wf.source.api, req.get("token"), url, target)
         client, proxy = self._routes.for_url(target)  # the origin check above is on the target, not the proxy
         remembered = Validators.of((req.get("validators") or {}).get(url))
         outcome = await get_json(client, api, url, token, remembered, proxy=proxy)
         return {**_interpret(ir, wf, req, url, shown_url(api, url), outcome), "proxy": proxy}
+
+    @activity.defn(name=LIST_ACTIVITY)
+    async def list_page(self, req: dict[str, Any]) -> dict[str, Any]:
+        """Read one page of a collection (docs/runtime.md "Collections"), through the same
+        request layer as a load (`runtime.fetch.get_json`).
+
+        Takes `{ir_hash, workflow, field, url, skip, token, validators}`: the parent's
+        workflow type, the collection's field, the page URL, how many of its items earlier
+        slices took, and the `{"etag", "last_modified"}` remembered for the URL (or None).
+        Gives `{"status": "ok", "ids", "store", "errors", "count", "next", "skip",
+        "validators"}`: the keys of the valid items in order, their normalized records, one
+        text per invalid item (left out), the page's item count, the next page's URL (None
+        after the last) or — when this page's records would pass `PAGE_RESULT_BYTES` — the
+        same URL again with the `skip` to resume at, and the response's validators. Else
+        `{"status": "not_modified"}` (a 304), `{"status": "unauthorized", "http_status"}` or
+        `{"status": "rate_limited", "http_status", "retry_after_ms"}`, as a load gives them.
+        """
+        ir, wf = _registration(req)
+        edge = wf.edge(req["field"])
+        assert edge is not None and edge.collection is not None
+        api = ir.apis[edge.collection.api]
+        url = req["url"]
+        _check_allowed(api, url)
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, UnicodeError, ValueError):  # IDNAError is a UnicodeError
+            raise ApplicationError("GET: the URL cannot be parsed", non_retryable=True, type="BadUrl") from None
+        token = self._open(api, edge.collection.api, req.get("token"), url, target)
+        client, proxy = self._routes.for_url(target)
+        outcome = await get_json(client, api, url, token, Validators.of(req.get("validators")), proxy=proxy)
+        if outcome.kind != "ok":
+            return _interpret(ir, wf, req, url, shown_url(api, url), outcome)
+        page = _page(ir, edge, shown_url(api, url), url, outcome, int(req.get("skip") or 0))
+        page["validators"] = outcome.validators.to_dict()
+        return page
 
     def _open(self, api: Api, source_api: str, sealed: Any, url: str, target: httpx.URL) -> str | None:
         if not api.needs_token:
@@ -107,6 +150,55 @@ def _registration(req: dict[str, Any]) -> tuple[IR, Workflow]:
         # Retryable: another worker of the same task queue may hold this registration.
         raise ApplicationError(f"this worker does not hold IR {req['ir_hash']}", type="UnknownIR")
     return ir, ir.workflows[req["workflow"]]
+
+
+def _check_allowed(api: Api, url: str) -> None:
+    """A URL that does not come from the base (an absolute template, a next link) must
+    go to an allowed origin, token or not: no request is made otherwise."""
+    if not api.allows(url):
+        raise ApplicationError(
+            f"refusing GET {shown_url(api, url)}: it is outside {api.name}'s allow list {list(api.allow)} "
+            f"(over {api.scheme} only)",
+            non_retryable=True,
+            type="OriginNotAllowed",
+        )
+
+
+def _page(ir: IR, edge: Child, shown_as: str, url: str, outcome: Any, skip: int) -> dict[str, Any]:
+    """One page's items: validated and normalized one by one, up to `PAGE_RESULT_BYTES`."""
+    col = edge.collection
+    assert col is not None
+    try:
+        items, at = select(outcome.body, col.select)
+    except InvalidData as exc:
+        raise ApplicationError(f"GET {shown_as}: schema-invalid {exc}", non_retryable=True, type="SchemaInvalid") from None
+    if not isinstance(items, list):
+        raise ApplicationError(f"GET {shown_as}: schema-invalid {json_path(at)}: expected a list of {edge.entity} records",
+                               non_retryable=True, type="SchemaInvalid")
+    ids: list[str] = []
+    store: Store = {}
+    errors: list[str] = []
+    size = 0
+    for i in range(skip, len(items)):
+        if size > PAGE_RESULT_BYTES:
+            return {"status": "ok", "ids": ids, "store": store, "errors": _errors(errors), "count": len(items), "next": url, "skip": i}
+        try:
+            rid, found = normalize(ir, edge.entity, items[i], [*at, i])
+        except InvalidData as exc:
+            errors.append(f"{exc.path}: {exc.reason}")
+            continue
+        size += len(json.dumps(items[i], separators=(",", ":"), ensure_ascii=False))
+        ids.append(rid)
+        for entity, table in found.items():
+            store.setdefault(entity, {}).update(table)
+    after = next_url(url, col.paginate, outcome.body, len(items), outcome.next_url)
+    return {"status": "ok", "ids": ids, "store": store, "errors": _errors(errors), "count": len(items), "next": after, "skip": None}
+
+
+def _errors(errors: list[str]) -> list[str]:
+    if len(errors) <= MAX_ITEM_ERRORS:
+        return errors
+    return errors[:MAX_ITEM_ERRORS] + [f"and {len(errors) - MAX_ITEM_ERRORS} more invalid items"]
 
 
 def _interpret(ir: IR, wf: Workflow, req: dict[str, Any], url: str, shown_as: str, outcome: Outcome) -> dict[str, Any]:

@@ -129,12 +129,14 @@ def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | N
 
 
 def child_input(ctx: Ctx, edge: Child, rid: str, record: dict[str, Any] | None) -> dict[str, Any]:
-    """The input of a child started down `edge`: exactly the edge's tokens, no more."""
+    """The input of a child started down `edge`: exactly the edge's tokens, no more. An
+    item of a collection was just read from the API: the child takes it as loaded."""
     s = ctx.state
     return {
         "ir_hash": s.ir_hash,
         "entity_id": rid,
         "data": record,
+        "loaded": edge.collection is not None and record is not None,
         "tokens": {api: s.tokens[api] for api in edge.tokens if s.tokens.get(api)},
         "api_bases": dict(s.api_bases),
         "ancestors": [*s.ancestors, s.workflow_id],

@@ -216,7 +216,8 @@ def _root(ir: dict, dep: dict, environ: dict[str, str], bases: dict[str, str], k
               for api, ref in sorted(dep["tokens"].items())}
     named = {"deployment": deployment_name} if deployment_name else {}
     workflow_input = {"ir_hash": ir["hash"], "entity_id": dep["id"], "data": None, "tokens": tokens,
-                      "api_bases": bases, "ancestors": [], "subscribers": [], "carried": None, **named}
+                      "api_bases": bases, "ancestors": [], "subscribers": [], "carried": None,
+                      "given": dict(dep.get("with") or {}), **named}
     memo = {"entity": ir["workflows"][dep["workflow"]]["entity"], "id": dep["id"], **named}
     return Root(dep["workflow_id"], dep["workflow"], workflow_input, memo)
 

@@ -27,17 +27,18 @@ from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ApplicationError, ActivityError, RetryState
 
-from rules.names import DELIVER_ACTIVITY, LOAD_ACTIVITY
-from runtime import search_attributes
-from runtime.ir import IR
+from rules.names import DELIVER_ACTIVITY, LIST_ACTIVITY, LOAD_ACTIVITY
+from runtime import listing, search_attributes
 from runtime.registry import get as registration, holding, is_current, unknown_ir_grace_s
 from runtime.children import cleanup, plan, publish
+from runtime.ir import IR, Api, Child
 from runtime.normalize import InvalidData, digest, merge_stores, normalize
 from runtime.queries import QUERIES, iso_time
 from runtime.sealing import is_sealed_token
 from runtime.signals import apply_signal
 from runtime.start_input import HOW_SWFC_STARTS, foreign_fields, shape_problems
 from runtime.state import Cancel, Ctx, Effect, Send, Start, Upgrade, WorkflowState
+from runtime.templates import template_values
 from runtime.upgrade import adopt, carried_state, child_upgrades, upgrade_problem, upgrade_refusal
 
 ACTIVITY_MARGIN_MS = 5000
@@ -138,6 +139,10 @@ class Interpreter:
                 await self._carry_out(effects)
                 await self._load()
                 effects = []
+            for edge in [] if self._rate_limited() else listing.due_edges(ctx):
+                await self._carry_out(effects)
+                await self._list(edge)
+                effects = []
             if self._inbox:
                 await self._carry_out(effects)
                 if overflow and not effects:
@@ -177,7 +182,8 @@ class Interpreter:
         # reload time has passed and stays passed, and waiting on it would spin.
         refreshes = ctx.wf.source is not None and ctx.wf.source.every_ms and not s.stale
         reload_at = s.next_load_ms if refreshes else None
-        deadlines = [t for t in (reload_at, s.retry_ms, s.rate_limited_until_ms) if t is not None]
+        relist_at = listing.next_deadline(ctx) if s.status != "waiting_for_token" else None
+        deadlines = [t for t in (reload_at, s.retry_ms, s.rate_limited_until_ms, relist_at) if t is not None]
         # At least 1 ms: a zero timeout returns at once without yielding to Temporal.
         timeout = timedelta(milliseconds=max(1, min(deadlines) - _now_ms())) if deadlines else None
         try:
@@ -189,6 +195,7 @@ class Interpreter:
             s.retry_ms = None
         if reload_at is not None and now >= reload_at:
             s.stale = True
+        listing.wake(ctx, now)
 
     # ------------------------------------------------------------------ loading
 
@@ -224,19 +231,7 @@ class Interpreter:
         request = self._load_request()
         if request is not None:
             try:
-                result = await workflow.execute_activity(
-                    LOAD_ACTIVITY,
-                    request,
-                    result_type=dict,
-                    task_queue=api.task_queue(workflow.info().task_queue),
-                    start_to_close_timeout=timedelta(milliseconds=api.timeout_ms + ACTIVITY_MARGIN_MS),
-                    retry_policy=RetryPolicy(
-                        initial_interval=timedelta(milliseconds=api.retry.initial_interval_ms),
-                        maximum_interval=timedelta(milliseconds=api.retry.max_interval_ms),
-                        maximum_attempts=api.retry.max_attempts,
-                        backoff_coefficient=2.0,
-                    ),
-                )
+                result = await workflow.execute_activity(LOAD_ACTIVITY, request, result_type=dict, **_activity_options(api))
             except ActivityError as exc:
                 _tick(ctx)
                 ctx.error("load", _failure_text(exc))
@@ -251,10 +246,9 @@ class Interpreter:
         ctx = self._ctx
         assert ctx is not None and ctx.wf.source is not None
         s, source = ctx.state, ctx.wf.source
-        record = ctx.record or {}
         key = ctx.ir.entities[s.entity].key
-        values = {p: s.entity_id if p == key else record.get(p) for p in source.placeholders}
-        missing = [p for p, v in values.items() if v is None or isinstance(v, (dict, list))]
+        record = {**s.given, **(ctx.record or {}), key: s.entity_id}
+        values, missing = template_values(ctx.ir, s.entity, record, s.store, source.placeholders)
         if missing:
             ctx.error("load", f"cannot build {source.path}: no value for {', '.join(missing)}")
             s.status, s.failed = "error", True
@@ -274,7 +268,7 @@ class Interpreter:
         changed since, by an `update`, must be read again in full, not confirmed)."""
         ctx = self._ctx
         assert ctx is not None
-        held = digest(ctx.record) if ctx.record is not None else None
+        held = _body_digest(ctx, ctx.record) if ctx.record is not None else None
         return {url: {"etag": v.get("etag"), "last_modified": v.get("last_modified")}
                 for url, v in ctx.state.validators.items() if held is not None and v.get("digest") == held}
 
@@ -296,7 +290,8 @@ class Interpreter:
             return
         if outcome == "ok":
             self._merge_loaded(result)
-        s.loaded, s.status, s.checked_at = True, "running", ctx.now  # ok, or not_modified: the data holds
+        listing.mark_all_due(ctx)  # ok, or not_modified: the data holds; its collections are listed again
+        s.loaded, s.status, s.checked_at = listing.all_listed(ctx), "running", ctx.now
         if s.errors and s.errors[-1]["kind"] == "load":
             s.last_error = None  # a good load answers a failed one; a refused signal stays news
 
@@ -307,9 +302,74 @@ class Interpreter:
         store = result["store"]
         own = store.get(s.entity, {}).pop(s.entity_id)
         merge_stores(s.store, store)
-        s.store.setdefault(s.entity, {})[s.entity_id] = own  # the API is authoritative for the own record
-        s.validators = {url: {**v, "digest": digest(own)} for url, v in (result.get("validators") or {}).items()}
+        before = ctx.record or {}
+        # The API is authoritative for the own record, but for the relations its collections fill.
+        own.update({f: before[f] for f in ctx.ir.entities[s.entity].collections if f in before})
+        s.store.setdefault(s.entity, {})[s.entity_id] = own
+        s.validators = {url: {**v, "digest": _body_digest(ctx, own)} for url, v in (result.get("validators") or {}).items()}
         s.loads += 1
+
+    # ------------------------------------------------------------------ collections
+
+    async def _list(self, edge: Child) -> None:
+        """List a collection page by page (one activity each: no result nears Temporal's
+        payload limit however long the list); the relation changes only at the end."""
+        ctx = self._ctx
+        assert ctx is not None and edge.collection is not None
+        ctx.state.status = "loading"
+        url = listing.first_page(ctx, edge)
+        if url is None or not listing.allowed(ctx, edge, url, followed=False):
+            return
+        ids: list[str] = []
+        store: dict[str, dict[str, Any]] = {}
+        read: dict[str, dict[str, Any]] = {}  # page URL -> what to remember of it (`listing.remember`)
+        skip = 0
+        while url is not None and len(read) < edge.collection.max_pages:
+            page = await self._page(edge, url, skip)
+            if page is None:
+                return
+            ids += page["ids"]
+            merge_stores(store, page["store"])
+            if page["skip"] is None:
+                read[url] = listing.remember(page, whole=skip == 0)
+            url, skip = page["next"], page["skip"] or 0
+            if url is not None and skip == 0 and (url in read or not listing.allowed(ctx, edge, url, followed=True)):
+                if url in read:
+                    listing.failed(ctx, edge, f"the next page {url} was already read: the list does not end")
+                return
+        listing.finish(ctx, edge, ids, store, read)
+        if url is not None:  # recorded after `finish`, which clears an earlier listing's error
+            ctx.error("list", f"{edge.field}: stopped after {len(read)} pages (max {edge.collection.max_pages} pages); the rest is left out")
+
+    async def _page(self, edge: Child, url: str, skip: int) -> dict[str, Any] | None:
+        """One `list_page` activity; None (recorded) when the listing cannot go on. A 304
+        gives the page as it was last read (`listing.unchanged_page`)."""
+        ctx = self._ctx
+        assert ctx is not None and edge.collection is not None
+        s, api = ctx.state, ctx.ir.apis[edge.collection.api]
+        known = listing.known_page(ctx, edge, url) if skip == 0 else None
+        request = {"ir_hash": s.ir_hash, "workflow": ctx.wf.name, "field": edge.field, "url": url, "skip": skip,
+                   "token": s.tokens.get(api.name), "validators": known and known["validators"]}
+        try:
+            page = await workflow.execute_activity(LIST_ACTIVITY, request, result_type=dict, **_activity_options(api))
+        except ActivityError as exc:
+            _tick(ctx)
+            listing.failed(ctx, edge, _failure_text(exc))
+            return None
+        _tick(ctx)
+        if page.get("status") == "unauthorized":
+            s.status = "waiting_for_token"
+            ctx.error("list", f"HTTP {page.get('http_status')}: the {api.name} token was refused; waiting for a new one")
+            return None
+        if page.get("status") == "rate_limited":  # listed again once the api allows it (still due)
+            s.status, s.rate_limited_until_ms = "rate_limited", _now_ms() + int(page["retry_after_ms"])
+            ctx.error("list", f"HTTP {page['http_status']}: api {api.name} is rate limited; next try at {iso_time(s.rate_limited_until_ms)}")
+            return None
+        if page.get("status") == "not_modified" and known is not None:
+            return listing.unchanged_page(known)
+        for problem in page["errors"]:
+            ctx.error("item", f"{edge.field}: GET {url}: item left out: {problem}")
+        return page
 
     # ------------------------------------------------------------------ effects
 
@@ -400,6 +460,27 @@ _BAD_PAYLOAD = object()
 def _upgrade_problem(ctx: Ctx, request: Any) -> str | None:
     valid_hash = isinstance(request, dict) and isinstance(request.get("ir_hash"), str)
     return upgrade_problem(ctx, request, registration(request["ir_hash"]) if valid_hash else None)
+
+
+def _body_digest(ctx: Ctx, record: dict[str, Any]) -> str:
+    """The digest of the own record as a body gives it: without the relations its
+    collections fill (those change with every listing, not with the body)."""
+    collections = ctx.ir.entities[ctx.state.entity].collections
+    return digest({k: v for k, v in record.items() if k not in collections})
+
+
+def _activity_options(api: Api) -> dict[str, Any]:
+    """Timeout and retry policy of a request to `api`, from the IR."""
+    return {
+        "task_queue": api.task_queue(workflow.info().task_queue),  # a rate-limited api's own queue
+        "start_to_close_timeout": timedelta(milliseconds=api.timeout_ms + ACTIVITY_MARGIN_MS),
+        "retry_policy": RetryPolicy(
+            initial_interval=timedelta(milliseconds=api.retry.initial_interval_ms),
+            maximum_interval=timedelta(milliseconds=api.retry.max_interval_ms),
+            maximum_attempts=api.retry.max_attempts,
+            backoff_coefficient=2.0,
+        ),
+    }
 
 
 def _decode(raw: RawValue) -> Any:
@@ -494,13 +575,14 @@ def _begin(inp: Any) -> Ctx:
         },
         history_limit=int(inp.get("history_limit") or WorkflowState.history_limit),
         deployment=inp.get("deployment") if isinstance(inp.get("deployment"), str) else None,
+        given={k: v for k, v in (inp.get("given") or {}).items() if isinstance(v, (str, int, float, bool))},
         stale=wf.source is not None,
         status="loading" if wf.source is not None else "running",
     )
     ctx = Ctx(ir, wf, state)
     _tick(ctx)
     _initial_tokens(ctx, inp.get("tokens") or {})
-    _initial_data(ctx, inp.get("data"))
+    _initial_data(ctx, inp.get("data"), fresh=inp.get("loaded") is True)
     if inp.get("ir_hash") is None:
         _continue_adopted(ctx, inp)
     return ctx
@@ -583,7 +665,9 @@ def _initial_tokens(ctx: Ctx, tokens: Any) -> None:
                            f"{len(extra)} other token(s) dropped")
 
 
-def _initial_data(ctx: Ctx, data: Any) -> None:
+def _initial_data(ctx: Ctx, data: Any, *, fresh: bool = False) -> None:
+    """Data a parent started this workflow with. `fresh` data (an item of the parent's
+    collection, just read from the API) counts as loaded: no request until `every`."""
     if data is None:
         return
     s = ctx.state
@@ -597,7 +681,12 @@ def _initial_data(ctx: Ctx, data: Any) -> None:
         ctx.error("input", f"initial data is for {s.entity} {rid!r}, not {s.entity_id!r}")
         return
     merge_stores(s.store, store)
-    s.loaded = ctx.wf.source is None
+    s.loaded = ctx.wf.source is None and listing.all_listed(ctx)
+    if fresh and ctx.wf.source is not None:
+        s.stale, s.status = False, "running"
+        s.loaded = listing.all_listed(ctx)
+        if ctx.wf.source.every_ms:
+            s.next_load_ms = ctx.now_ms + ctx.wf.source.every_ms
 
 
 def _summary(ctx: Ctx) -> dict[str, Any]:

@@ -9,6 +9,7 @@ instead of a `KeyError` deep inside a workflow task.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -85,13 +86,15 @@ class Api:
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One field of an entity: `kind` scalar|relation, `type` (primitive or entity name)."""
+    """One field of an entity: `kind` scalar|relation, `type` (primitive or entity name);
+    `collection` when the relation is filled from its own list endpoint (never from a body)."""
 
     name: str
     kind: str
     type: str
     list: bool
     optional: bool
+    collection: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,14 @@ class Entity:
     @property
     def relations(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.kind == "relation")
+
+    @property
+    def collections(self) -> tuple[str, ...]:
+        """The relations filled by a collection: a body's value for them is not read."""
+        return tuple(f.name for f in self.fields if f.collection)
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +133,36 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class Paginate:
+    """How a collection's pages follow each other (docs/ir.md "Collections"): `style` link |
+    page | cursor | next | offset; `param` a query parameter (page number, offset, or the
+    cursor's), `path` a body path (cursor, next URL), `size_param`/`size` the page size
+    sent, `total` the body path of the item count."""
+
+    style: str
+    param: str | None
+    path: tuple[str, ...] | None
+    size_param: str | None
+    size: int | None
+    total: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """A child edge's `from`: the list endpoint (an RFC 6570 template over the parent's
+    fields, with its `variables`), where the list sits (`select`), how pages follow, the
+    re-list period and the most pages one listing reads."""
+
+    api: str
+    template: str
+    variables: tuple[str, ...]
+    select: tuple[str, ...] | None
+    paginate: Paginate | None
+    every_ms: int | None
+    max_pages: int
+
+
+@dataclass(frozen=True, slots=True)
 class Child:
     """A `child FIELD -> WORKFLOW { ... }` edge, with the tokens that travel down it."""
 
@@ -134,6 +175,7 @@ class Child:
     subscribe: tuple[str, ...]
     tokens: tuple[str, ...]
     stops_recursion: bool
+    collection: Collection | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,16 +193,22 @@ class Workflow:
     def edge(self, field: str) -> Child | None:
         return next((c for c in self.children if c.field == field), None)
 
+    @property
+    def collections(self) -> tuple[Child, ...]:
+        """The child edges filled from their own list endpoints."""
+        return tuple(c for c in self.children if c.collection is not None)
+
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
-    """A `deploy` block: the root workflow, its entity id, workflow id, and the env var
-    each of its tokens is read from at deploy time."""
+    """A `deploy` block: the root workflow, its entity id, workflow id, the env var each
+    of its tokens is read from at deploy time, and its `with` field values."""
 
     workflow: str
     id: str
     workflow_id: str
     tokens: Mapping[str, str]
+    with_values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +284,8 @@ def _auth(a: Mapping[str, Any]) -> Auth:
 
 def _entity(name: str, e: Mapping[str, Any]) -> Entity:
     fields = tuple(
-        Field(fname, f["kind"], f["type"], bool(f["list"]), bool(f["optional"])) for fname, f in e["fields"].items()
+        Field(fname, f["kind"], f["type"], bool(f["list"]), bool(f["optional"]), bool(f.get("collection", False)))
+        for fname, f in e["fields"].items()
     )
     return Entity(name=name, key=_str(e["key"], f"entities.{name}.key"), fields=fields, schema=dict(e["schema"]))
 
@@ -266,6 +315,29 @@ def _child(c: Mapping[str, Any]) -> Child:
         subscribe=tuple(c["subscribe"]),
         tokens=tuple(c["tokens"]),
         stops_recursion=bool(c["stops_recursion"]),
+        collection=_collection(c.get("collection")),
+    )
+
+
+def _path(p: Any) -> tuple[str, ...] | None:
+    return tuple(p) if p is not None else None
+
+
+def _collection(c: Mapping[str, Any] | None) -> Collection | None:
+    if c is None:
+        return None
+    p = c["paginate"]
+    paginate = None if p is None else Paginate(
+        style=_str(p["style"], "paginate.style"), param=p["param"], path=_path(p["path"]),
+        size_param=p["size_param"], size=p["size"], total=_path(p["total"]))
+    return Collection(
+        api=c["api"],
+        template=_str(c["template"], "collection.template"),
+        variables=tuple(c["variables"]),
+        select=_path(c["select"]),
+        paginate=paginate,
+        every_ms=c["every_ms"],
+        max_pages=int(c["max_pages"]),
     )
 
 
@@ -286,6 +358,7 @@ def _deployment(d: Mapping[str, Any]) -> Deployment:
         id=_str(d["id"], "deployments[].id"),
         workflow_id=d["workflow_id"],
         tokens={api: t["env"] for api, t in d["tokens"].items()},
+        with_values=dict(d.get("with") or {}),
     )
 
 
@@ -299,6 +372,8 @@ def _check_references(ir: IR) -> None:
         for c in w.children:
             if c.workflow not in ir.workflows or c.entity not in ir.entities:
                 raise IRError(f"workflow {w.name}: child edge {c.field} names an unknown workflow or entity")
+            if c.collection is not None and c.collection.api not in ir.apis:
+                raise IRError(f"workflow {w.name}: collection {c.field} lists from unknown api {c.collection.api}")
     for d in ir.deployments:
         if d.workflow not in ir.workflows:
             raise IRError(f"deployment of unknown workflow {d.workflow}")

@@ -130,6 +130,8 @@ def normalize(ir: IR, entity: str, value: Any, at: list[Any] | None = None) -> t
 def _extract(ir: IR, ent: Entity, value: Any, at: list[Any], store: Store) -> str:
     _validate(ir, ent, value, at)
     record = dict(value)
+    for name in ent.collections:  # filled from its own list endpoint, never from a body
+        record.pop(name, None)
     for rel in ent.relations:
         if rel.name not in record or record[rel.name] is None:
             continue

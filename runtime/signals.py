@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from runtime.listing import mark_all_due
 from runtime.normalize import InvalidData, digest, merge_stores, normalize
 from runtime.sealing import is_sealed_token, sealed_at
 from runtime.selectors import can_match, valid_selector
@@ -46,6 +47,9 @@ def on_api_token(ctx: Ctx, arg: Any) -> list[Effect]:
         ctx.error("signal", f"apiToken refused: the {api} token was sealed before the one held")
         return []
     uses = ctx.wf.source is not None and ctx.wf.source.api == api
+    lists = any(edge.collection.api == api for edge in ctx.wf.collections)
+    if lists and s.status == "waiting_for_token":
+        s.status = "loading"  # its collections are still due: the next round lists them
     if s.tokens.get(api) == arg:
         # Already held: not forwarded (that stops a cascade going round a cycle), but a
         # workflow waiting for a token tries it again (the API may have refused it briefly).
@@ -98,6 +102,7 @@ def on_update(ctx: Ctx, arg: Any) -> list[Effect]:
     if arg == {} or arg is None:
         # An explicit reload request; it also retries a workflow waiting for a token.
         ctx.state.stale = ctx.wf.source is not None
+        mark_all_due(ctx)
         if ctx.state.stale and ctx.state.status == "waiting_for_token":
             ctx.state.status = "loading"
         return []

@@ -41,6 +41,8 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "ancestors": (_texts, "a list of workflow ids"),
     "subscribers": (lambda v: isinstance(v, list), "a list of subscribers"),
     "history_limit": (_positive_int, "a positive integer"),
+    "loaded": (lambda v: isinstance(v, bool), "true or false (whether `data` is fresh from the API)"),
+    "given": (lambda v: isinstance(v, dict), "an object of field values (a root's `with` values)"),
     "carried": (lambda v: isinstance(v, dict), "a carried state (object)"),
 }
 

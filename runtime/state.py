@@ -39,7 +39,8 @@ class WorkflowState:
     `failed` whether the last load failed for good (it will not retry by itself before its
     next `every` or a signal). `deployment` names the deployment (spec) the hierarchy belongs
     to; `foreign` `{workflow_id: deployment}` the related workflows that run for another one
-    and were not adopted.
+    and were not adopted. `given` holds a root's `with` values (its templates' values before
+    the first load); `listings` each collection's listing state by field (`runtime.listing`).
     """
 
     ir_hash: str
@@ -72,6 +73,8 @@ class WorkflowState:
     proxy: str | None = None  # the origin of the proxy the last load went through (None: direct)
     history_limit: int = DEFAULT_HISTORY_LIMIT
     upgrade_children: bool = False  # set by an `upgrade`: pass it on in the next run's first round
+    given: dict[str, Any] = field(default_factory=dict)
+    listings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

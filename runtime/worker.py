@@ -129,7 +129,7 @@ def build_worker(
         api_workers=api_workers,
         task_queue=task_queue,
         workflows=[StatefulWorkflow],
-        activities=[activities.load_entity, deliver_effects],
+        activities=[activities.load_entity, activities.list_page, deliver_effects],
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=slots,
         max_cached_workflows=max_cached_workflows,

@@ -6,6 +6,7 @@ the runtime's activities talk to it over HTTP exactly as they would to a product
 
     api = SampleAPI().start()                    # ephemeral port; api.url == "http://127.0.0.1:PORT"
     api.set_entity("/users/u1", {"data": {...}})
+    api.set_list("/repos/o/r/issues", items, style="link", page_size=30)  # a list endpoint (sample_api/lists.py)
     api.require_auth("/users/", "t0k3n")         # Authorization: Bearer t0k3n, else 401
     api.require_auth("/tickets/", "k3y", header="X-Api-Key")
     api.require_auth("/users/", "n3w")           # rotated: the old token gets 401 until n3w is used
@@ -58,6 +59,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from sample_api.lists import ListRoute, answer as list_answer
 
 __all__ = ["SampleAPI", "Request", "Fault", "Credential"]
 
@@ -121,6 +124,7 @@ class Fault:
 @dataclass
 class _State:
     entities: dict[str, Any] = field(default_factory=dict)
+    lists: dict[str, ListRoute] = field(default_factory=dict)
     modified: dict[str, float] = field(default_factory=dict)  # path -> epoch of its last change
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # path -> extra headers of its 200s
     credentials: list[Credential] = field(default_factory=list)
@@ -148,12 +152,17 @@ class SampleAPI:
 
         Credentials name an env var and a demo default: ``{"prefix", "header", "scheme",
         "env", "default"}``; scheme ``bearer`` means the header value is ``Bearer <token>``.
+        Lists (``{"lists": {path: {"items", "style", "page_size", "wrap"}}}``) are served as
+        ``set_list`` does. ``${BASE}`` in any string is answered as the server's own URL.
         """
         import os
 
         env = os.environ if env is None else env
         doc = json.loads(Path(path).read_text())
         api = cls(doc.get("entities", {}))
+        for path, spec in doc.get("lists", {}).items():
+            api.set_list(path, spec["items"], style=spec.get("style", "link"),
+                         page_size=spec.get("page_size", 30), wrap=spec.get("wrap"))
         for rule in doc.get("credentials", []):
             token = env.get(rule["env"]) or rule["default"]
             api.require_auth(rule["prefix"], token, header=rule.get("header", "Authorization"),
@@ -207,6 +216,14 @@ class SampleAPI:
         """Send ``headers`` too with every 200 (and 304) of ``path`` (e.g. a ``Link``)."""
         with self._lock:
             self._state.headers[path] = dict(headers)
+
+    def set_list(self, path: str, items: list[Any], *, style: str = "link", page_size: int = 30,
+                 wrap: str | None = None, next_base: str | None = None) -> None:
+        """Serve ``items`` at ``path`` as a list endpoint in one of the real services' shapes
+        (``sample_api/lists.py``: bare, link, page, cursor, next, offset); its pages get
+        validators and 304s like any other 200."""
+        with self._lock:
+            self._state.lists[path] = ListRoute(list(items), style, page_size, wrap, next_base)
 
     def remove_entity(self, path: str) -> None:
         """``path`` answers 404 from now on."""
@@ -330,7 +347,7 @@ class SampleAPI:
             # A fault is only consumed by a request that would otherwise succeed on auth,
             # so "two 500s then data" means exactly that for a client with a good token.
             fault = self._take_fault(path) if authorized else None
-            status, extra, body, stall = self._respond(method, path, authorized, fault)
+            status, extra, body, stall = self._respond(method, path, authorized, fault, query)
             if status == 200 and fault is None:
                 status, extra, body = self._conditional(path, headers, body)
             self._state.log.append(Request(method, path, auth, headers, status, time.monotonic(), time.time(), query))
@@ -356,7 +373,8 @@ class SampleAPI:
             fresh = False
         return (304, extra, b"") if fresh else (200, extra, body)
 
-    def _respond(self, method: str, path: str, authorized: bool, fault: Fault | None) -> tuple[int, dict[str, str], bytes, float]:
+    def _respond(self, method: str, path: str, authorized: bool, fault: Fault | None,
+                 query: str = "") -> tuple[int, dict[str, str], bytes, float]:
         stall = fault.seconds if fault and fault.kind == "stall" else 0.0
         if method not in ("GET", "HEAD"):
             return 405, {}, _json({"error": "method not allowed"}), stall
@@ -374,9 +392,17 @@ class SampleAPI:
             return 200, {}, b'{"data": {"id": ', stall
         if fault and fault.kind == "invalid":
             return 200, {}, _json(fault.body), stall
+        if path in self._state.lists:
+            extra, value = list_answer(self._state.lists[path], self.url, path, query)
+            return 200, extra, self._own_links(value), stall
         if path not in self._state.entities:
             return 404, {}, _json({"error": "not found", "path": path}), stall
-        return 200, {}, _json(self._state.entities[path]), stall
+        return 200, {}, self._own_links(self._state.entities[path]), stall
+
+    def _own_links(self, value: Any) -> bytes:
+        """The JSON body, with `${BASE}` in its strings spelled as this server's URL (data
+        files write self links such as GitHub's `"url"` that way, whatever the port)."""
+        return _json(value).replace(b"${BASE}", self.url.encode())
 
 
 class _Server(ThreadingHTTPServer):

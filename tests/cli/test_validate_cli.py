@@ -95,7 +95,7 @@ def test_compile_with_errors_prints_findings_on_stderr():
     assert "error[SWF060]" in err
 
 
-@pytest.mark.parametrize("stem", ["marketplace", "support_desk", "build_system"])
+@pytest.mark.parametrize("stem", ["marketplace", "support_desk", "build_system", "github"])
 def test_graph_is_mermaid(stem):
     code, out, _ = run("graph", f"specs/{stem}.swf")
     assert code == 0

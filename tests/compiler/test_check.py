@@ -190,3 +190,97 @@ def test_bracketed_hosts_are_findings_not_crashes(base):
 
 def test_a_library_without_workflows_has_no_unused_warnings():
     assert codes('api crm {\n  base "http://h:1"\n}\nentity E {\n  id string\n}\n') == []
+
+
+# ------------------------------------------------------------------ language v2 (DESIGN.md §6)
+
+GH = ('api gh {\n  base "http://127.0.0.1:8787"\n  auth bearer\n}\n'
+      'entity GhUser {\n  login string key\n  meta json\n}\n'
+      'entity Repo {\n  full_name string key\n  url string\n  stars integer\n  owner GhUser\n'
+      '  topics [string]\n  issues [Issue]\n  lead Issue\n}\n'
+      'entity Issue {\n  id integer\n  url string\n}\n'
+      'workflow IssueWorkflow manages Issue {\n  source gh get "{+url}"\n}\n')
+
+
+def repo(body: str, deploy: str = "") -> str:
+    return GH + f"workflow RepoWorkflow manages Repo {{\n  {body}\n}}\n" + deploy
+
+
+@pytest.mark.parametrize("path, expected", [
+    ('"/repos/{+full_name}"', []),
+    ('"/repos/{full_name}/x{?stars}"', []),
+    ('"/users/{owner.login}"', []),
+    ('"/users/{owner.meta.anything}"', []),             # into a json field: anything below
+    ('"{+url}"', []),
+    ('"http://127.0.0.1:8787/repos/{+full_name}"', []),
+    ('"/users/{owner.name}"', ["SWF032"]),              # GhUser has no name
+    ('"/users/{stars.x}"', ["SWF032"]),                 # a scalar has no fields
+    ('"/t/{topics}"', ["SWF032"]),                      # a list is not a URL part
+    ('"/t/{!x}"', ["SWF036"]),
+    ('"/t/{a b}"', ["SWF034"]),
+    ('"https://evil.example/{full_name}"', ["SWF036"]),  # not in allow
+    ('"repos/{full_name}"', ["SWF034"]),
+])
+def test_source_templates(path, expected):
+    assert codes(repo(f"source gh get {path}")) == expected
+
+
+@pytest.mark.parametrize("child, expected", [
+    ('{ from gh get "{+url}/issues" paginate link autostart }', []),
+    ('{ from gh get "/repos/{+full_name}/issues" select "data.items" paginate page "page" size "per_page" 100 '
+     'max 10 pages every 5m autostart }', []),
+    ('{ from gh get "{+url}/issues" paginate cursor "meta.next" as "cursor" autostart }', []),
+    ('{ from gh get "{+url}/issues" paginate next "next_page" autostart }', []),
+    ('{ from gh get "{+url}/issues" paginate offset "startAt" size "maxResults" 50 total "total" autostart }', []),
+    ('{ from gh get "{+nope}/issues" autostart }', ["SWF032"]),       # names are the parent's fields
+    ('{ from gh post "{+url}/issues" autostart }', ["SWF038"]),
+    ('{ from gh get "issues" autostart }', ["SWF038"]),
+    ('{ paginate link autostart }', ["SWF038"]),                      # no `from`
+    ('{ every 5m autostart }', ["SWF038"]),
+    ('{ from gh get "{+url}/issues" every 5x autostart }', ["SWF040"]),
+    ('{ from gh get "{+url}/issues" select "a..b" autostart }', ["SWF035"]),
+    ('{ from gh get "{+url}/issues" paginate page "a b" autostart }', ["SWF039"]),
+    ('{ from gh get "{+url}/issues" max 0 pages autostart }', ["SWF039"]),
+    ('{ from gh get "{+url}/issues" paginate link paginate link autostart }', ["SWF012"]),
+    ('{ from nope get "{+url}/issues" autostart }', ["SWF022"]),
+])
+def test_collections(child, expected):
+    assert codes(repo('source gh get "/repos/{+full_name}"\n  child issues -> IssueWorkflow ' + child)) == expected
+
+
+def test_from_on_a_single_relation():
+    assert codes(repo('source gh get "/repos/{+full_name}"\n  child lead -> IssueWorkflow '
+                      '{ from gh get "{+url}/lead" autostart }')) == ["SWF038"]
+
+
+DEPLOY = 'deploy RepoWorkflow "o/r" {{\n  token gh from env "GH"\n{with_}}}\n'
+
+
+@pytest.mark.parametrize("source, with_, expected", [
+    ('"/repos/{+full_name}"', "", []),
+    ('"/repos/{+full_name}/{stars}"', "", ["SWF037"]),
+    ('"/repos/{+full_name}/{stars}"', '  with stars "5"\n', []),
+    ('"{+url}"', '  with url "http://127.0.0.1:8787/r"\n', []),
+    ('"/u/{owner.login}"', "", ["SWF037"]),              # known only once the record has loaded
+    ('"/repos/{+full_name}"', '  with stars "five"\n', ["SWF051"]),
+    ('"/repos/{+full_name}"', '  with full_name "x"\n', ["SWF051"]),
+    ('"/repos/{+full_name}"', '  with owner "x"\n', ["SWF051"]),
+    ('"/repos/{+full_name}"', '  with nope "x"\n', ["SWF023"]),
+    ('"/repos/{+full_name}"', '  with url "a"\n  with url "b"\n', ["SWF012"]),
+])
+def test_roots_start_with_their_key_and_with_values(source, with_, expected):
+    body = f"source gh get {source}\n  child issues -> IssueWorkflow {{ from gh get \"{{+url}}/i\" autostart }}"
+    assert codes(repo(body, DEPLOY.format(with_=with_))) == expected
+
+
+def test_a_collection_relation_is_left_out_of_the_record_schema_and_needs_the_token():
+    text = repo('source gh get "/repos/{+full_name}"\n  child issues -> IssueWorkflow '
+                '{ from gh get "{+url}/issues" autostart }', DEPLOY.format(with_=""))
+    ir, diags = compile_sources({"a.swf": text}, ["a.swf"])
+    assert diags == [] and ir is not None
+    schema = ir["entities"]["Repo"]["schema"]
+    assert "issues" not in schema["properties"] and "issues" not in schema["required"]
+    assert ir["entities"]["Repo"]["fields"]["issues"]["collection"] is True
+    assert ir["workflows"]["RepoWorkflow"]["needs"] == ["gh"]
+    edge = ir["workflows"]["RepoWorkflow"]["children"][0]
+    assert edge["collection"]["template"] == "{+url}/issues" and edge["collection"]["max_pages"] == 1000

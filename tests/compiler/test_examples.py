@@ -14,7 +14,7 @@ from compiler import compile_files, dump_ir
 from compiler.validate import validator
 from tests.compiler.helpers import ROOT, golden
 
-EXAMPLES = ["marketplace", "support_desk", "build_system"]
+EXAMPLES = ["marketplace", "support_desk", "build_system", "github"]
 
 
 def compiled(path: str) -> dict:

@@ -126,7 +126,7 @@ def test_a_plain_error_needs_no_hint():
         ("deploy 1", "expected a workflow name"),
         ("deploy W \"x\" {\n  token 1\n}", "expected an api name"),
         ("workflow W manages E {\n  source 1\n}", "expected an api name"),
-        ("workflow W manages E {\n  child x -> Y { 1 }\n}", "expected a child option (`autostart`, `cancel on delete` or `subscribe update"),
+        ("workflow W manages E {\n  child x -> Y { 1 }\n}", "expected a child option (`autostart`, `cancel on delete`, `subscribe update"),
     ],
 )
 def test_what_a_name_is_depends_on_where_it_goes(text, expected):

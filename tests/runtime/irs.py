@@ -45,7 +45,7 @@ def marketplace_ir(api: Any, *, cycle: bool = False, retry: tuple[int, int, int]
         ir["workflows"]["ListingWorkflow"]["children"].append({
             "field": "owner", "workflow": "UserWorkflow", "entity": "User", "many": False,
             "autostart": True, "cancel_on_delete": False, "subscribe": [], "tokens": ["crm"],
-            "stops_recursion": True,
+            "stops_recursion": True, "collection": None,
         })
     return rehash(ir)
 

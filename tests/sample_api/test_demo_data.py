@@ -12,7 +12,10 @@ from sample_api import SampleAPI
 from sample_api.__main__ import DATA
 from tests.helpers import SPECS, compile_spec
 
-EXAMPLES = sorted(p for p in SPECS.glob("*.swf") if "deploy " in p.read_text())
+# The walk below follows relations inside records; a spec with collections (lists from
+# their own endpoints: github.swf) is deployed on the demo data by
+# tests/runtime/test_collections.py instead.
+EXAMPLES = sorted(p for p in SPECS.glob("*.swf") if "deploy " in p.read_text() and "\n    from " not in p.read_text())
 DEMO_TOKENS = {"CRM_TOKEN": "demo-crm-token", "DESK_TOKEN": "demo-desk-token",
                "NOTES_API_KEY": "demo-notes-key", "CI_TOKEN": "demo-ci-token"}
 
