@@ -349,7 +349,8 @@ class SampleAPI:
             fault = self._take_fault(path) if authorized else None
             status, extra, body, stall = self._respond(method, path, authorized, fault, query)
             if status == 200 and fault is None:
-                status, extra, body = self._conditional(path, headers, body)
+                status, validators, body = self._conditional(path, headers, body)
+                extra = {**extra, **validators}  # a list page's `Link` too
             self._state.log.append(Request(method, path, auth, headers, status, time.monotonic(), time.time(), query))
         return status, extra, body, stall
 
