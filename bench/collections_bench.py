@@ -15,7 +15,7 @@ children listed over N / PAGE pages (default 1 + 1,000 over 10 pages of 100):
 For each: the requests the API saw, and the history events and history bytes added to all
 workflows during one refresh cycle (a parent's `update {}` for (a) and (b); `update {}` to the parent and
 every child for (c)), after the first load has settled; and the ratios to (c).
-Usage: python bench/collections.py [--children 1000] [--page 100]
+Usage: python bench/collections_bench.py [--children 1000] [--page 100]
 """
 
 from __future__ import annotations
