@@ -149,7 +149,7 @@ async def measure(client: Client, api: SampleAPI, ir: dict, parent: str, childre
     # The SDK caches 1,000 runs by default: a 1 + 1,000 hierarchy would evict its parent in
     # the middle of its first round, over and over (helper `scale` raises the worker's default).
     async with build_worker(client, ir, task_queue=f"bench-{uuid.uuid4().hex[:6]}",
-                            max_cached_workflows=4 * len(wids)) as worker:
+                            max_cached_workflows=4 * len(wids), seal_key=os.urandom(32)) as worker:
         await client.start_workflow("ParentWorkflow", {"ir_hash": ir["hash"], "entity_id": parent, "data": None,
                                                        "tokens": {}, "api_bases": {}, "ancestors": [], "subscribers": [],
                                                        "carried": None},
@@ -167,7 +167,9 @@ def serve(api: SampleAPI, parent: str, n: int, page: int, *, listed: bool, etag:
     ids = [f"{parent}-{i}" for i in range(n)]
     items = [{"id": i, "title": f"item {i}", "size": 3, "extra": "x" * 200} for i in ids]
     api.set_entity(f"/parents/{parent}", {"id": parent, "name": parent, **({} if listed else {"items": ids})})
-    api.set_list(f"/parents/{parent}/items", items, style="page", page_size=page, etag=etag)
+    # validators on: unchanged pages answer 304 to a conditional request; off: every answer is a 200
+    api.validators = {"etag", "last-modified"} if etag else set()
+    api.set_list(f"/parents/{parent}/items", items, style="page", page_size=page)
     for item in items:
         api.set_entity(f"/items/{item['id']}", item)
     return [f"Item-{i}" for i in ids]
