@@ -23,9 +23,10 @@ from rich.text import Text
 from rich.tree import Tree
 
 from runtime.client import distinct, failed_for_good, not_loaded, summarize, with_status
+from runtime.protocol import Status
 
-_STATUS_STYLE = {"running": "green", "loading": "cyan", "waiting_for_token": "yellow", "rate_limited": "yellow",
-                 "error": "red", "deleted": "dim", "unreachable": "red"}
+_STATUS_STYLE = {Status.RUNNING: "green", Status.LOADING: "cyan", Status.WAITING_FOR_TOKEN: "yellow",
+                 Status.RATE_LIMITED: "yellow", Status.ERROR: "red", Status.DELETED: "dim", Status.UNREACHABLE: "red"}
 
 
 def say(message: str) -> None:
@@ -58,7 +59,7 @@ def _node_label(node: dict) -> Text:
     held = {api: fp for api, fp in sorted(node["tokens"].items()) if fp}
     for api, fp in held.items():
         text.append(f"  {api} {fp}", style="magenta")
-    if not held and node["status"] != "unreachable":
+    if not held and node["status"] != Status.UNREACHABLE:
         text.append("  no tokens", style="dim")
     if node.get("proxy"):
         text.append(f"  via proxy {node['proxy']}", style="dim")

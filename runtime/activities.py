@@ -1,8 +1,8 @@
 """The HTTP activity: load one workflow's record from its API.
 
 Stage: runs on the worker, outside the workflow sandbox. Takes the request dict built by
-`Interpreter._load_request` (registration hash, workflow type, base URL, placeholder values, sealed
-token, the validators remembered per URL); opens the token, checks where it may go, and
+`runtime.interpreter` (`Run._load_request`: registration hash, workflow type, base URL,
+placeholder values, sealed token, the validators remembered per URL); opens the token, checks where it may go, and
 makes the request through `runtime.fetch.get_json` (the one place that speaks HTTP).
 Gives one of:
 - `{"status": "ok", "id", "store", "validators": {url: {"etag", "last_modified"}}}` with

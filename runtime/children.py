@@ -15,7 +15,8 @@ from typing import Any
 
 from runtime.ir import Child
 from runtime.selectors import any_match, changed_paths
-from runtime.state import Cancel, Ctx, Effect, Send, Start
+from runtime.protocol import Cancel, ChildRef, Effect, Send, Start, Subscription, WorkflowInput
+from runtime.state import Ctx
 
 
 def child_id(entity: str, rid: str) -> str:
@@ -61,8 +62,8 @@ def plan(ctx: Ctx, adopt_limit: int | None = None) -> list[Effect]:
                 continue
             budget -= 1
             effects += _adopt(ctx, wid, edge, rid, record)
-        elif record is not None and ctx.digest(edge.entity, rid, record) != entry["known"]:
-            entry["known"] = ctx.digest(edge.entity, rid, record)
+        elif record is not None and ctx.digest(edge.entity, rid, record) != entry.known:
+            entry.known = ctx.digest(edge.entity, rid, record)
             effects.append(Send(wid, "update", _update_arg(ctx, edge.entity, rid, record)))
     return effects
 
@@ -85,12 +86,12 @@ def _drop(ctx: Ctx, wid: str, referenced: set[tuple[str, str]]) -> list[Effect]:
     """A child whose id left the relation: forget it and its record (unless the own record
     still refers to it, `referenced`), cancel or unsubscribe."""
     entry = ctx.state.children.pop(wid)
-    if (entry["entity"], entry["id"]) not in referenced:
-        ctx.state.store.get(entry["entity"], {}).pop(entry["id"], None)
-    edge = ctx.wf.edge(entry["field"])
+    if (entry.entity, entry.id) not in referenced:
+        ctx.state.store.get(entry.entity, {}).pop(entry.id, None)
+    edge = ctx.wf.edge(entry.field)
     if edge is None:
         return []
-    if edge.cancel_on_delete and entry["owned"]:
+    if edge.cancel_on_delete and entry.owned:
         return [Cancel(wid)]
     if edge.subscribe:
         return [Send(wid, "unsubscribe", {"workflow_id": ctx.state.workflow_id})]
@@ -107,17 +108,11 @@ def _referenced_ids(ctx: Ctx) -> set[tuple[str, str]]:
 def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | None) -> list[Effect]:
     """A new related id: start its workflow (autostart) or attach to a running one."""
     s = ctx.state
-    s.children[wid] = {
-        "field": edge.field,
-        "workflow": edge.workflow,
-        "entity": edge.entity,
-        "id": rid,
-        "owned": False,
-        "known": ctx.digest(edge.entity, rid, record) if record is not None else None,
-    }
+    known = ctx.digest(edge.entity, rid, record) if record is not None else None
+    s.children[wid] = ChildRef(edge.field, edge.workflow, edge.entity, rid, known=known)
     attach: list[Send] = []
     if edge.subscribe:
-        attach.append(Send(wid, "subscribe", {"workflow_id": s.workflow_id, "selectors": list(edge.subscribe)}))
+        attach.append(Send(wid, "subscribe", Subscription(s.workflow_id, list(edge.subscribe))))
     if record is not None:
         attach.append(Send(wid, "update", _update_arg(ctx, edge.entity, rid, record)))
     if not edge.autostart:
@@ -128,23 +123,22 @@ def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | N
     return [Start(wid, edge.workflow, child_input(ctx, edge, rid, record), memo, tuple(attach))]
 
 
-def child_input(ctx: Ctx, edge: Child, rid: str, record: dict[str, Any] | None) -> dict[str, Any]:
+def child_input(ctx: Ctx, edge: Child, rid: str, record: dict[str, Any] | None) -> WorkflowInput:
     """The input of a child started down `edge`: exactly the edge's tokens, no more. An
     item of a collection was just read from the API: the child takes it as loaded."""
     s = ctx.state
-    return {
-        "ir_hash": s.ir_hash,
-        "entity_id": rid,
-        "data": record,
-        "loaded": edge.collection is not None and record is not None,
-        "tokens": {api: s.tokens[api] for api in edge.tokens if s.tokens.get(api)},
-        "api_bases": dict(s.api_bases),
-        "ancestors": [*s.ancestors, s.workflow_id],
-        "subscribers": [{"workflow_id": s.workflow_id, "selectors": list(edge.subscribe)}] if edge.subscribe else [],
-        "history_limit": s.history_limit,
-        "carried": None,
-        **({"deployment": s.deployment} if s.deployment else {}),
-    }
+    return WorkflowInput(
+        ir_hash=s.ir_hash,
+        entity_id=rid,
+        data=record,
+        loaded=edge.collection is not None and record is not None,
+        tokens={api: s.tokens[api] for api in edge.tokens if s.tokens.get(api)},
+        api_bases=dict(s.api_bases),
+        ancestors=[*s.ancestors, s.workflow_id],
+        subscribers=[Subscription(s.workflow_id, list(edge.subscribe))] if edge.subscribe else [],
+        history_limit=s.history_limit,
+        deployment=s.deployment,
+    )
 
 
 def _update_arg(ctx: Ctx, entity: str, rid: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -165,12 +159,12 @@ def publish(ctx: Ctx) -> list[Effect]:
     before = ctx.digest(None, "published", s.published) if s.published is not None else None
     effects: list[Effect] = []
     for wid, sub in s.subscribers.items():
-        if sub["known"] == now:
+        if sub.known == now:
             continue
-        base = s.published if sub["known"] is not None and sub["known"] == before else None
-        if any_match(sub["selectors"], changed_paths(base, record)):
+        base = s.published if sub.known is not None and sub.known == before else None
+        if any_match(sub.selectors, changed_paths(base, record)):
             effects.append(Send(wid, "update", _update_arg(ctx, s.entity, s.entity_id, record)))
-        sub["known"] = now
+        sub.known = now
     if now != before:  # a copy per change, not per round (the record of a big parent is big)
         s.published = copy.deepcopy(record)
     return effects

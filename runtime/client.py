@@ -35,6 +35,7 @@ from rules.origins import allows, scheme_of, url_origin
 from runtime import search_attributes
 from runtime.delivery import refusal, start_unless_running
 from runtime.payloads import PayloadStoreError, external_storage
+from runtime.protocol import Status, WorkflowInput
 from runtime.sealing import DEFAULT_KEY_PATH, SEAL_KEY_ENV, SealError, load_key, seal, token_problem
 
 QUERY_TIMEOUT = timedelta(seconds=10)  # generous: a busy 2-core machine is still "answering"
@@ -215,9 +216,8 @@ def _root(ir: dict, dep: dict, environ: dict[str, str], bases: dict[str, str], k
     tokens = {api: seal_from_env(api, environ, ref["env"], key, deployment)
               for api, ref in sorted(dep["tokens"].items())}
     named = {"deployment": deployment_name} if deployment_name else {}
-    workflow_input = {"ir_hash": ir["hash"], "entity_id": dep["id"], "data": None, "tokens": tokens,
-                      "api_bases": bases, "ancestors": [], "subscribers": [], "carried": None,
-                      "given": dict(dep.get("with") or {}), **named}
+    workflow_input = WorkflowInput(ir_hash=ir["hash"], entity_id=dep["id"], tokens=tokens, api_bases=bases,
+                                   given=dict(dep.get("with") or {}), deployment=deployment_name).to_json()
     memo = {"entity": ir["workflows"][dep["workflow"]]["entity"], "id": dep["id"], **named}
     return Root(dep["workflow_id"], dep["workflow"], workflow_input, memo)
 
@@ -395,7 +395,7 @@ def _unreachable(wid: str, exc: Exception) -> dict:
     elif "timeout" in reason.lower() or "deadline" in reason.lower():
         reason = "no worker answered the status query (is a worker running on its task queue?)"
     return {"workflow_id": wid, "workflow_type": None, "entity": entity or None, "id": key or None,
-            "status": "unreachable", "loaded": False, "last_error": reason, "api_url": None,
+            "status": Status.UNREACHABLE, "loaded": False, "last_error": reason, "api_url": None,
             "tokens": {}, "children": []}
 
 
@@ -426,7 +426,7 @@ def failed_for_good(nodes: list[dict]) -> bool:
     return bool(nodes) and all(n["failed"] for n in nodes)
 
 
-NEEDS_ATTENTION = ("error", "waiting_for_token", "unreachable")
+NEEDS_ATTENTION = (Status.ERROR, Status.WAITING_FOR_TOKEN, Status.UNREACHABLE)
 
 
 def needs_attention(node: dict) -> bool:

@@ -1,8 +1,8 @@
 """The `deliver_effects` activity: one round's starts, signals and cancellations, at once.
 
 Stage: runs on the worker (as a local activity of the workflow), with the worker's Temporal
-client. Takes `{"items": [...]}` from `Interpreter._deliver` (runtime.interpreter); gives one
-result per item.
+client. Takes a `DeliveryBatch` from the interpreter (`runtime.interpreter`); gives one
+`DeliveryResult` per item.
 
 Why an activity and not `start_child_workflow` / external signal handles: the server
 completes the commands a workflow issues on *its own* history one at a time — about 50–90 ms
@@ -11,17 +11,11 @@ with every command issued concurrently. Sent from the client, 50 signals land in
 The started workflows are independent executions tracked by id (as `ParentClosePolicy.ABANDON`
 children would be): a parent's continue-as-new, completion or cancellation never touches them.
 
-Items:
-- `{"workflow_id", "signal", "arg"}`: signal it.
-- `{"workflow_id", "cancel": true}`: request cancellation.
-- `{"workflow_id", "upgrade": {...}}`: the `upgrade` update (runtime.upgrade), awaited.
-- `{"workflow_id", "start": {"workflow", "arg", "task_queue", "memo", ["search_attributes"]}, "attach": [{"signal", "arg"}]}`:
-  start it; if that id is already running (another parent, or an earlier attempt of this
-  one) send the `attach` signals instead. `memo.started_by` tells whether it is ours. One
-  that runs for another deployment (`memo.deployment`, the spec's name) is never adopted:
-  nothing is sent to it, and the result names its deployment in `foreign`.
-Results: `{"workflow_id", "ok", "gone", "owned", "error"}` (`gone`: not running), and
-`foreign` for a refused adoption.
+Items and results are `runtime.protocol.DeliveryItem` / `DeliveryResult`. A start whose id
+is already running (another parent, or an earlier attempt of this one) sends the item's
+`attach` signals instead; `memo.started_by` tells whether it is ours. One that runs for
+another deployment (`memo.deployment`, the spec's name) is never adopted: nothing is sent to
+it, and the result names its deployment in `foreign`.
 """
 
 from __future__ import annotations
@@ -36,35 +30,34 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from rules.names import DELIVER_ACTIVITY, UPGRADE_UPDATE
+from runtime.protocol import DeliveryBatch, DeliveryItem, DeliveryResult, Signal, StartRequest
 from runtime.search_attributes import SETTLING_WAITS, not_yet_known, typed
 
 
 @activity.defn(name=DELIVER_ACTIVITY)
-async def deliver_effects(batch: dict[str, Any]) -> list[dict[str, Any]]:
+async def deliver_effects(batch: DeliveryBatch) -> list[DeliveryResult]:
     """Carry out every item of `batch` concurrently; see the module docstring."""
     client = activity.client()
-    return list(await asyncio.gather(*(_one(client, item) for item in batch["items"])))
+    return list(await asyncio.gather(*(_one(client, item) for item in batch.items)))
 
 
-async def _one(client: Client, item: dict[str, Any]) -> dict[str, Any]:
-    wid = item["workflow_id"]
+async def _one(client: Client, item: DeliveryItem) -> DeliveryResult:
+    wid = item.workflow_id
     handle = client.get_workflow_handle(wid)
     try:
-        if "start" in item:
-            return await _start(client, handle, item)
-        if item.get("cancel"):
+        if item.start is not None:
+            return await _start(client, handle, item.start, item.attach)
+        if item.cancel:
             await handle.cancel()
-        elif "upgrade" in item:
-            await handle.execute_update(UPGRADE_UPDATE, item["upgrade"])
+        elif item.upgrade is not None:
+            await handle.execute_update(UPGRADE_UPDATE, item.upgrade)
         else:
-            await handle.signal(item["signal"], item["arg"])
+            await handle.signal(item.signal, item.arg)
     except RPCError as exc:
-        gone = exc.status == RPCStatusCode.NOT_FOUND
-        return {"workflow_id": wid, "ok": False, "gone": gone, "owned": False, "error": exc.message}
+        return DeliveryResult(wid, ok=False, gone=exc.status == RPCStatusCode.NOT_FOUND, error=exc.message)
     except WorkflowUpdateFailedError as exc:  # the child's validator said why it cannot
-        return {"workflow_id": wid, "ok": False, "gone": False, "owned": False,
-                "error": f"upgrade refused: {refusal(exc)}"}
-    return {"workflow_id": wid, "ok": True, "gone": False, "owned": False, "error": None}
+        return DeliveryResult(wid, ok=False, error=f"upgrade refused: {refusal(exc)}")
+    return DeliveryResult(wid, ok=True)
 
 
 def refusal(exc: WorkflowUpdateFailedError) -> str:
@@ -94,19 +87,17 @@ async def start_unless_running(client: Client, workflow: str, arg: Any, *, workf
             await asyncio.sleep(waits.pop(0))
 
 
-async def _start(client: Client, handle: WorkflowHandle, item: dict[str, Any]) -> dict[str, Any]:
-    start, wid = item["start"], item["workflow_id"]
-    if await start_unless_running(client, start["workflow"], start["arg"], workflow_id=wid,
-                                  task_queue=start["task_queue"], memo=start["memo"],
-                                  search_attributes=start.get("search_attributes")):
-        return {"workflow_id": wid, "ok": True, "gone": False, "owned": True, "error": None}
+async def _start(client: Client, handle: WorkflowHandle, start: StartRequest, attach: list[Signal]) -> DeliveryResult:
+    wid = handle.id
+    if await start_unless_running(client, start.workflow, start.arg, workflow_id=wid, task_queue=start.task_queue,
+                                  memo=start.memo, search_attributes=start.search_attributes):
+        return DeliveryResult(wid, ok=True, owned=True)
     # One workflow per entity: attach to the running one (subscribe, hand over the data).
     memo = await (await handle.describe()).memo()
-    ours, theirs = start["memo"].get("deployment"), memo.get("deployment")
+    ours, theirs = start.memo.get("deployment"), memo.get("deployment")
     if ours and theirs and ours != theirs:
         error = f"{wid} runs for deployment {theirs!r}, not {ours!r}: not adopted"
-        return {"workflow_id": wid, "ok": False, "gone": False, "owned": False, "error": error, "foreign": theirs}
-    for signal in item["attach"]:
-        await handle.signal(signal["signal"], signal["arg"])
-    owned = memo.get("started_by") == start["memo"].get("started_by")
-    return {"workflow_id": wid, "ok": True, "gone": False, "owned": owned, "error": None}
+        return DeliveryResult(wid, ok=False, error=error, foreign=theirs)
+    for signal in attach:
+        await handle.signal(signal.signal, signal.arg)
+    return DeliveryResult(wid, ok=True, owned=memo.get("started_by") == start.memo.get("started_by"))

@@ -1,10 +1,12 @@
 """The interpreter behind `StatefulWorkflow`: the cycle of DESIGN.md §4 for one workflow.
 
 Stage: runs inside the Temporal worker, for every workflow type of every registration
-(outside the SDK's sandbox: see runtime.workflow). Takes the input of docs/runtime.md (the
-`ir_hash` picks the registration from `runtime.registry`); keeps all state in one
+(outside the SDK's sandbox: see runtime.workflow). Takes a `runtime.protocol.WorkflowInput`
+(its `ir_hash` picks the registration from `runtime.registry`); keeps all state in one
 `WorkflowState`; runs the cycle: wait for a reason → load (activity) → merge → manage
-children → notify subscribers → continue-as-new.
+children → notify subscribers → continue-as-new. `Interpreter` takes what Temporal hands
+the workflow (signals may come before the run has begun); `Run` is one run, with the
+context `_begin` built for it.
 
 Why not in `runtime/workflow.py`: that module is a thin shell, so that should the workflow
 go back into the sandbox (which re-imports the module that defines a workflow class for
@@ -31,13 +33,14 @@ from rules.names import DELIVER_ACTIVITY, LIST_ACTIVITY, LOAD_ACTIVITY
 from runtime import listing, search_attributes
 from runtime.registry import get as registration, holding, is_current, unknown_ir_grace_s
 from runtime.children import cleanup, plan, publish
-from runtime.ir import IR, Api, Child
+from runtime.ir import IR, Api, Child, Source
 from runtime.normalize import InvalidData, digest, merge_stores, normalize
 from runtime.queries import QUERIES, iso_time
 from runtime.sealing import is_sealed_token
 from runtime.signals import apply_signal
-from runtime.start_input import HOW_SWFC_STARTS, foreign_fields, shape_problems
-from runtime.state import Cancel, Ctx, Effect, Send, Start, Upgrade, WorkflowState
+from runtime.protocol import (HOW_SWFC_STARTS, DeliveryBatch, DeliveryItem, DeliveryResult, Effect, InvalidInput, Send,
+                              Start, Status, Subscriber, WorkflowInput, foreign_fields)
+from runtime.state import Ctx, WorkflowState
 from runtime.templates import template_values
 from runtime.upgrade import adopt, carried_state, child_upgrades, upgrade_problem, upgrade_refusal
 
@@ -51,31 +54,17 @@ SIGNAL_BATCH = 500  # queued signals applied per round (each `update` is validat
 
 class Interpreter:
     """One workflow's interpreter; `runtime.workflow.StatefulWorkflow` holds one per run
-    and hands it every run, signal, update and query."""
+    and hands it every run, signal, update and query. Signals and queries may come before
+    the run has begun (a worker replaying it): signals are queued, the rest waits for the
+    `Run`, which has the run's context from its start."""
 
     def __init__(self) -> None:
-        self._ctx: Ctx | None = None
         self._inbox: list[tuple[str, Any]] = []
-        self._upgrade: dict[str, Any] | None = None
+        self._run: Run | None = None
 
     async def run(self, args: Sequence[RawValue]) -> dict[str, Any]:
-        self._ctx = _begin(_decode(args[0]) if args else {})
-        try:
-            await self._loop()
-        except asyncio.CancelledError:
-            if workflow.cancellation_reason() is None:
-                # Evicted from the worker's cache (or an inner cancel), not cancelled: this
-                # run's state is dropped and replayed later. Cleaning up here would be work
-                # the eviction must wait for (a parent of thousands: past its deadline).
-                raise
-            # Cancelled (by the parent that started it, or a user): the same as a deletion,
-            # so other parents attached to it let go of it too.
-            self._ctx.state.status = "deleted"
-            await self._carry_out(cleanup(self._ctx, tell_subscribers=True))
-            _record_status(self._ctx)
-            raise
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return _summary(self._ctx)
+        self._run = Run(_begin(_decode(args[0]) if args else {}), self._inbox)
+        return await self._run.execute()
 
     def on_signal(self, name: str, args: Sequence[RawValue]) -> None:
         """Queue the signal; the main loop validates and applies it."""
@@ -87,102 +76,145 @@ class Interpreter:
 
     async def upgrade(self, request: dict[str, Any]) -> dict[str, Any]:
         """Move to another registration (an edited spec): see `runtime.upgrade`."""
-        await workflow.wait_condition(lambda: self._ctx is not None)  # a run being replayed
-        assert self._ctx is not None
-        problem = _upgrade_problem(self._ctx, request)
-        if problem is not None:
-            raise ApplicationError(f"upgrade refused: {problem}", non_retryable=True)
-        current = self._ctx.state.ir_hash
-        if request["ir_hash"] != current:
-            self._upgrade = request
-            state = self._ctx.state
-            # Not "loaded" again until it has loaded under the new spec (`--until-loaded`).
-            state.status, state.loaded = "upgrading", state.loaded and self._ctx.wf.source is None
-        return {"workflow_id": self._ctx.state.workflow_id, "from": current, "to": request["ir_hash"]}
+        await workflow.wait_condition(lambda: self._run is not None)  # a run being replayed
+        assert self._run is not None  # for the type checker: the condition above
+        return self._run.upgrade(request)
 
     def validate_upgrade(self, request: dict[str, Any]) -> None:
         # Rejected here, nothing of it enters history. Before the run has begun (a worker
         # replaying this workflow) the handler checks the request's shape instead; what an
         # upgrade may not do is checked here only, since the validator never runs on replay
         # (a handler's decision must not change with the worker that replays it).
-        problem = _upgrade_problem(self._ctx, request) if self._ctx is not None else None
+        ctx = self._run.ctx if self._run is not None else None
+        problem = _upgrade_problem(ctx, request) if ctx is not None else None
         if problem is None and isinstance(request, dict) and isinstance(request.get("ir_hash"), str):
-            new_ir, running = registration(request["ir_hash"]), self._ctx.state.ir_hash if self._ctx else None
+            new_ir, running = registration(request["ir_hash"]), ctx.state.ir_hash if ctx else None
             if new_ir is not None:  # staying on the running spec is no rollback
                 problem = upgrade_refusal(request, new_ir, is_current(new_ir.hash) or new_ir.hash == running)
         if problem is not None:
             raise ValueError(problem)
 
     def on_query(self, name: str, args: Sequence[RawValue]) -> Any:
-        if self._ctx is None:
+        if self._run is None:
             raise RuntimeError("the workflow has not started yet")
         if name not in QUERIES:
             raise ValueError(f"unknown query {name!r} (known: {', '.join(sorted(QUERIES))})")
-        return QUERIES[name](self._ctx, [n for n, _ in self._inbox], *(_decode(a) for a in args))
+        return QUERIES[name](self._run.ctx, [n for n, _ in self._inbox], *(_decode(a) for a in args))
+
+
+class Run:
+    """One run of a workflow: its context (built once, by `_begin`, before anything else
+    happens), the queue of signals it shares with the `Interpreter`, and the cycle."""
+
+    def __init__(self, ctx: Ctx, inbox: list[tuple[str, Any]]) -> None:
+        self.ctx = ctx
+        self._inbox = inbox  # appended to by `Interpreter.on_signal`; taken from in place
+        self._upgrade: dict[str, Any] | None = None
+
+    async def execute(self) -> dict[str, Any]:
+        ctx = self.ctx
+        try:
+            await self._cycle()
+        except asyncio.CancelledError:
+            if workflow.cancellation_reason() is None:
+                # Evicted from the worker's cache (or an inner cancel), not cancelled: this
+                # run's state is dropped and replayed later. Cleaning up here would be work
+                # the eviction must wait for (a parent of thousands: past its deadline).
+                raise
+            # Cancelled (by the parent that started it, or a user): the same as a deletion,
+            # so other parents attached to it let go of it too.
+            ctx.state.status = Status.DELETED
+            await self._carry_out(cleanup(ctx, tell_subscribers=True))
+            _record_status(ctx)
+            raise
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return _summary(ctx)
+
+    def upgrade(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Take an upgrade request: the cycle continues as new under it (`runtime.upgrade`)."""
+        ctx = self.ctx
+        problem = _upgrade_problem(ctx, request)
+        if problem is not None:
+            raise ApplicationError(f"upgrade refused: {problem}", non_retryable=True)
+        current = ctx.state.ir_hash
+        if request["ir_hash"] != current:
+            self._upgrade = request
+            state = ctx.state
+            # Not "loaded" again until it has loaded under the new spec (`--until-loaded`).
+            state.status, state.loaded = Status.UPGRADING, state.loaded and ctx.wf.source is None
+        return {"workflow_id": ctx.state.workflow_id, "from": current, "to": request["ir_hash"]}
 
     # ------------------------------------------------------------------ the cycle
 
-    async def _loop(self) -> None:
-        ctx = self._ctx
-        assert ctx is not None
+    async def _cycle(self) -> None:
+        """DESIGN.md §4, one turn per pass: take the reasons that arrived (signals) → load
+        through an activity (validated, merged, diffed by `_loaded`) and list the collections
+        due → manage children → notify subscribers → continue-as-new when history grows →
+        wait for the next reason (a signal, an `every`, a retry). Returns once deleted."""
+        ctx = self.ctx
         while True:
-            effects = self._apply_inbox()
-            overflow = bool(self._inbox)  # more than `SIGNAL_BATCH` were queued
-            if ctx.state.upgrade_children:  # this run was started by an upgrade: pass it down
-                ctx.state.upgrade_children = False
-                effects += child_upgrades(ctx)
-            if ctx.state.status == "deleted":
+            effects, backlog = self._take_signals()
+            if ctx.state.status == Status.DELETED:
                 await self._carry_out(effects + cleanup(ctx, tell_subscribers=True))
                 _record_status(ctx)
                 return
-            if self._load_due():
+            effects = await self._load_and_list(effects)
+            if self._inbox:  # signals came meanwhile: apply them before acting on the data
                 await self._carry_out(effects)
-                await self._load()
-                effects = []
-            for edge in [] if self._rate_limited() else listing.due_edges(ctx):
-                await self._carry_out(effects)
-                await self._list(edge)
-                effects = []
-            if self._inbox:
-                await self._carry_out(effects)
-                if overflow and not effects:
+                if backlog and not effects:
                     await _next_activation()  # spread a backlog over workflow tasks
                 continue
             await self._carry_out(effects + plan(ctx, START_BATCH) + publish(ctx))
             if self._inbox or (ctx.backlog and ctx.state.retry_ms is None):  # failed starts wait
                 continue
             if self._upgrade is not None or self._history_full():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                if not self._inbox:
-                    self._continue_as_new()
+                await self._continue_as_new_unless_signalled()
                 continue
-            await self._wait()
+            await self._wait_for_reason()
 
-    def _apply_inbox(self) -> list[Effect]:
-        ctx = self._ctx
-        assert ctx is not None
+    def _take_signals(self) -> tuple[list[Effect], bool]:
+        """Apply up to `SIGNAL_BATCH` queued signals (and pass an upgrade that started this
+        run down to the children); the effects they ask for, and whether more are queued."""
+        ctx = self.ctx
         _tick(ctx)
         effects: list[Effect] = []
-        batch, self._inbox = self._inbox[:SIGNAL_BATCH], self._inbox[SIGNAL_BATCH:]
+        batch = self._inbox[:SIGNAL_BATCH]
+        del self._inbox[:SIGNAL_BATCH]
         for name, arg in batch:
             if arg is _BAD_PAYLOAD:
                 ctx.error("signal", f"{name} refused: the payload is not JSON")
                 continue
             effects += apply_signal(ctx, name, arg)
+        backlog = bool(self._inbox)
+        if ctx.state.upgrade_children:  # this run was started by an upgrade: pass it down
+            ctx.state.upgrade_children = False
+            effects += child_upgrades(ctx)
+        return effects, backlog
+
+    async def _load_and_list(self, effects: list[Effect]) -> list[Effect]:
+        """Load the own record if due, then list each collection due; the effects not yet
+        carried out (those before are carried out first: they go out before the requests)."""
+        if self._load_due():
+            await self._carry_out(effects)
+            await self._load()
+            effects = []
+        for edge in [] if self._rate_limited() else listing.due_edges(self.ctx):
+            await self._carry_out(effects)
+            await self._list(edge)
+            effects = []
         return effects
 
-    async def _wait(self) -> None:
+    async def _wait_for_reason(self) -> None:
         """Sleep until a signal arrives, the `every` reload is due, or a failed child start
         is to be retried (the next round plans it again)."""
-        ctx = self._ctx
-        assert ctx is not None
+        ctx = self.ctx
         _record_status(ctx)
         s = ctx.state
         # A workflow that is already stale here cannot load (it waits for a token): its
         # reload time has passed and stays passed, and waiting on it would spin.
         refreshes = ctx.wf.source is not None and ctx.wf.source.every_ms and not s.stale
         reload_at = s.next_load_ms if refreshes else None
-        relist_at = listing.next_deadline(ctx) if s.status != "waiting_for_token" else None
+        relist_at = listing.next_deadline(ctx) if s.status != Status.WAITING_FOR_TOKEN else None
         deadlines = [t for t in (reload_at, s.retry_ms, s.rate_limited_until_ms, relist_at) if t is not None]
         # At least 1 ms: a zero timeout returns at once without yielding to Temporal.
         timeout = timedelta(milliseconds=max(1, min(deadlines) - _now_ms())) if deadlines else None
@@ -200,58 +232,55 @@ class Interpreter:
     # ------------------------------------------------------------------ loading
 
     def _load_due(self) -> bool:
-        ctx = self._ctx
-        assert ctx is not None
+        ctx = self.ctx
         s, source = ctx.state, ctx.wf.source
-        if source is None or not s.stale or s.status == "waiting_for_token" or self._rate_limited():
+        if source is None or not s.stale or s.status == Status.WAITING_FOR_TOKEN or self._rate_limited():
             return False
         if ctx.ir.apis[source.api].needs_token and not s.tokens.get(source.api):
-            s.status = "waiting_for_token"
+            s.status = Status.WAITING_FOR_TOKEN
             return False
         return True
 
     def _rate_limited(self) -> bool:
         """True while the api has asked for no request before a time still to come."""
-        assert self._ctx is not None
-        s = self._ctx.state
+        s = self.ctx.state
         if s.rate_limited_until_ms is None:
             return False
         if _now_ms() < s.rate_limited_until_ms:
-            s.status = "rate_limited"  # whatever a signal set meanwhile: it still waits
+            s.status = Status.RATE_LIMITED  # whatever a signal set meanwhile: it still waits
             return True
         s.rate_limited_until_ms = None
         return False
 
     async def _load(self) -> None:
-        ctx = self._ctx
-        assert ctx is not None and ctx.wf.source is not None
+        ctx = self.ctx
         s, source = ctx.state, ctx.wf.source
+        assert source is not None  # `_load_due`
         api = ctx.ir.apis[source.api]
-        s.status, s.stale, s.failed = "loading", False, False
-        request = self._load_request()
+        s.status, s.stale, s.failed = Status.LOADING, False, False
+        request = self._load_request(source)
         if request is not None:
             try:
                 result = await workflow.execute_activity(LOAD_ACTIVITY, request, result_type=dict, **_activity_options(api))
             except ActivityError as exc:
                 _tick(ctx)
                 ctx.error("load", _failure_text(exc))
-                s.status, s.failed = "error", _non_retryable(exc)
+                s.status, s.failed = Status.ERROR, _non_retryable(exc)
             else:
                 _tick(ctx)
-                self._loaded(result)
+                self._loaded(source.api, result)
         if source.every_ms:
             s.next_load_ms = _now_ms() + source.every_ms
 
-    def _load_request(self) -> dict[str, Any] | None:
-        ctx = self._ctx
-        assert ctx is not None and ctx.wf.source is not None
-        s, source = ctx.state, ctx.wf.source
+    def _load_request(self, source: Source) -> dict[str, Any] | None:
+        ctx = self.ctx
+        s = ctx.state
         key = ctx.ir.entities[s.entity].key
         record = {**s.given, **(ctx.record or {}), key: s.entity_id}
         values, missing = template_values(ctx.ir, s.entity, record, s.store, source.placeholders)
         if missing:
             ctx.error("load", f"cannot build {source.path}: no value for {', '.join(missing)}")
-            s.status, s.failed = "error", True
+            s.status, s.failed = Status.ERROR, True
             return None
         return {
             "ir_hash": s.ir_hash,
@@ -266,24 +295,22 @@ class Interpreter:
     def _validators(self) -> dict[str, dict[str, Any]]:
         """The validators to send per URL: only those of the data still held (a record
         changed since, by an `update`, must be read again in full, not confirmed)."""
-        ctx = self._ctx
-        assert ctx is not None
+        ctx = self.ctx
         held = _body_digest(ctx, ctx.record) if ctx.record is not None else None
         return {url: {"etag": v.get("etag"), "last_modified": v.get("last_modified")}
                 for url, v in ctx.state.validators.items() if held is not None and v.get("digest") == held}
 
-    def _loaded(self, result: dict[str, Any]) -> None:
-        ctx = self._ctx
-        assert ctx is not None and ctx.wf.source is not None
-        s, api = ctx.state, ctx.wf.source.api
+    def _loaded(self, api: str, result: dict[str, Any]) -> None:
+        ctx = self.ctx
+        s = ctx.state
         s.proxy = result.get("proxy")  # a property of the worker that made the request, as it reported it
         outcome = result.get("status")
         if outcome == "unauthorized":
-            s.status, s.stale = "waiting_for_token", True
+            s.status, s.stale = Status.WAITING_FOR_TOKEN, True
             ctx.error("load", f"HTTP {result.get('http_status')}: the {api} token was refused; waiting for a new one")
             return
         if outcome == "rate_limited":
-            s.status, s.stale = "rate_limited", True
+            s.status, s.stale = Status.RATE_LIMITED, True
             s.rate_limited_until_ms = _now_ms() + int(result["retry_after_ms"])
             next_try = iso_time(s.rate_limited_until_ms)
             ctx.error("load", f"HTTP {result['http_status']}: api {api} is rate limited; next try at {next_try}")
@@ -291,13 +318,12 @@ class Interpreter:
         if outcome == "ok":
             self._merge_loaded(result)
         listing.mark_all_due(ctx)  # ok, or not_modified: the data holds; its collections are listed again
-        s.loaded, s.status, s.checked_at = listing.all_listed(ctx), "running", ctx.now
+        s.loaded, s.status, s.checked_at = listing.all_listed(ctx), Status.RUNNING, ctx.now
         if s.errors and s.errors[-1]["kind"] == "load":
             s.last_error = None  # a good load answers a failed one; a refused signal stays news
 
     def _merge_loaded(self, result: dict[str, Any]) -> None:
-        ctx = self._ctx
-        assert ctx is not None
+        ctx = self.ctx
         s = ctx.state
         store = result["store"]
         own = store.get(s.entity, {}).pop(s.entity_id)
@@ -314,9 +340,9 @@ class Interpreter:
     async def _list(self, edge: Child) -> None:
         """List a collection page by page (one activity each: no result nears Temporal's
         payload limit however long the list); the relation changes only at the end."""
-        ctx = self._ctx
-        assert ctx is not None and edge.collection is not None
-        ctx.state.status = "loading"
+        ctx, collection = self.ctx, edge.collection
+        assert collection is not None  # `listing.due_edges` gives collections only
+        ctx.state.status = Status.LOADING
         url = listing.first_page(ctx, edge)
         if url is None or not listing.allowed(ctx, edge, url, followed=False):
             return
@@ -324,8 +350,8 @@ class Interpreter:
         store: dict[str, dict[str, Any]] = {}
         read: dict[str, dict[str, Any]] = {}  # page URL -> what to remember of it (`listing.remember`)
         skip = 0
-        while url is not None and len(read) < edge.collection.max_pages:
-            page = await self._page(edge, url, skip)
+        while url is not None and len(read) < collection.max_pages:
+            page = await self._page(edge, collection.api, url, skip)
             if page is None:
                 return
             ids += page["ids"]
@@ -339,14 +365,13 @@ class Interpreter:
                 return
         listing.finish(ctx, edge, ids, store, read)
         if url is not None:  # recorded after `finish`, which clears an earlier listing's error
-            ctx.error("list", f"{edge.field}: stopped after {len(read)} pages (max {edge.collection.max_pages} pages); the rest is left out")
+            ctx.error("list", f"{edge.field}: stopped after {len(read)} pages (max {collection.max_pages} pages); the rest is left out")
 
-    async def _page(self, edge: Child, url: str, skip: int) -> dict[str, Any] | None:
+    async def _page(self, edge: Child, api_name: str, url: str, skip: int) -> dict[str, Any] | None:
         """One `list_page` activity; None (recorded) when the listing cannot go on. A 304
         gives the page as it was last read (`listing.unchanged_page`)."""
-        ctx = self._ctx
-        assert ctx is not None and edge.collection is not None
-        s, api = ctx.state, ctx.ir.apis[edge.collection.api]
+        ctx = self.ctx
+        s, api = ctx.state, ctx.ir.apis[api_name]
         known = listing.known_page(ctx, edge, url) if skip == 0 else None
         request = {"ir_hash": s.ir_hash, "workflow": ctx.wf.name, "field": edge.field, "url": url, "skip": skip,
                    "token": s.tokens.get(api.name), "validators": known and known["validators"]}
@@ -358,11 +383,11 @@ class Interpreter:
             return None
         _tick(ctx)
         if page.get("status") == "unauthorized":
-            s.status = "waiting_for_token"
+            s.status = Status.WAITING_FOR_TOKEN
             ctx.error("list", f"HTTP {page.get('http_status')}: the {api.name} token was refused; waiting for a new one")
             return None
         if page.get("status") == "rate_limited":  # listed again once the api allows it (still due)
-            s.status, s.rate_limited_until_ms = "rate_limited", _now_ms() + int(page["retry_after_ms"])
+            s.status, s.rate_limited_until_ms = Status.RATE_LIMITED, _now_ms() + int(page["retry_after_ms"])
             ctx.error("list", f"HTTP {page['http_status']}: api {api.name} is rate limited; next try at {iso_time(s.rate_limited_until_ms)}")
             return None
         if page.get("status") == "not_modified" and known is not None:
@@ -383,15 +408,14 @@ class Interpreter:
             await asyncio.gather(*(self._deliver(batch) for batch in batches[at:at + DELIVERIES_AT_ONCE]))
 
     async def _deliver(self, effects: list[Effect]) -> None:
-        ctx = self._ctx
-        assert ctx is not None
+        ctx = self.ctx
         info = workflow.info()
         inherited = search_attributes.for_child(info.typed_search_attributes, info.workflow_id)
         try:
             results = await workflow.execute_local_activity(
                 DELIVER_ACTIVITY,
-                {"items": [_item(e, info.task_queue, inherited) for e in effects]},
-                result_type=list,
+                DeliveryBatch([DeliveryItem.of(e, info.task_queue, inherited) for e in effects]),
+                result_type=list[DeliveryResult],
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=3),
             )
@@ -405,50 +429,49 @@ class Interpreter:
         for effect, result in zip(effects, results):
             self._delivered(effect, result)
 
-    def _delivered(self, effect: Effect, result: dict[str, Any]) -> None:
+    def _delivered(self, effect: Effect, result: DeliveryResult) -> None:
         """Book a result: a started child's ownership; a peer that is gone is forgotten."""
-        ctx = self._ctx
-        assert ctx is not None
+        ctx = self.ctx
         wid, s = effect.workflow_id, ctx.state
-        if result["ok"]:
+        if result.ok:
             if isinstance(effect, Start) and wid in s.children:
-                s.children[wid]["owned"] = result["owned"]
+                s.children[wid].owned = result.owned
             return
-        if result.get("foreign"):  # another spec's workflow: left alone, never retried
+        if result.foreign:  # another spec's workflow: left alone, never retried
             s.children.pop(wid, None)
-            s.foreign[wid] = result["foreign"]
-            ctx.error("child", result["error"])
+            s.foreign[wid] = result.foreign
+            ctx.error("child", result.error or "")
             return
         if isinstance(effect, Start):
             self._retry_start(effect)
-        if not result["gone"]:
-            ctx.error("child", f"{type(effect).__name__.lower()} {wid} failed: {result['error']}")
+        if not result.gone:
+            ctx.error("child", f"{type(effect).__name__.lower()} {wid} failed: {result.error}")
         elif isinstance(effect, Send) and effect.signal == "update":
             s.subscribers.pop(wid, None)
             if wid in s.children:
-                s.children[wid]["known"] = None
+                s.children[wid].known = None
 
     def _retry_start(self, effect: Start) -> None:
         """Forget a child that did not start; a round after `START_RETRY_MS` plans it again."""
-        ctx = self._ctx
-        assert ctx is not None
-        ctx.state.children.pop(effect.workflow_id, None)
-        ctx.state.retry_ms = _now_ms() + START_RETRY_MS
+        self.ctx.state.children.pop(effect.workflow_id, None)
+        self.ctx.state.retry_ms = _now_ms() + START_RETRY_MS
 
     # ------------------------------------------------------------------ continue-as-new
 
     def _history_full(self) -> bool:
         info = workflow.info()
-        assert self._ctx is not None
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._ctx.state.history_limit
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self.ctx.state.history_limit
 
-    def _continue_as_new(self) -> None:
-        ctx = self._ctx
-        assert ctx is not None
-        s = ctx.state
-        carried = carried_state(ctx, self._upgrade) if self._upgrade is not None else s.to_dict()
+    async def _continue_as_new_unless_signalled(self) -> None:
+        """Continue as new (under the upgrade's registration, if one was asked for) once every
+        handler has finished; returns only when signals arrived meanwhile (apply them first)."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._inbox:
+            return
+        s = self.ctx.state
+        carried = carried_state(self.ctx, self._upgrade) if self._upgrade is not None else s.to_dict()
         workflow.continue_as_new(
-            {"ir_hash": carried["ir_hash"], "entity_id": s.entity_id, "carried": carried},
+            WorkflowInput(ir_hash=carried["ir_hash"], entity_id=s.entity_id, carried=carried).to_json(),
             workflow=workflow.info().workflow_type,
             memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
         )
@@ -510,22 +533,6 @@ def _record_status(ctx: Ctx) -> None:
         workflow.upsert_search_attributes(update)
 
 
-def _item(effect: Effect, task_queue: str, attributes: dict[str, str] | None = None) -> dict[str, Any]:
-    """An effect as a `deliver_effects` item (children run on the parent's task queue and
-    inherit its search attributes, when it has them)."""
-    if isinstance(effect, Start):
-        start = {"workflow": effect.workflow, "arg": effect.arg, "task_queue": task_queue, "memo": effect.memo}
-        if attributes:
-            start["search_attributes"] = attributes
-        attach = [{"signal": a.signal, "arg": a.arg} for a in effect.attach]
-        return {"workflow_id": effect.workflow_id, "start": start, "attach": attach}
-    if isinstance(effect, Cancel):
-        return {"workflow_id": effect.workflow_id, "cancel": True}
-    if isinstance(effect, Upgrade):
-        return {"workflow_id": effect.workflow_id, "upgrade": effect.arg}
-    return {"workflow_id": effect.workflow_id, "signal": effect.signal, "arg": effect.arg}
-
-
 def _non_retryable(exc: ActivityError) -> bool:
     """Whether the activity failed for a reason retrying cannot cure (a bad body, a 404),
     as opposed to running out of attempts at one that might (a 500, a timeout)."""
@@ -543,19 +550,21 @@ def _failure_text(exc: ActivityError) -> str:
     return f"{kind}: {getattr(cause, 'message', None) or cause}"
 
 
-def _begin(inp: Any) -> Ctx:
+def _begin(raw: Any) -> Ctx:
     """The context of a new run: from `carried` state on continue-as-new, else the input.
     An input no worker can use ends the run here (see `_registration`)."""
     info = workflow.info()
-    problems = shape_problems(inp)
-    if problems:
-        raise _unusable_input("; ".join(problems))
-    ir = _registration(inp)
+    try:
+        inp = WorkflowInput.parse(raw)
+    except InvalidInput as exc:
+        raise _unusable_input(str(exc)) from None
+    unknown = _unknown_fields(raw)
+    ir = _registration(inp, unknown)
     wf = ir.workflows[info.workflow_type]
-    if inp.get("carried"):
+    if inp.carried:
         try:
-            ctx = Ctx(ir, wf, WorkflowState.from_dict(inp["carried"]))
-        except TypeError:  # only by hand: continue-as-new always carries a whole state
+            ctx = Ctx(ir, wf, WorkflowState.from_dict(inp.carried))
+        except (TypeError, ValueError):  # only by hand: continue-as-new always carries a whole state
             raise _unusable_input("`carried` is not the state of a run") from None
         if ctx.state.upgrade_children:
             adopt(ctx)
@@ -565,30 +574,26 @@ def _begin(inp: Any) -> Ctx:
         workflow_type=wf.name,
         workflow_id=info.workflow_id,
         entity=wf.entity,
-        entity_id=str(inp.get("entity_id") or info.workflow_id.removeprefix(wf.entity + "-")),
-        api_bases=dict(inp.get("api_bases") or {}),
-        ancestors=list(inp.get("ancestors") or []),
-        subscribers={
-            sub["workflow_id"]: {"selectors": list(sub["selectors"]), "known": None}
-            for sub in inp.get("subscribers") or []
-            if isinstance(sub, dict) and isinstance(sub.get("workflow_id"), str) and isinstance(sub.get("selectors"), list)
-        },
-        history_limit=int(inp.get("history_limit") or WorkflowState.history_limit),
-        deployment=inp.get("deployment") if isinstance(inp.get("deployment"), str) else None,
-        given={k: v for k, v in (inp.get("given") or {}).items() if isinstance(v, (str, int, float, bool))},
+        entity_id=inp.entity_id or info.workflow_id.removeprefix(wf.entity + "-"),
+        api_bases=dict(inp.api_bases),
+        ancestors=list(inp.ancestors),
+        subscribers={sub.workflow_id: Subscriber(sub.selectors) for sub in inp.subscribers},
+        history_limit=inp.history_limit or WorkflowState.history_limit,
+        deployment=inp.deployment,
+        given=inp.given,
         stale=wf.source is not None,
-        status="loading" if wf.source is not None else "running",
+        status=Status.LOADING if wf.source is not None else Status.RUNNING,
     )
     ctx = Ctx(ir, wf, state)
     _tick(ctx)
-    _initial_tokens(ctx, inp.get("tokens") or {})
-    _initial_data(ctx, inp.get("data"), fresh=inp.get("loaded") is True)
-    if inp.get("ir_hash") is None:
-        _continue_adopted(ctx, inp)
+    _initial_tokens(ctx, inp.tokens)
+    _initial_data(ctx, inp.data, fresh=inp.loaded)
+    if inp.ir_hash is None:
+        _continue_adopted(ctx, unknown)
     return ctx
 
 
-def _registration(inp: dict[str, Any]) -> IR:
+def _registration(inp: WorkflowInput, unknown: str) -> IR:
     """The registration this run interprets, or the end of the run (`ApplicationError`)
     where no worker can help. Where that depends on what this worker holds, it happens in
     the run's first workflow task only, when no command is in history yet that a worker
@@ -601,19 +606,19 @@ def _registration(inp: dict[str, Any]) -> IR:
     - a registration without this workflow type: no worker can help.
     """
     info = workflow.info()
-    wtype, ir_hash = info.workflow_type, inp.get("ir_hash")
+    wtype, ir_hash = info.workflow_type, inp.ir_hash
     if ir_hash is None:
         held = holding(wtype)
         if len(held) == 1:
             return held[0]
         why = (f"this worker holds {len(held)} registrations of {wtype}, so it cannot choose" if held
                else f"no registration this worker holds declares a workflow {wtype}")
-        raise _unusable_input(f"the input has no `ir_hash`{_foreign(inp)}, and {why}")
+        raise _unusable_input(f"the input has no `ir_hash`{unknown}, and {why}")
     ir = registration(ir_hash)
     if ir is None:
         grace = unknown_ir_grace_s(info.task_queue)
         waited = (workflow.now() - info.workflow_start_time).total_seconds()
-        if inp.get("carried") is not None or workflow.unsafe.is_replaying() or waited < grace:
+        if inp.carried is not None or workflow.unsafe.is_replaying() or waited < grace:
             raise RuntimeError(f"this worker does not hold {wtype} of IR {ir_hash}")  # fails the task
         raise ApplicationError(
             f"{wtype} {info.workflow_id} cannot run: no worker took it within {grace:g} s, none of "
@@ -625,8 +630,9 @@ def _registration(inp: dict[str, Any]) -> IR:
     return ir
 
 
-def _foreign(inp: dict[str, Any]) -> str:
-    fields = foreign_fields(inp)
+def _unknown_fields(raw: dict[str, Any]) -> str:
+    """The input's fields swfc does not use, for a message ("" if none)."""
+    fields = foreign_fields(raw)
     return f" (it has {', '.join(fields)}, which swfc does not use)" if fields else ""
 
 
@@ -636,22 +642,22 @@ def _unusable_input(problem: str) -> ApplicationError:
                             type="InvalidInput", non_retryable=True)
 
 
-def _continue_adopted(ctx: Ctx, inp: dict[str, Any]) -> None:
+def _continue_adopted(ctx: Ctx, unknown: str) -> None:
     """A workflow started without `ir_hash`, adopted by the one registration of its type:
     record that, and go on in a new run whose input names the hash, so that no replay of
     a later workflow task depends on which registrations a worker holds."""
     s = ctx.state
-    ctx.error("input", f"started without `ir_hash`{_foreign(inp)}: running under {s.ir_hash}, the only "
+    ctx.error("input", f"started without `ir_hash`{unknown}: running under {s.ir_hash}, the only "
                        f"registration of {s.workflow_type} held; {HOW_SWFC_STARTS}")
     workflow.continue_as_new(
-        {"ir_hash": s.ir_hash, "entity_id": s.entity_id, "carried": s.to_dict()},
+        WorkflowInput(ir_hash=s.ir_hash, entity_id=s.entity_id, carried=s.to_dict()).to_json(),
         memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
     )
 
 
-def _initial_tokens(ctx: Ctx, tokens: Any) -> None:
+def _initial_tokens(ctx: Ctx, tokens: dict[str, Any]) -> None:
     for api in ctx.wf.needs:
-        token = tokens.get(api) if isinstance(tokens, dict) else None
+        token = tokens.get(api)
         if token is not None and not is_sealed_token(token):
             ctx.error("input", f"the {api} token in the input is not a sealed token; ignored")
             token = None
@@ -659,13 +665,13 @@ def _initial_tokens(ctx: Ctx, tokens: Any) -> None:
             ctx.error("input", f"the {api} token in the input was sealed for another api; ignored")
             token = None
         ctx.state.tokens[api] = token
-    extra = set(tokens) - set(ctx.wf.needs) if isinstance(tokens, dict) else set()
+    extra = set(tokens) - set(ctx.wf.needs)
     if extra:
         ctx.error("input", f"{ctx.wf.name} uses only api {', '.join(ctx.wf.needs) or 'none'}: "
                            f"{len(extra)} other token(s) dropped")
 
 
-def _initial_data(ctx: Ctx, data: Any, *, fresh: bool = False) -> None:
+def _initial_data(ctx: Ctx, data: dict[str, Any] | None, *, fresh: bool = False) -> None:
     """Data a parent started this workflow with. `fresh` data (an item of the parent's
     collection, just read from the API) counts as loaded: no request until `every`."""
     if data is None:
@@ -673,7 +679,7 @@ def _initial_data(ctx: Ctx, data: Any, *, fresh: bool = False) -> None:
     s = ctx.state
     try:
         key = ctx.ir.entities[s.entity].key
-        rid, store = normalize(ctx.ir, s.entity, {key: s.entity_id, **data} if isinstance(data, dict) else data)
+        rid, store = normalize(ctx.ir, s.entity, {key: s.entity_id, **data})
     except InvalidData as exc:
         ctx.error("input", f"initial data is invalid at {exc.path}: {exc.reason}")
         return
@@ -683,7 +689,7 @@ def _initial_data(ctx: Ctx, data: Any, *, fresh: bool = False) -> None:
     merge_stores(s.store, store)
     s.loaded = ctx.wf.source is None and listing.all_listed(ctx)
     if fresh and ctx.wf.source is not None:
-        s.stale, s.status = False, "running"
+        s.stale, s.status = False, Status.RUNNING
         s.loaded = listing.all_listed(ctx)
         if ctx.wf.source.every_ms:
             s.next_load_ms = ctx.now_ms + ctx.wf.source.every_ms

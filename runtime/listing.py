@@ -23,6 +23,7 @@ from rules.origins import url_origin
 from runtime.ir import Child
 from runtime.normalize import Store, merge_stores
 from runtime.paging import first_url
+from runtime.protocol import Status
 from runtime.state import Ctx
 from runtime.templates import expand, template_values
 
@@ -36,7 +37,7 @@ def due_edges(ctx: Ctx) -> list[Child]:
     names the parent's fields), and a token for the api when it needs one (else the
     workflow waits for one, as a load does)."""
     s = ctx.state
-    if s.status == "waiting_for_token" or (ctx.wf.source is not None and ctx.record is None):
+    if s.status == Status.WAITING_FOR_TOKEN or (ctx.wf.source is not None and ctx.record is None):
         return []
     out = []
     for edge in ctx.wf.collections:
@@ -44,7 +45,7 @@ def due_edges(ctx: Ctx) -> list[Child]:
             continue
         api = ctx.ir.apis[edge.collection.api]
         if api.needs_token and not s.tokens.get(api.name):
-            s.status = "waiting_for_token"
+            s.status = Status.WAITING_FOR_TOKEN
             return []
         out.append(edge)
     return out
@@ -104,7 +105,7 @@ def allowed(ctx: Ctx, edge: Child, url: str, *, followed: bool) -> bool:
 def failed(ctx: Ctx, edge: Child, message: str) -> None:
     """A listing that could not finish: recorded; the relation stays as it was."""
     ctx.error("list", f"{edge.field}: {message}")
-    ctx.state.status = "error"
+    ctx.state.status = Status.ERROR
     _done(ctx, edge)
 
 
@@ -145,8 +146,8 @@ def finish(ctx: Ctx, edge: Child, ids: list[str], store: Store, read: dict[str, 
     entry(ctx, edge)["listed"] = True
     _done(ctx, edge)
     last_failed = bool(s.errors) and s.errors[-1]["kind"] == "list"
-    if s.status == "loading" or (s.status == "error" and last_failed):
-        s.status = "running"
+    if s.status == Status.LOADING or (s.status == Status.ERROR and last_failed):
+        s.status = Status.RUNNING
     if last_failed:
         s.last_error = None  # a good listing answers a failed one
     # Loaded: every collection listed, and the own record too (a source's is stale until then).

@@ -9,32 +9,33 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from runtime.protocol import Status, StatusAnswer
 from runtime.state import Ctx
 
 Query = Callable[..., Any]  # (ctx, queued signal names, *query args) -> answer
 
 
-def status(ctx: Ctx, queued: list[str], *_: Any) -> dict[str, Any]:
+def status(ctx: Ctx, queued: list[str], *_: Any) -> StatusAnswer:
     """What `swfc status` shows of one workflow; it walks `children`."""
     s, source = ctx.state, ctx.wf.source
-    return {
-        "workflow_id": s.workflow_id,
-        "workflow_type": s.workflow_type,
-        "entity": s.entity,
-        "id": s.entity_id,
-        "status": s.status,
-        "loaded": s.loaded,
-        "last_error": s.last_error,
-        "failed": s.failed,
-        "checked_at": s.checked_at,
-        "next_try": iso_time(s.rate_limited_until_ms) if s.rate_limited_until_ms is not None else None,
-        "deployment": s.deployment,
-        "api_url": ctx.api_url(source.api) if source else None,
-        "proxy": s.proxy,
-        "tokens": fingerprints(ctx, queued),
-        "needs": list(ctx.wf.needs),
-        "children": sorted(s.children),
-    }
+    return StatusAnswer(
+        workflow_id=s.workflow_id,
+        workflow_type=s.workflow_type,
+        entity=s.entity,
+        id=s.entity_id,
+        status=s.status,
+        loaded=s.loaded,
+        last_error=s.last_error,
+        failed=s.failed,
+        checked_at=s.checked_at,
+        next_try=iso_time(s.rate_limited_until_ms) if s.rate_limited_until_ms is not None else None,
+        deployment=s.deployment,
+        api_url=ctx.api_url(source.api) if source else None,
+        proxy=s.proxy,
+        tokens=fingerprints(ctx, queued),
+        needs=list(ctx.wf.needs),
+        children=sorted(s.children),
+    )
 
 
 def iso_time(ms: int) -> str:
@@ -93,7 +94,7 @@ def _count(value: Any) -> bool:
 def pending_changes(ctx: Ctx, queued: list[str], *_: Any) -> list[dict[str, Any]]:
     """Signals queued but not applied yet, and a pending reload."""
     s = ctx.state
-    reload = [{"kind": "reload", "waiting_for_token": s.status == "waiting_for_token"}] if s.stale else []
+    reload = [{"kind": "reload", "waiting_for_token": s.status == Status.WAITING_FOR_TOKEN}] if s.stale else []
     return [{"kind": "signal", "name": name} for name in queued] + reload
 
 
@@ -101,8 +102,8 @@ def subscriptions(ctx: Ctx, queued: list[str], *_: Any) -> dict[str, Any]:
     s = ctx.state
     subscribing = {e.field for e in ctx.wf.children if e.subscribe}
     return {
-        "subscribers": [{"workflow_id": w, "selectors": sub["selectors"]} for w, sub in sorted(s.subscribers.items())],
-        "subscribed_to": sorted(w for w, c in s.children.items() if c["field"] in subscribing),
+        "subscribers": [{"workflow_id": w, "selectors": sub.selectors} for w, sub in sorted(s.subscribers.items())],
+        "subscribed_to": sorted(w for w, c in s.children.items() if c.field in subscribing),
     }
 
 
@@ -113,7 +114,7 @@ def managed_paths(ctx: Ctx, queued: list[str], *_: Any) -> list[dict[str, Any]]:
             "field": e.field,
             "workflow": e.workflow,
             "entity": e.entity,
-            "children": sorted(w for w, c in ctx.state.children.items() if c["field"] == e.field),
+            "children": sorted(w for w, c in ctx.state.children.items() if c.field == e.field),
         }
         for e in ctx.wf.children
     ]

@@ -17,7 +17,8 @@ from runtime.listing import mark_all_due
 from runtime.normalize import InvalidData, digest, merge_stores, normalize
 from runtime.sealing import is_sealed_token, sealed_at
 from runtime.selectors import can_match, valid_selector
-from runtime.state import Ctx, Effect, Send
+from runtime.protocol import Effect, Send, Status, Subscriber
+from runtime.state import Ctx
 
 Handler = Callable[[Ctx, Any], list[Effect]]
 
@@ -48,23 +49,23 @@ def on_api_token(ctx: Ctx, arg: Any) -> list[Effect]:
         return []
     uses = ctx.wf.source is not None and ctx.wf.source.api == api
     lists = any(edge.collection.api == api for edge in ctx.wf.collections)
-    if lists and s.status == "waiting_for_token":
-        s.status = "loading"  # its collections are still due: the next round lists them
+    if lists and s.status == Status.WAITING_FOR_TOKEN:
+        s.status = Status.LOADING  # its collections are still due: the next round lists them
     if s.tokens.get(api) == arg:
         # Already held: not forwarded (that stops a cascade going round a cycle), but a
         # workflow waiting for a token tries it again (the API may have refused it briefly).
-        if uses and s.status == "waiting_for_token":
-            s.stale, s.status = True, "loading"
+        if uses and s.status == Status.WAITING_FOR_TOKEN:
+            s.stale, s.status = True, Status.LOADING
         return []
     s.tokens[api] = arg
-    if uses and (s.status in ("waiting_for_token", "error") or not s.loaded):
+    if uses and (s.status in (Status.WAITING_FOR_TOKEN, Status.ERROR) or not s.loaded):
         # Only a workflow the old token failed (or that never loaded) reloads: a rotation
         # of a healthy hierarchy costs one signal per workflow, not a reload each.
-        s.stale, s.status = True, "loading"
+        s.stale, s.status = True, Status.LOADING
     return [
         Send(wid, "apiToken", arg)
         for wid, child in s.children.items()
-        if api in _edge_tokens(ctx, child["field"])
+        if api in _edge_tokens(ctx, child.field)
     ]
 
 
@@ -103,8 +104,8 @@ def on_update(ctx: Ctx, arg: Any) -> list[Effect]:
         # An explicit reload request; it also retries a workflow waiting for a token.
         ctx.state.stale = ctx.wf.source is not None
         mark_all_due(ctx)
-        if ctx.state.stale and ctx.state.status == "waiting_for_token":
-            ctx.state.status = "loading"
+        if ctx.state.stale and ctx.state.status == Status.WAITING_FOR_TOKEN:
+            ctx.state.status = Status.LOADING
         return []
     entity = _entity_ref(ctx, arg, "update")
     if entity is None:
@@ -167,18 +168,18 @@ def _note_sender(ctx: Ctx, sender: Any, entity: str, rid: str, record: dict[str,
     """Remember what the sender holds, so its own change is not sent back to it (no echo)."""
     s = ctx.state
     child = s.children.get(sender) if isinstance(sender, str) else None
-    if child is not None and (child["entity"], child["id"]) == (entity, rid):
-        child["known"] = digest(record)
+    if child is not None and (child.entity, child.id) == (entity, rid):
+        child.known = digest(record)
     sub = s.subscribers.get(sender) if isinstance(sender, str) else None
     if sub is not None and (entity, rid) == (s.entity, s.entity_id):
-        sub["known"] = digest(record)
+        sub.known = digest(record)
 
 
 def on_delete(ctx: Ctx, arg: Any) -> list[Effect]:
     """Remove a record (and references to it); `{}` or the own record: this entity is gone."""
     s = ctx.state
     if arg == {} or arg is None or (isinstance(arg, dict) and (arg.get("entity"), arg.get("id")) == (s.entity, s.entity_id)):
-        s.status = "deleted"
+        s.status = Status.DELETED
         return []
     entity = _entity_ref(ctx, arg, "delete")
     if entity is None:
@@ -226,7 +227,7 @@ def on_subscribe(ctx: Ctx, arg: Any) -> list[Effect]:
                             f"\"*\", \"**\" or a field of {ctx.state.entity} ({', '.join(fields)})")
         return []
     old = ctx.state.subscribers.get(arg["workflow_id"])
-    ctx.state.subscribers[arg["workflow_id"]] = {"selectors": selectors, "known": old["known"] if old else None}
+    ctx.state.subscribers[arg["workflow_id"]] = Subscriber(selectors, old.known if old else None)
     return []
 
 

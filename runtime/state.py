@@ -15,6 +15,7 @@ from typing import Any
 
 from runtime.ir import IR, Workflow
 from runtime.normalize import Store, digest
+from runtime.protocol import ChildRef, Status, Subscriber
 
 MAX_ERRORS = 20
 DEFAULT_HISTORY_LIMIT = 5000
@@ -26,11 +27,8 @@ class WorkflowState:
 
     `store` is the normalized entity store; `tokens` the sealed token per needed api (or
     None); `api_bases` the deployment's base URLs (flow down unchanged), `api_urls` this
-    workflow's own overrides (by `apiUrl` signal, never propagated); `subscribers`
-    `{workflow_id: {"selectors": [...], "known": digest|None}}`; `children`
-    `{workflow_id: {"field", "workflow", "entity", "id", "owned", "known"}}` where `known` is
-    the digest of the record the child is believed to hold (no echo of its own changes);
-    `published` the own record as last published to subscribers; `next_load_ms` the
+    workflow's own overrides (by `apiUrl` signal, never propagated); `subscribers` and
+    `children` by workflow id (`runtime.protocol.Subscriber`, `ChildRef`); `published` the own record as last published to subscribers; `next_load_ms` the
     workflow-clock time of the next `every` reload, `retry_ms` of the next attempt at child
     starts that failed, `rate_limited_until_ms` of the first request the api allows again
     (none before it). `validators` `{url: {"etag", "last_modified", "digest"}}`: what makes
@@ -53,11 +51,11 @@ class WorkflowState:
     api_urls: dict[str, str] = field(default_factory=dict)
     ancestors: list[str] = field(default_factory=list)
     store: Store = field(default_factory=dict)
-    subscribers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    children: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscribers: dict[str, Subscriber] = field(default_factory=dict)
+    children: dict[str, ChildRef] = field(default_factory=dict)
     published: dict[str, Any] | None = None
     stale: bool = False
-    status: str = "running"
+    status: Status = Status.RUNNING
     loaded: bool = False
     last_error: str | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -81,8 +79,13 @@ class WorkflowState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WorkflowState:
+        """The state `to_dict` gave (a carried state: JSON, or one of an older version)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        state = cls(**{k: v for k, v in d.items() if k in names})
+        state.status = Status(state.status)
+        state.subscribers = {w: Subscriber.from_dict(sub) for w, sub in state.subscribers.items()}
+        state.children = {w: ChildRef.from_dict(child) for w, child in state.children.items()}
+        return state
 
 
 @dataclass
@@ -136,43 +139,3 @@ class Ctx:
             if isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) != "":
                 seen.setdefault(str(v), None)
         return list(seen)
-
-
-@dataclass(frozen=True)
-class Send:
-    """Effect: signal `signal` with `arg` to the workflow `workflow_id`."""
-
-    workflow_id: str
-    signal: str
-    arg: Any
-
-
-@dataclass(frozen=True)
-class Cancel:
-    """Effect: request cancellation of the workflow `workflow_id`."""
-
-    workflow_id: str
-
-
-@dataclass(frozen=True)
-class Start:
-    """Effect: start child `workflow_id` of type `workflow` with input `arg`; if that id is
-    already running (another parent started it), send `attach` instead (one per entity)."""
-
-    workflow_id: str
-    workflow: str
-    arg: dict[str, Any]
-    memo: dict[str, Any]
-    attach: tuple[Send, ...]
-
-
-@dataclass(frozen=True)
-class Upgrade:
-    """Effect: ask `workflow_id` (a Temporal update, not a signal) to move to another IR:
-    `arg` is `{"ir_hash", "tokens", "api_bases"}`."""
-
-    workflow_id: str
-    arg: dict[str, Any]
-
-
-Effect = Start | Send | Cancel | Upgrade

@@ -23,7 +23,8 @@ from typing import Any
 
 from runtime.ir import IR
 from runtime.sealing import is_sealed_token, sealed_at
-from runtime.state import Ctx, Upgrade
+from runtime.protocol import Status, Upgrade
+from runtime.state import Ctx
 
 
 def upgrade_problem(ctx: Ctx, request: Any, new_ir: IR | None) -> str | None:
@@ -99,16 +100,16 @@ def adopt(ctx: Ctx) -> None:
     s.tokens = {api: t for api, t in s.tokens.items() if api in ctx.wf.needs}
     s.stale = ctx.wf.source is not None
     s.validators = {}
-    if s.status == "upgrading":
-        s.status = "loading" if s.stale else "running"
+    if s.status == Status.UPGRADING:
+        s.status = Status.LOADING if s.stale else Status.RUNNING
 
 
 def child_upgrades(ctx: Ctx) -> list[Upgrade]:
     """One upgrade per child whose edge still exists, with that edge's tokens."""
     s, out = ctx.state, []
     for wid, child in sorted(s.children.items()):
-        edge = ctx.wf.edge(child["field"])
-        if edge is None or edge.workflow != child["workflow"]:
+        edge = ctx.wf.edge(child.field)
+        if edge is None or edge.workflow != child.workflow:
             continue  # the edge is gone or changed: `plan` lets the child go
         tokens = {api: s.tokens[api] for api in edge.tokens if s.tokens.get(api)}
         out.append(Upgrade(wid, {"ir_hash": s.ir_hash, "tokens": tokens, "api_bases": s.api_bases}))

@@ -12,8 +12,8 @@ from runtime.normalize import digest
 from runtime.queries import QUERIES
 from runtime.sealing import deployment, seal
 from runtime.signals import apply_signal
-from runtime.start_input import foreign_fields, shape_problems
-from runtime.state import Cancel, Ctx, Send, Start, WorkflowState
+from runtime.protocol import Cancel, Send, Start, Subscriber, WorkflowInput, foreign_fields, shape_problems
+from runtime.state import Ctx, WorkflowState
 from tests.runtime.irs import marketplace_ir, root_input
 
 
@@ -43,8 +43,8 @@ def test_plan_starts_new_children_with_exactly_the_edge_tokens():
     assert [type(e) for e in effects] == [Start, Start]
     start = effects[0]
     assert start.workflow_id == "Listing-l1" and start.workflow == "ListingWorkflow"
-    assert set(start.arg["tokens"]) == {"crm"} and start.arg["ancestors"] == ["User-u1"]
-    assert start.arg["subscribers"] == [{"workflow_id": "User-u1", "selectors": ["*"]}]
+    assert set(start.arg.tokens) == {"crm"} and start.arg.ancestors == ["User-u1"]
+    assert start.arg.to_json()["subscribers"] == [{"workflow_id": "User-u1", "selectors": ["*"]}]
     assert start.memo == {"entity": "Listing", "id": "l1", "started_by": "User-u1"}
     assert [a.signal for a in start.attach] == ["subscribe"]
     assert plan(ctx) == []  # tracked by id: a second round starts nothing
@@ -53,7 +53,7 @@ def test_plan_starts_new_children_with_exactly_the_edge_tokens():
 def test_plan_updates_changed_and_drops_removed_children():
     ctx = _user_ctx(["l1", "l2"])
     plan(ctx)
-    ctx.state.children["Listing-l2"]["owned"] = True
+    ctx.state.children["Listing-l2"].owned = True
     ctx.state.store["Listing"] = {"l1": _listing("l1")}
     ctx.state.store["User"]["u1"]["listings"] = ["l1"]
     effects = plan(ctx)
@@ -91,14 +91,14 @@ def test_publish_matches_selectors_and_skips_subscribers_that_already_know():
     state = WorkflowState(ir_hash=IR.hash, workflow_type="ListingWorkflow", workflow_id="Listing-l1",
                           entity="Listing", entity_id="l1")
     ctx = Ctx(IR, IR.workflows["ListingWorkflow"], state)
-    state.subscribers = {"A": {"selectors": ["price"], "known": None}, "B": {"selectors": ["*"], "known": None}}
+    state.subscribers = {"A": Subscriber(["price"]), "B": Subscriber(["*"])}
     state.store = {"Listing": {"l1": _listing("l1")}}
     assert {e.workflow_id for e in publish(ctx)} == {"A", "B"}  # first record: everyone
     state.store["Listing"]["l1"] = _listing("l1", title="x")
     assert [e.workflow_id for e in publish(ctx)] == ["B"]  # A watches price only
     state.store["Listing"]["l1"] = _listing("l1", title="x", price=2)
     assert {e.workflow_id for e in publish(ctx)} == {"A", "B"}
-    state.subscribers["B"]["known"] = digest(_listing("l1", title="y", price=2))
+    state.subscribers["B"].known = digest(_listing("l1", title="y", price=2))
     state.store["Listing"]["l1"] = _listing("l1", title="y", price=2)
     assert [e.workflow_id for e in publish(ctx)] == []  # B sent it; A does not watch titles
     assert publish(ctx) == []
@@ -137,15 +137,18 @@ def test_subscribe_refuses_selectors_that_can_never_match_the_record():
     assert ctx.state.last_error.startswith("subscribe refused: selectors[0], selectors[1], selectors[2], "
                                            "selectors[3], selectors[4] and 995 more can never match")
     apply_signal(ctx, "subscribe", {"workflow_id": "A", "selectors": ["*.x", "**", "listings.*", "name"]})
-    assert ctx.state.subscribers["A"]["selectors"] == ["*.x", "**", "listings.*", "name"]
+    assert ctx.state.subscribers["A"].selectors == ["*.x", "**", "listings.*", "name"]
 
 
 def test_the_inputs_swfc_gives_have_the_shape_a_run_expects_and_hand_made_ones_are_named():
     ctx = _user_ctx(["l1"])
-    child_input = plan(ctx)[0].arg
+    sent = plan(ctx)[0].arg
+    child_input = sent.to_json()
     root = root_input(marketplace_ir(_Api()), "u1", "t", "tq", history_limit=60)
-    continued = {"ir_hash": IR.hash, "entity_id": "u1", "carried": ctx.state.to_dict()}
+    continued = WorkflowInput(ir_hash=IR.hash, entity_id="u1", carried=ctx.state.to_dict()).to_json()
     assert [shape_problems(x) for x in (child_input, root, continued)] == [[], [], []]
+    assert WorkflowInput.parse(child_input) == sent  # the JSON decodes to what was sent
+    assert WorkflowState.from_dict(WorkflowInput.parse(continued).carried) == ctx.state
     assert shape_problems([1]) == ["the input is not a JSON object"]
     assert shape_problems({"entity_id": 7, "tokens": "secret", "carried": {}}) == [
         "`entity_id` must be the entity's key (text)", "`tokens` must be an object of sealed tokens by api",
@@ -169,7 +172,7 @@ def test_bad_signals_are_recorded_and_change_nothing():
 def test_delete_from_a_child_that_ended_itself_cancels_nothing():
     ctx = _user_ctx(["l1"])
     plan(ctx)
-    ctx.state.children["Listing-l1"]["owned"] = True
+    ctx.state.children["Listing-l1"].owned = True
     apply_signal(ctx, "delete", {"entity": "Listing", "id": "l1", "from": "Listing-l1"})
     assert ctx.state.store["User"]["u1"]["listings"] == [] and plan(ctx) == []
 
@@ -177,8 +180,8 @@ def test_delete_from_a_child_that_ended_itself_cancels_nothing():
 def test_cleanup_tells_subscribers_on_delete():
     ctx = _user_ctx(["l1"])
     plan(ctx)
-    ctx.state.children["Listing-l1"]["owned"] = True
-    ctx.state.subscribers = {"Listing-l9": {"selectors": ["*"], "known": None}}
+    ctx.state.children["Listing-l1"].owned = True
+    ctx.state.subscribers = {"Listing-l9": Subscriber(["*"])}
     effects = cleanup(ctx, tell_subscribers=True)
     assert effects == [Cancel("Listing-l1"),
                        Send("Listing-l9", "delete", {"entity": "User", "id": "u1", "from": "User-u1"})]

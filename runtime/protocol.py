@@ -1,0 +1,340 @@
+"""The runtime's protocol: every value that crosses a boundary between workflows, the
+worker's activities and the caller, as a type. Pure (no temporalio).
+
+Stage: shared by the interpreter, its pure helpers (`children`, `signals`, `queries`,
+`upgrade`), the `deliver_effects` activity and the client. What it holds:
+- `Status`: the status values a workflow shows;
+- `WorkflowInput`: a workflow's input (docs/runtime.md "Workflow input"), its shape checked
+  once (`WorkflowInput.parse`);
+- `Subscription`, `Subscriber`, `ChildRef`: who hears of a workflow's changes, and what a
+  parent knows of each child (`WorkflowState.subscribers` / `children`);
+- the effects of a round (`Start`, `Send`, `Cancel`, `Upgrade`), the `DeliveryItem` each
+  becomes for `deliver_effects`, and its `DeliveryResult`;
+- `StatusAnswer`: the answer of the `status` query.
+
+The wire shape is the JSON of each dataclass's fields (as the SDK's converter writes a
+dataclass), under the names and with the meanings of the dict shapes before these types:
+histories recorded then replay, and workflows started then carry on. Every field added since
+has a default, so that a payload written before it still decodes; unknown keys are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Callable, Union
+
+
+class Status(StrEnum):
+    """What a workflow is doing; shown by `status` and set as the `SwfcStatus` attribute."""
+
+    LOADING = "loading"
+    RUNNING = "running"
+    WAITING_FOR_TOKEN = "waiting_for_token"
+    RATE_LIMITED = "rate_limited"
+    ERROR = "error"
+    UPGRADING = "upgrading"
+    DELETED = "deleted"
+    UNREACHABLE = "unreachable"  # the caller's word for a workflow that does not answer
+
+
+def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    """The entries of `d` that are fields of `cls` (a newer writer's extra keys are ignored)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
+# -- subscribers and children ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Subscription:
+    """`{"workflow_id", "selectors"}`: a workflow to tell of changes that match `selectors`.
+    The argument of the `subscribe` signal, and an entry of an input's `subscribers`."""
+
+    workflow_id: str
+    selectors: list[str]
+
+
+@dataclass(slots=True)
+class Subscriber:
+    """A subscriber as its workflow holds it (by workflow id): its selectors and `known`,
+    the digest of the record it is believed to hold (it is sent no echo of its own change)."""
+
+    selectors: list[str]
+    known: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Subscriber:
+        return cls(**_known(cls, d))
+
+
+@dataclass(slots=True)
+class ChildRef:
+    """What a parent knows of a child (by workflow id): the relation `field` it is on, its
+    `workflow` type, `entity` and `id`; `owned` when this parent started it; `known` the
+    digest of the record the child is believed to hold; `deployment` the deployment the
+    child runs for, once a delivery has learnt it (None: not known yet)."""
+
+    field: str
+    workflow: str
+    entity: str
+    id: str
+    owned: bool = False
+    known: str | None = None
+    deployment: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ChildRef:
+        return cls(**_known(cls, d))
+
+
+# -- the workflow input --------------------------------------------------------------------
+
+HOW_SWFC_STARTS = ("swfc starts its workflows with `swfc deploy SPEC` "
+                   "(the input it gives them: docs/runtime.md, \"Workflow input\")")
+
+
+@dataclass
+class WorkflowInput:
+    """A workflow's input; only `ir_hash` is required (docs/runtime.md "Workflow input").
+
+    `entity_id` (None: the workflow id minus `<Entity>-`), `data` the record its parent
+    knows, `loaded` whether that is fresh from the API, `given` a root's `with` values,
+    `tokens` sealed tokens by api, `api_bases` the deployment's bases, `ancestors` the
+    workflow ids above it (root first), `subscribers`, `history_limit` (None: the default),
+    `deployment` its deployment's name, `carried` the whole state on continue-as-new.
+    """
+
+    ir_hash: str | None = None
+    entity_id: str | None = None
+    data: dict[str, Any] | None = None
+    loaded: bool = False
+    given: dict[str, Any] = field(default_factory=dict)
+    tokens: dict[str, Any] = field(default_factory=dict)
+    api_bases: dict[str, str] = field(default_factory=dict)
+    ancestors: list[str] = field(default_factory=list)
+    subscribers: list[Subscription] = field(default_factory=list)
+    history_limit: int | None = None
+    deployment: str | None = None
+    carried: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def parse(cls, raw: Any) -> WorkflowInput:
+        """The input of a run, from what it was started with.
+
+        A workflow started by hand may send anything: a wrong shape raises `InvalidInput`
+        naming the fields (never their values). Within a right shape, entries swfc cannot
+        use (a malformed subscriber, a `given` value that is not a scalar) are left out.
+        """
+        problems = shape_problems(raw)
+        if problems:
+            raise InvalidInput("; ".join(problems))
+        inp = {k: v for k, v in raw.items() if k in INPUT_FIELDS and v is not None}
+        subscribers = [Subscription(s["workflow_id"], list(s["selectors"])) for s in inp.pop("subscribers", [])
+                       if isinstance(s, dict) and isinstance(s.get("workflow_id"), str) and isinstance(s.get("selectors"), list)]
+        given = {k: v for k, v in inp.pop("given", {}).items() if isinstance(v, (str, int, float, bool))}
+        return cls(**inp, subscribers=subscribers, given=given)
+
+
+class InvalidInput(ValueError):
+    """A workflow input of a shape no worker can use; the text names what is wrong."""
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str) and v != ""
+
+
+def _texts(v: Any) -> bool:
+    return isinstance(v, list) and all(_text(x) for x in v)
+
+
+def _url_map(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+# field → (check, what it must be); every field may also be absent or null.
+INPUT_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "ir_hash": (_text, "the hash of a registration (text)"),
+    "entity_id": (_text, "the entity's key (text)"),
+    "data": (lambda v: isinstance(v, dict), "a record (object)"),
+    "tokens": (lambda v: isinstance(v, dict), "an object of sealed tokens by api"),
+    "api_bases": (_url_map, "an object of base URLs by api"),
+    "ancestors": (_texts, "a list of workflow ids"),
+    "subscribers": (lambda v: isinstance(v, list), "a list of subscribers"),
+    "history_limit": (_positive_int, "a positive integer"),
+    "loaded": (lambda v: isinstance(v, bool), "true or false (whether `data` is fresh from the API)"),
+    "given": (lambda v: isinstance(v, dict), "an object of field values (a root's `with` values)"),
+    "deployment": (lambda v: isinstance(v, str), "the deployment's name (text)"),
+    "carried": (lambda v: isinstance(v, dict), "a carried state (object)"),
+}
+
+
+def shape_problems(inp: Any) -> list[str]:
+    """What is wrong with the input's shape (empty if nothing): not an object, or a known
+    field of the wrong type. A missing `ir_hash` is not among them (see `foreign_fields`
+    and the interpreter: a hand-started workflow may still be adopted)."""
+    if not isinstance(inp, dict):
+        return ["the input is not a JSON object"]
+    problems = [f"`{name}` must be {what}" for name, (ok, what) in INPUT_FIELDS.items()
+                if inp.get(name) is not None and not ok(inp[name])]
+    if inp.get("carried") is not None and inp.get("ir_hash") is None:
+        problems.append("`carried` comes with the `ir_hash` it was carried under (continue-as-new)")
+    return problems
+
+
+def foreign_fields(inp: dict[str, Any], shown: int = 10) -> list[str]:
+    """The input's fields that swfc does not know (another library's start parameters),
+    the first `shown` of them by name (cut to 40 characters), then how many more."""
+    names = sorted(str(k)[:40] for k in inp if k not in INPUT_FIELDS)
+    return names[:shown] + ([f"{len(names) - shown} more"] if len(names) > shown else [])
+
+
+# -- effects, delivery items and results -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    """Effect: signal `signal` with `arg` to the workflow `workflow_id`."""
+
+    workflow_id: str
+    signal: str
+    arg: Any
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Effect: request cancellation of the workflow `workflow_id`."""
+
+    workflow_id: str
+
+
+@dataclass(frozen=True)
+class Start:
+    """Effect: start child `workflow_id` of type `workflow` with input `arg`; if that id is
+    already running (another parent started it), send `attach` instead (one per entity)."""
+
+    workflow_id: str
+    workflow: str
+    arg: WorkflowInput
+    memo: dict[str, Any]
+    attach: tuple[Send, ...]
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """Effect: ask `workflow_id` (a Temporal update, not a signal) to move to another IR:
+    `arg` is `{"ir_hash", "tokens", "api_bases"}` (runtime.upgrade)."""
+
+    workflow_id: str
+    arg: dict[str, Any]
+
+
+Effect = Union[Start, Send, Cancel, Upgrade]
+
+
+@dataclass
+class Signal:
+    """One signal of a delivery item: its name and argument."""
+
+    signal: str
+    arg: Any = None
+
+
+@dataclass
+class StartRequest:
+    """How `deliver_effects` starts a child: type, input, task queue, memo (`started_by`,
+    `deployment`) and the search attributes it inherits (None: the parent has none)."""
+
+    workflow: str
+    arg: dict[str, Any]
+    task_queue: str
+    memo: dict[str, Any]
+    search_attributes: dict[str, str] | None = None
+
+
+@dataclass
+class DeliveryItem:
+    """One effect as `deliver_effects` takes it: exactly one of `start` (with the `attach`
+    signals to send if it already runs), `cancel`, `upgrade` or `signal` (with `arg`)."""
+
+    workflow_id: str
+    start: StartRequest | None = None
+    attach: list[Signal] = field(default_factory=list)
+    cancel: bool = False
+    upgrade: dict[str, Any] | None = None
+    signal: str | None = None
+    arg: Any = None
+
+    @classmethod
+    def of(cls, effect: Effect, task_queue: str, attributes: dict[str, str] | None = None) -> DeliveryItem:
+        """An effect as an item (children run on the parent's task queue and inherit its
+        search attributes, when it has them)."""
+        if isinstance(effect, Start):
+            start = StartRequest(effect.workflow, effect.arg.to_json(), task_queue, effect.memo, attributes or None)
+            return cls(effect.workflow_id, start=start, attach=[Signal(a.signal, a.arg) for a in effect.attach])
+        if isinstance(effect, Cancel):
+            return cls(effect.workflow_id, cancel=True)
+        if isinstance(effect, Upgrade):
+            return cls(effect.workflow_id, upgrade=effect.arg)
+        return cls(effect.workflow_id, signal=effect.signal, arg=effect.arg)
+
+
+@dataclass
+class DeliveryBatch:
+    """The argument of `deliver_effects`."""
+
+    items: list[DeliveryItem]
+
+
+@dataclass
+class DeliveryResult:
+    """What came of one item: `ok`; else `gone` (the workflow is not running) and `error`.
+    `owned`: a start this parent made (or an earlier attempt of it). `foreign`: the
+    deployment another spec's workflow of that id runs for (it was not adopted).
+    `deployment`: the deployment the workflow runs for, where the delivery learnt it."""
+
+    workflow_id: str
+    ok: bool
+    gone: bool = False
+    owned: bool = False
+    error: str | None = None
+    foreign: str | None = None
+    deployment: str | None = None
+
+
+# -- queries -----------------------------------------------------------------------------------
+
+
+@dataclass
+class StatusAnswer:
+    """The answer of the `status` query: what `swfc status` shows of one workflow (it walks
+    `children`, the workflow ids of its children)."""
+
+    workflow_id: str
+    workflow_type: str
+    entity: str
+    id: str
+    status: Status
+    loaded: bool
+    last_error: str | None
+    failed: bool
+    checked_at: str | None
+    next_try: str | None
+    deployment: str | None
+    api_url: str | None
+    proxy: str | None
+    tokens: dict[str, str | None]
+    needs: list[str]
+    children: list[str]
+
+
+# -- the status tree (runtime.client's node type goes here) -----------------------------------
