@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from temporalio.converter import value_to_type
 
 from runtime import ir as ir_mod
 from runtime.children import cleanup, plan, publish
@@ -12,7 +13,8 @@ from runtime.normalize import digest
 from runtime.queries import QUERIES
 from runtime.sealing import deployment, seal
 from runtime.signals import apply_signal
-from runtime.protocol import Cancel, Send, Start, Subscriber, WorkflowInput, foreign_fields, shape_problems
+from runtime.protocol import (Cancel, ChildRef, DeliveryResult, Send, Start, Status, Subscriber, WorkflowInput,
+                              foreign_fields, shape_problems)
 from runtime.state import Ctx, WorkflowState
 from tests.runtime.irs import marketplace_ir, root_input
 
@@ -243,3 +245,16 @@ def test_state_of_a_small_store_is_the_whole_store_and_bad_pages_are_refused():
                 {"table": "Listing", "offset": -1}, {"table": "Listing", "offset": True}):
         with pytest.raises(ValueError):
             QUERIES["state"](ctx, [], bad)
+
+
+def test_what_earlier_versions_recorded_still_decodes():
+    """A state carried by an earlier run (children without `deployment`) and a delivery
+    result recorded before `foreign` existed decode, with the defaults for what they lack."""
+    old_child = {"field": "listings", "workflow": "ListingWorkflow", "entity": "Listing", "id": "l1", "owned": True, "known": None}
+    carried = {**_user_ctx([]).state.to_dict(), "status": "loading",
+               "children": {"Listing-l1": old_child}, "subscribers": {"A": {"selectors": ["*"], "known": None}}}
+    state = WorkflowState.from_dict(carried)
+    assert state.children == {"Listing-l1": ChildRef("listings", "ListingWorkflow", "Listing", "l1", owned=True)}
+    assert state.subscribers == {"A": Subscriber(["*"])} and state.status == Status.LOADING
+    old_result = {"workflow_id": "Listing-l1", "ok": True, "gone": False, "owned": True, "error": None}
+    assert value_to_type(list[DeliveryResult], [old_result]) == [DeliveryResult("Listing-l1", ok=True, owned=True)]
