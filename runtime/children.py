@@ -15,7 +15,7 @@ from typing import Any
 
 from runtime.ir import Child
 from runtime.selectors import any_match, changed_paths
-from runtime.protocol import Cancel, ChildRef, Effect, Send, Start, Subscription, WorkflowInput
+from runtime.protocol import Attach, Cancel, ChildRef, Effect, Send, Start, Subscription, WorkflowInput
 from runtime.state import Ctx
 
 
@@ -64,7 +64,7 @@ def plan(ctx: Ctx, adopt_limit: int | None = None) -> list[Effect]:
             effects += _adopt(ctx, wid, edge, rid, record)
         elif record is not None and ctx.digest(edge.entity, rid, record) != entry.known:
             entry.known = ctx.digest(edge.entity, rid, record)
-            effects.append(Send(wid, "update", _update_arg(ctx, edge.entity, rid, record)))
+            effects.append(to_child(ctx, wid, entry, Send(wid, "update", _update_arg(ctx, edge.entity, rid, record))))
     return effects
 
 
@@ -116,11 +116,19 @@ def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | N
     if record is not None:
         attach.append(Send(wid, "update", _update_arg(ctx, edge.entity, rid, record)))
     if not edge.autostart:
-        return list(attach)
+        return [Attach(wid, tuple(attach))] if attach and ctx.checks_deployments else list(attach)
     memo = {"entity": edge.entity, "id": rid, "started_by": s.workflow_id}
     if s.deployment:
         memo["deployment"] = s.deployment
     return [Start(wid, edge.workflow, child_input(ctx, edge, rid, record), memo, tuple(attach))]
+
+
+def to_child(ctx: Ctx, wid: str, child: ChildRef, send: Send) -> Effect:
+    """A signal to a child: sent as it is once the child is known to run for this
+    deployment, else as an `Attach` that sends it only if so (never to another spec's)."""
+    if ctx.checks_deployments and child.deployment is None:
+        return Attach(wid, (send,))
+    return send
 
 
 def child_input(ctx: Ctx, edge: Child, rid: str, record: dict[str, Any] | None) -> WorkflowInput:

@@ -13,9 +13,12 @@ children would be): a parent's continue-as-new, completion or cancellation never
 
 Items and results are `runtime.protocol.DeliveryItem` / `DeliveryResult`. A start whose id
 is already running (another parent, or an earlier attempt of this one) sends the item's
-`attach` signals instead; `memo.started_by` tells whether it is ours. One that runs for
-another deployment (`memo.deployment`, the spec's name) is never adopted: nothing is sent to
-it, and the result names its deployment in `foreign`.
+`attach` signals instead; `memo.started_by` tells whether it is ours. An item with `attach`
+alone sends them to the running workflow. Either way, one that runs for another deployment
+(`memo.deployment`, the spec's name) is never adopted: nothing is sent to it, and the result
+names its deployment in `foreign`; else the result says which deployment it runs for.
+Learning that takes a `describe` (a refused start does not say who started the running
+workflow); the parent keeps the answer in its `ChildRef`, so it asks once per child.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import asyncio
 from typing import Any
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -47,6 +50,8 @@ async def _one(client: Client, item: DeliveryItem) -> DeliveryResult:
     try:
         if item.start is not None:
             return await _start(client, handle, item.start, item.attach)
+        if item.attach:
+            return await _attach(handle, item.attach, item.deployment)
         if item.cancel:
             await handle.cancel()
         elif item.upgrade is not None:
@@ -91,13 +96,25 @@ async def _start(client: Client, handle: WorkflowHandle, start: StartRequest, at
     wid = handle.id
     if await start_unless_running(client, start.workflow, start.arg, workflow_id=wid, task_queue=start.task_queue,
                                   memo=start.memo, search_attributes=start.search_attributes):
-        return DeliveryResult(wid, ok=True, owned=True)
+        return DeliveryResult(wid, ok=True, owned=True, deployment=start.memo.get("deployment"))
     # One workflow per entity: attach to the running one (subscribe, hand over the data).
-    memo = await (await handle.describe()).memo()
-    ours, theirs = start.memo.get("deployment"), memo.get("deployment")
+    return await _attach(handle, attach, start.memo.get("deployment"), start.memo["started_by"])
+
+
+async def _attach(handle: WorkflowHandle, signals: list[Signal], ours: str | None,
+                  started_by: str | None = None) -> DeliveryResult:
+    """Send `signals` to the running workflow unless it runs for another deployment than
+    `ours`; `owned` when it was `started_by` this parent (an earlier attempt of the start)."""
+    wid = handle.id
+    description = await handle.describe()
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        return DeliveryResult(wid, ok=False, gone=True, error=f"{wid} is not running")
+    memo = await description.memo()
+    theirs = memo.get("deployment")
     if ours and theirs and ours != theirs:
         error = f"{wid} runs for deployment {theirs!r}, not {ours!r}: not adopted"
         return DeliveryResult(wid, ok=False, error=error, foreign=theirs)
-    for signal in attach:
+    for signal in signals:
         await handle.signal(signal.signal, signal.arg)
-    return DeliveryResult(wid, ok=True, owned=memo.get("started_by") == start.memo.get("started_by"))
+    owned = started_by is not None and memo.get("started_by") == started_by
+    return DeliveryResult(wid, ok=True, owned=owned, deployment=theirs or ours)

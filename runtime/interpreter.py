@@ -38,7 +38,7 @@ from runtime.normalize import InvalidData, digest, merge_stores, normalize
 from runtime.queries import QUERIES, iso_time
 from runtime.sealing import is_sealed_token
 from runtime.signals import apply_signal
-from runtime.protocol import (HOW_SWFC_STARTS, DeliveryBatch, DeliveryItem, DeliveryResult, Effect, InvalidInput, Send,
+from runtime.protocol import (HOW_SWFC_STARTS, Attach, DeliveryBatch, DeliveryItem, DeliveryResult, Effect, InvalidInput, Send,
                               Start, Status, Subscriber, WorkflowInput, foreign_fields)
 from runtime.state import Ctx, WorkflowState
 from runtime.templates import template_values
@@ -50,6 +50,9 @@ DELIVERY_BATCH = 100  # starts/signals/cancels per local activity (each start ca
 DELIVERIES_AT_ONCE = 5  # local activities in flight: 500 client calls, not one per effect
 START_BATCH = 500  # new children per round: no workflow task near the 2 s deadlock detector
 SIGNAL_BATCH = 500  # queued signals applied per round (each `update` is validated)
+# A run begun before signals to children were checked for their deployment (`Attach`) goes
+# on without the check: its recorded deliveries are of the effects it planned then.
+DEPLOYMENT_CHECK_PATCH = "children-checked-for-deployment"
 
 
 class Interpreter:
@@ -63,7 +66,9 @@ class Interpreter:
         self._run: Run | None = None
 
     async def run(self, args: Sequence[RawValue]) -> dict[str, Any]:
-        self._run = Run(_begin(_decode(args[0]) if args else {}), self._inbox)
+        ctx = _begin(_decode(args[0]) if args else {})
+        ctx.checks_deployments = ctx.state.deployment is not None and workflow.patched(DEPLOYMENT_CHECK_PATCH)
+        self._run = Run(ctx, self._inbox)
         return await self._run.execute()
 
     def on_signal(self, name: str, args: Sequence[RawValue]) -> None:
@@ -414,7 +419,7 @@ class Run:
         try:
             results = await workflow.execute_local_activity(
                 DELIVER_ACTIVITY,
-                DeliveryBatch([DeliveryItem.of(e, info.task_queue, inherited) for e in effects]),
+                DeliveryBatch([DeliveryItem.of(e, info.task_queue, inherited, ctx.state.deployment) for e in effects]),
                 result_type=list[DeliveryResult],
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=3),
@@ -434,8 +439,9 @@ class Run:
         ctx = self.ctx
         wid, s = effect.workflow_id, ctx.state
         if result.ok:
-            if isinstance(effect, Start) and wid in s.children:
-                s.children[wid].owned = result.owned
+            if isinstance(effect, (Start, Attach)) and wid in s.children:
+                child = s.children[wid]
+                child.owned, child.deployment = child.owned or result.owned, result.deployment
             return
         if result.foreign:  # another spec's workflow: left alone, never retried
             s.children.pop(wid, None)
@@ -446,7 +452,7 @@ class Run:
             self._retry_start(effect)
         if not result.gone:
             ctx.error("child", f"{type(effect).__name__.lower()} {wid} failed: {result.error}")
-        elif isinstance(effect, Send) and effect.signal == "update":
+        elif any(send.signal == "update" for send in _signals(effect)):
             s.subscribers.pop(wid, None)
             if wid in s.children:
                 s.children[wid].known = None
@@ -478,6 +484,11 @@ class Run:
 
 
 _BAD_PAYLOAD = object()
+
+
+def _signals(effect: Effect) -> tuple[Send, ...]:
+    """The signals an effect sends (those it sends only if the workflow runs, for a start)."""
+    return (effect,) if isinstance(effect, Send) else effect.signals if isinstance(effect, Attach) else ()
 
 
 def _upgrade_problem(ctx: Ctx, request: Any) -> str | None:

@@ -230,6 +230,16 @@ class Start:
 
 
 @dataclass(frozen=True)
+class Attach:
+    """Effect: send `signals` to the running workflow `workflow_id` (a child on an edge
+    without `autostart`, or one whose deployment is not known yet) only if it runs for this
+    deployment: another spec's workflow of that id is never adopted."""
+
+    workflow_id: str
+    signals: tuple[Send, ...]
+
+
+@dataclass(frozen=True)
 class Upgrade:
     """Effect: ask `workflow_id` (a Temporal update, not a signal) to move to another IR:
     `arg` is `{"ir_hash", "tokens", "api_bases"}` (runtime.upgrade)."""
@@ -238,7 +248,7 @@ class Upgrade:
     arg: dict[str, Any]
 
 
-Effect = Union[Start, Send, Cancel, Upgrade]
+Effect = Union[Start, Attach, Send, Cancel, Upgrade]
 
 
 @dataclass
@@ -263,24 +273,29 @@ class StartRequest:
 
 @dataclass
 class DeliveryItem:
-    """One effect as `deliver_effects` takes it: exactly one of `start` (with the `attach`
-    signals to send if it already runs), `cancel`, `upgrade` or `signal` (with `arg`)."""
+    """One effect as `deliver_effects` takes it: `start` (with the `attach` signals to send
+    if it already runs), else `attach` alone (sent if it runs for `deployment`), else one of
+    `cancel`, `upgrade` or `signal` (with `arg`)."""
 
     workflow_id: str
     start: StartRequest | None = None
     attach: list[Signal] = field(default_factory=list)
+    deployment: str | None = None
     cancel: bool = False
     upgrade: dict[str, Any] | None = None
     signal: str | None = None
     arg: Any = None
 
     @classmethod
-    def of(cls, effect: Effect, task_queue: str, attributes: dict[str, str] | None = None) -> DeliveryItem:
+    def of(cls, effect: Effect, task_queue: str, attributes: dict[str, str] | None = None,
+           deployment: str | None = None) -> DeliveryItem:
         """An effect as an item (children run on the parent's task queue and inherit its
-        search attributes, when it has them)."""
+        search attributes, when it has them; `deployment` is the parent's)."""
         if isinstance(effect, Start):
             start = StartRequest(effect.workflow, effect.arg.to_json(), task_queue, effect.memo, attributes or None)
             return cls(effect.workflow_id, start=start, attach=[Signal(a.signal, a.arg) for a in effect.attach])
+        if isinstance(effect, Attach):
+            return cls(effect.workflow_id, attach=[Signal(a.signal, a.arg) for a in effect.signals], deployment=deployment)
         if isinstance(effect, Cancel):
             return cls(effect.workflow_id, cancel=True)
         if isinstance(effect, Upgrade):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
+from runtime.children import to_child
 from runtime.listing import mark_all_due
 from runtime.normalize import InvalidData, digest, merge_stores, normalize
 from runtime.sealing import is_sealed_token, sealed_at
@@ -63,7 +64,7 @@ def on_api_token(ctx: Ctx, arg: Any) -> list[Effect]:
         # of a healthy hierarchy costs one signal per workflow, not a reload each.
         s.stale, s.status = True, Status.LOADING
     return [
-        Send(wid, "apiToken", arg)
+        to_child(ctx, wid, child, Send(wid, "apiToken", arg))
         for wid, child in s.children.items()
         if api in _edge_tokens(ctx, child.field)
     ]

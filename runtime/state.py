@@ -93,7 +93,9 @@ class Ctx:
     """What the pure helpers need: the registration, this workflow's type, its state and
     the workflow clock (`now`, ISO text; `now_ms`, epoch milliseconds). `backlog`: the new
     children the last `plan` left for later rounds. Neither it nor the digest cache is
-    carried by continue-as-new: both follow from the state."""
+    carried by continue-as-new: both follow from the state. `checks_deployments`: signals to
+    a child not known to run for this deployment go as `Attach` (checked before they are
+    sent); off for a run begun before that check existed (`runtime.interpreter`)."""
 
     ir: IR
     wf: Workflow
@@ -101,6 +103,7 @@ class Ctx:
     now: str = ""
     now_ms: int = 0
     backlog: int = 0
+    checks_deployments: bool = False
     _digests: dict[tuple[str | None, str], tuple[Any, str]] = field(default_factory=dict, repr=False)
 
     def digest(self, entity: str | None, rid: str, record: Any) -> str:

@@ -13,7 +13,7 @@ from runtime.normalize import digest
 from runtime.queries import QUERIES
 from runtime.sealing import deployment, seal
 from runtime.signals import apply_signal
-from runtime.protocol import (Cancel, ChildRef, DeliveryResult, Send, Start, Status, Subscriber, WorkflowInput,
+from runtime.protocol import (Attach, Cancel, ChildRef, DeliveryResult, Send, Start, Status, Subscriber, WorkflowInput,
                               foreign_fields, shape_problems)
 from runtime.state import Ctx, WorkflowState
 from tests.runtime.irs import marketplace_ir, root_input
@@ -258,3 +258,17 @@ def test_what_earlier_versions_recorded_still_decodes():
     assert state.subscribers == {"A": Subscriber(["*"])} and state.status == Status.LOADING
     old_result = {"workflow_id": "Listing-l1", "ok": True, "gone": False, "owned": True, "error": None}
     assert value_to_type(list[DeliveryResult], [old_result]) == [DeliveryResult("Listing-l1", ok=True, owned=True)]
+
+
+def test_with_deployments_a_child_not_known_to_be_ours_is_attached_not_signalled():
+    """Signals to a child whose deployment is not known yet (an edge without `autostart`,
+    or one carried from an older run) go as `Attach`, which the delivery checks first."""
+    ctx = _user_ctx(["l1"])
+    ctx.state.deployment, ctx.checks_deployments = "alpha", True
+    [start] = plan(ctx)
+    ctx.state.store["Listing"] = {"l1": _listing("l1")}
+    [update] = plan(ctx)
+    assert isinstance(update, Attach) and [s.signal for s in update.signals] == ["update"]
+    ctx.state.children["Listing-l1"].deployment = "alpha"  # as the delivery of the start reported
+    ctx.state.store["Listing"]["l1"] = _listing("l1", title="new")
+    assert [type(e) for e in plan(ctx)] == [Send]

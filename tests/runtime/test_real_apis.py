@@ -228,6 +228,32 @@ async def test_a_workflow_of_another_deployment_is_never_adopted(client, http_ap
     assert f"User-{bob}" not in json.dumps(child)  # bob's root neither subscribed nor sent it anything
 
 
+async def test_an_edge_that_does_not_autostart_never_attaches_to_another_deployment(client, http_api):
+    """A listing's owner, attached (subscribed to) by an edge without `autostart`, runs for
+    another deployment: the listing neither subscribes to it nor sends it anything."""
+    bob = unique("u")
+    shared = listing(unique("l"), bob, photos=0)
+    alice = unique("u")
+    put_user(http_api, bob, [])
+    put_user(http_api, alice, [shared])
+    ir = marketplace_ir(http_api, cycle=True)
+    owner = ir["workflows"]["ListingWorkflow"]["children"][-1]
+    owner.update(autostart=False, subscribe=["*"], tokens=[])
+    rehash(ir)
+    async with new_worker(client, ir) as worker:
+        for uid, deployment in ((bob, "beta"), (alice, "alpha")):
+            await client.start_workflow(
+                "UserWorkflow", root_input(ir, uid, "t", worker.task_queue, deployment=deployment), id=f"User-{uid}",
+                task_queue=worker.task_queue, memo={"entity": "User", "id": uid, "deployment": deployment})
+            await _status(client, f"User-{uid}", loaded=True)
+        listing_id = f"Listing-{shared['id']}"
+        await _status(client, listing_id, loaded=True)
+        await eventually(lambda: _error_names(client, listing_id, "'alpha'", "'beta'", "not adopted"))
+        subscriptions = await query(client, f"User-{bob}", "subscriptions")
+        st = await query(client, listing_id)
+    assert subscriptions["subscribers"] == [] and st["children"] == []
+
+
 async def _error_names(client, wid: str, *fragments: str) -> None:
     errors = (await query(client, wid, "state"))["errors"]
     assert any(all(f in e["message"] for f in fragments) for e in errors), errors
