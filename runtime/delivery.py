@@ -1,7 +1,7 @@
 """The `deliver_effects` activity: one round's starts, signals and cancellations, at once.
 
 Stage: runs on the worker (as a local activity of the workflow), with the worker's Temporal
-client. Takes a `DeliveryBatch` from the interpreter (`runtime.interpreter`); gives one
+client. Takes `{"items": [...]}` (`DeliveryItem`s) from the interpreter (`runtime.interpreter`); gives one
 `DeliveryResult` per item.
 
 Why an activity and not `start_child_workflow` / external signal handles: the server
@@ -33,15 +33,17 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from rules.names import DELIVER_ACTIVITY, UPGRADE_UPDATE
-from runtime.protocol import DeliveryBatch, DeliveryItem, DeliveryResult, Signal, StartRequest
+from runtime.protocol import DeliveryItem, DeliveryResult, Signal, StartRequest
 from runtime.search_attributes import SETTLING_WAITS, not_yet_known, typed
 
 
 @activity.defn(name=DELIVER_ACTIVITY)
-async def deliver_effects(batch: DeliveryBatch) -> list[DeliveryResult]:
-    """Carry out every item of `batch` concurrently; see the module docstring."""
+async def deliver_effects(batch: dict[str, Any]) -> list[dict[str, Any]]:
+    """Carry out every item of `{"items": [DeliveryItem]}` concurrently; one
+    `DeliveryResult` for each, in order (see the module docstring)."""
     client = activity.client()
-    return list(await asyncio.gather(*(_one(client, item) for item in batch.items)))
+    items = [DeliveryItem.from_json(item) for item in batch["items"]]
+    return [r.to_json() for r in await asyncio.gather(*(_one(client, item) for item in items))]
 
 
 async def _one(client: Client, item: DeliveryItem) -> DeliveryResult:

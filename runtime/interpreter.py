@@ -38,7 +38,7 @@ from runtime.normalize import InvalidData, digest, merge_stores, normalize
 from runtime.queries import QUERIES, iso_time
 from runtime.sealing import is_sealed_token
 from runtime.signals import apply_signal
-from runtime.protocol import (HOW_SWFC_STARTS, Attach, DeliveryBatch, DeliveryItem, DeliveryResult, Effect, InvalidInput, Send,
+from runtime.protocol import (HOW_SWFC_STARTS, Attach, DeliveryItem, DeliveryResult, Effect, InvalidInput, Send,
                               Start, Status, Subscriber, WorkflowInput, foreign_fields)
 from runtime.state import Ctx, WorkflowState
 from runtime.templates import template_values
@@ -419,8 +419,8 @@ class Run:
         try:
             results = await workflow.execute_local_activity(
                 DELIVER_ACTIVITY,
-                DeliveryBatch([DeliveryItem.of(e, info.task_queue, inherited, ctx.state.deployment) for e in effects]),
-                result_type=list[DeliveryResult],
+                {"items": [DeliveryItem.of(e, info.task_queue, inherited, ctx.state.deployment).to_json() for e in effects]},
+                result_type=list,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_attempts=3),
             )
@@ -432,7 +432,7 @@ class Run:
                     self._retry_start(e)
             return
         for effect, result in zip(effects, results):
-            self._delivered(effect, result)
+            self._delivered(effect, DeliveryResult.from_json(result))
 
     def _delivered(self, effect: Effect, result: DeliveryResult) -> None:
         """Book a result: a started child's ownership; a peer that is gone is forgotten."""

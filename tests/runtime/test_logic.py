@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from temporalio.converter import value_to_type
 
 from runtime import ir as ir_mod
 from runtime.children import cleanup, plan, publish
@@ -257,7 +256,7 @@ def test_what_earlier_versions_recorded_still_decodes():
     assert state.children == {"Listing-l1": ChildRef("listings", "ListingWorkflow", "Listing", "l1", owned=True)}
     assert state.subscribers == {"A": Subscriber(["*"])} and state.status == Status.LOADING
     old_result = {"workflow_id": "Listing-l1", "ok": True, "gone": False, "owned": True, "error": None}
-    assert value_to_type(list[DeliveryResult], [old_result]) == [DeliveryResult("Listing-l1", ok=True, owned=True)]
+    assert DeliveryResult.from_json(old_result) == DeliveryResult("Listing-l1", ok=True, owned=True)
 
 
 def test_with_deployments_a_child_not_known_to_be_ours_is_attached_not_signalled():
