@@ -117,8 +117,9 @@ def build_worker(
     key = seal_key if seal_key is not None else load_key(create=False)  # a fresh key opens nothing
     activities = LoadActivities(routes, key)
     slots = max_concurrent_workflow_tasks or 4 * (os.cpu_count() or 1)
+    requests = [activities.load_entity, activities.list_page]  # every activity that calls an api
     api_workers = [
-        Worker(client, task_queue=queue, activities=[activities.load_entity],
+        Worker(client, task_queue=queue, activities=requests,
                max_concurrent_activities=max_concurrent_activities, max_task_queue_activities_per_second=rate)
         for queue, rate in rate_limited_queues([*also, ir], task_queue).items()
     ]
@@ -129,7 +130,7 @@ def build_worker(
         api_workers=api_workers,
         task_queue=task_queue,
         workflows=[StatefulWorkflow],
-        activities=[activities.load_entity, activities.list_page, deliver_effects],
+        activities=[*requests, deliver_effects],
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=slots,
         max_cached_workflows=max_cached_workflows,
