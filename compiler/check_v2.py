@@ -92,6 +92,7 @@ class V2Checks:
                            "\"{+url}/items\" or an http(s) URL", src.template.span)
         else:
             self.template(src.template, src.api, entity)
+        self.query_token_clash(src.template, self.s.apis.get(src.api.value))
         if child.select is not None and values.dotted(child.select.path.value) is None:
             self.diags.add("SWF035", f"bad select path `{child.select.path.value}`: expected "
                            "names separated by dots, such as \"data.items\"",
