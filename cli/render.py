@@ -9,6 +9,7 @@ start-up small.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from dsl.ast import Span
 from dsl.diagnostics import Diagnostic
@@ -133,10 +134,18 @@ def print_text(diags, texts, n_files, *, file, color: bool) -> None:
 
 
 def to_json(diags: Iterable[Diagnostic]) -> str:
-    """One JSON array of `{file, line, column, end_line, end_column, severity, code, message}`."""
+    """One JSON array of `{file, line, column, end_line, end_column, severity, code, message,
+    notes, hint}`: `notes` a list of `{file, line, column, end_line, end_column, message}`
+    (what the text shows as `note:` lines, and `swfc lsp` as related information), `hint`
+    a string or null."""
     import json
 
-    rows = [{"file": d.span.file, "line": d.span.line, "column": d.span.col,
-             "end_line": d.span.end_line, "end_column": d.span.end_col,
-             "severity": d.severity, "code": d.code, "message": d.message} for d in diags]
+    rows = [{**_where(d.span), "severity": d.severity, "code": d.code, "message": d.message,
+             "notes": [{**_where(n.span), "message": n.message} for n in d.notes], "hint": d.hint}
+            for d in diags]
     return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+
+
+def _where(span: Span) -> dict[str, Any]:
+    return {"file": span.file, "line": span.line, "column": span.col, "end_line": span.end_line,
+            "end_column": span.end_col}

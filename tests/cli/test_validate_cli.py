@@ -69,10 +69,24 @@ def test_json_format_is_one_array_of_flat_records():
     assert isinstance(rows, list) and len(rows) == 3
     for row in rows:
         assert set(row) == {"file", "line", "column", "end_line", "end_column", "severity",
-                            "code", "message"}
+                            "code", "message", "notes", "hint"}
     assert [(r["code"], r["severity"], r["line"]) for r in rows] == [
         ("SWF050", "error", 16), ("SWF050", "error", 17), ("SWF082", "warning", 18)]
     assert rows[0]["file"] == "specs/errors/SWF050_bad_deploy.swf"
+
+
+def test_json_format_carries_notes_and_hints_as_the_text_does(tmp_path):
+    code, out, _ = run("validate", "--format", "json", "specs/errors/SWF064_query_token_in_url.swf")
+    first = json.loads(out)[0]
+    assert first["notes"] == [{"file": "specs/errors/SWF064_query_token_in_url.swf", "line": 4, "column": 14,
+                               "end_line": 4, "end_column": 23, "message": "the token's parameter is named here"}]
+    assert first["hint"] == "remove it from the URL: the token is added to every request"
+    junk = tmp_path / "junk.swf"
+    junk.write_text("entity {\n" * 100)  # more syntax errors than are reported
+    code, out, _ = run("validate", "--format", "json", str(junk))
+    rows = json.loads(out)
+    capped = [n for row in rows for n in row["notes"] if n["message"].startswith("too many syntax errors")]
+    assert code == 1 and len(capped) == 1 and capped[0]["file"] == str(junk)
 
 
 def test_json_format_clean_is_empty_array():

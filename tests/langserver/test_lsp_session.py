@@ -36,7 +36,8 @@ workflow ListingWorkflow manages Listing { source crm get "/listings/{id}" }
 deploy UserWorkflow "u1" { token crm from env "CRM_TOKEN" }
 """
 
-BROKEN = FIXED.replace("manages User {", "manages Usr {").replace("-> ListingWorkflow", "-> ListingFlow")
+BROKEN = FIXED.replace("manages User {", "manages Usr {").replace("-> ListingWorkflow", "-> ListingFlow") \
+    + 'workflow ListingWorkflow manages Listing { source crm get "/listings/{id}" }\n'  # SWF010, with a note
 
 
 class Editor:
@@ -50,17 +51,25 @@ class Editor:
         def on_diagnostics(params: lsp.PublishDiagnosticsParams) -> None:
             self.published[params.uri] = params.diagnostics
 
-    def findings(self, path: Path) -> list[tuple[str, int, int, int, int]]:
-        """(code, line, column, end line, end column), 1-based as `swfc validate` prints them."""
-        return sorted((d.code, d.range.start.line + 1, d.range.start.character + 1,
-                       d.range.end.line + 1, d.range.end.character + 1)
+    def findings(self, path: Path) -> list[tuple]:
+        """(code, line, column, end line, end column, message, notes), 1-based as `swfc
+        validate` prints them; a note is (message, line, column, end line, end column)."""
+        return sorted((d.code, *_lsp_range(d.range), d.message,
+                       tuple((n.message, *_lsp_range(n.location.range)) for n in d.related_information or ()))
                       for d in self.published.get(from_fs_path(str(path)), []))
 
 
-def validate_findings(path: Path, cwd: Path) -> list[tuple[str, int, int, int, int]]:
-    """What `swfc validate --format json FILE` reports in `path`."""
+def _lsp_range(r: lsp.Range) -> tuple[int, int, int, int]:
+    return r.start.line + 1, r.start.character + 1, r.end.line + 1, r.end.character + 1
+
+
+def validate_findings(path: Path, cwd: Path) -> list[tuple]:
+    """What `swfc validate --format json FILE` reports in `path`, as `Editor.findings` has it
+    (the hint ends the message, as an editor shows it)."""
     proc = run_swfc("validate", "--format", "json", path.name, cwd=cwd)
-    return sorted((d["code"], d["line"], d["column"], d["end_line"], d["end_column"])
+    return sorted((d["code"], d["line"], d["column"], d["end_line"], d["end_column"],
+                   d["message"] + (f"\nhint: {d['hint']}" if d["hint"] else ""),
+                   tuple((n["message"], n["line"], n["column"], n["end_line"], n["end_column"]) for n in d["notes"]))
                   for d in json.loads(proc.stdout) if Path(cwd, d["file"]) == path)
 
 
@@ -94,7 +103,8 @@ async def test_an_editor_session(session: Editor, tmp_path: Path):
     client.text_document_did_open(lsp.DidOpenTextDocumentParams(
         lsp.TextDocumentItem(uri=uri, language_id="swf", version=1, text=BROKEN)))
     expected_main, expected_common = validate_findings(main, tmp_path), validate_findings(common, tmp_path)
-    assert {c for c, *_ in expected_main} >= {"SWF020", "SWF021"} and expected_common[0][0] == "SWF024"
+    assert {c for c, *_ in expected_main} >= {"SWF010", "SWF020", "SWF021"} and expected_common[0][0] == "SWF024"
+    assert any(notes for *_, notes in expected_main)
     await assert_eventually(lambda: session.findings(main) == expected_main, timeout=30)
     await assert_eventually(lambda: session.findings(common) == expected_common)
     unknown = next(d for d in session.published[uri] if d.code == "SWF020")
