@@ -14,6 +14,7 @@ import copy
 from typing import Any
 
 from runtime.ir import Child
+from runtime.normalize import nested
 from runtime.selectors import any_match, changed_paths
 from runtime.protocol import Attach, Cancel, ChildRef, Effect, Send, Start, Subscription, WorkflowInput
 from runtime.state import Ctx
@@ -133,13 +134,17 @@ def to_child(ctx: Ctx, wid: str, child: ChildRef, send: Send) -> Effect:
 
 def child_input(ctx: Ctx, edge: Child, rid: str, record: dict[str, Any] | None) -> WorkflowInput:
     """The input of a child started down `edge`: exactly the edge's tokens, no more. An
-    item of a collection was just read from the API: the child takes it as loaded."""
+    item of a collection was just read from the API: the child takes it as loaded, with the
+    records it embedded (`normalize.nested`)."""
     s = ctx.state
+    item = edge.collection is not None and record is not None
+    if item:
+        record = nested(ctx.ir, edge.entity, record, s.store, frozenset({(s.entity, s.entity_id), (edge.entity, rid)}))
     return WorkflowInput(
         ir_hash=s.ir_hash,
         entity_id=rid,
         data=record,
-        loaded=edge.collection is not None and record is not None,
+        loaded=item,
         tokens={api: s.tokens[api] for api in edge.tokens if s.tokens.get(api)},
         api_bases=dict(s.api_bases),
         ancestors=[*s.ancestors, s.workflow_id],

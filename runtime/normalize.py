@@ -181,3 +181,37 @@ def merge_stores(into: Store, other: Store) -> bool:
                 dest[rid] = merged
                 changed = True
     return changed
+
+
+def nested(ir: IR, entity: str, record: dict[str, Any], store: Store,
+           leave: frozenset[tuple[str, str]] = frozenset()) -> dict[str, Any]:
+    """`record` (a record of `entity` in `store`) as a body would give it: each relation's
+    key replaced by the related record `store` holds, nested the same way; `normalize` of
+    the result gives back `record` and those records. Each record is nested once (a later
+    reference, a cycle, and `leave` keep the key); relations filled by a collection, which a
+    body never carries, keep their keys.
+
+    A child started with an item of its parent's collection takes the item this way, so that
+    it holds what its own load of the same body would give (`{user.login}`, the embedded
+    user's record) and not keys to records it lacks."""
+    return _nested(ir, ir.entities[entity], record, store, set(leave))
+
+
+def _nested(ir: IR, ent: Entity, record: dict[str, Any], store: Store, seen: set[tuple[str, str]]) -> dict[str, Any]:
+    out = dict(record)
+    for rel in ent.relations:
+        if rel.collection or out.get(rel.name) is None:
+            continue
+        if rel.list:
+            out[rel.name] = [_nested_ref(ir, rel.type, rid, store, seen) for rid in out[rel.name]]
+        else:
+            out[rel.name] = _nested_ref(ir, rel.type, out[rel.name], store, seen)
+    return out
+
+
+def _nested_ref(ir: IR, entity: str, rid: Any, store: Store, seen: set[tuple[str, str]]) -> Any:
+    related = store.get(entity, {}).get(str(rid))
+    if related is None or (entity, str(rid)) in seen:
+        return rid
+    seen.add((entity, str(rid)))
+    return _nested(ir, ir.entities[entity], related, store, seen)

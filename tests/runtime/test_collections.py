@@ -236,3 +236,29 @@ async def test_max_pages_bounds_a_listing_and_says_so(client, http_api, tmp_path
         st = await all_children_loaded(client, root, 4)
     assert "stopped after 2 pages (max 2 pages)" in st["last_error"]
     assert len(http_api.requests_to(f"/repos/{repo}/issues")) == 2
+
+
+async def test_a_child_started_from_an_item_holds_what_its_own_load_of_the_item_would(client, http_api, tmp_path):
+    repo = f"octo/{unique('r')}"
+    issues = [github_issue(http_api, repo, n) for n in range(1, 4)]
+    put_repo(http_api, repo, issues, style="bare", page_size=100)
+    for issue in issues:  # each issue's own URL answers what the list gave
+        http_api.set_entity(f"/repos/{repo}/issues/{issue['number']}", issue)
+    ir = repo_spec(http_api, "", tmp_path)
+    wid = f"Issue-{issue_base(repo) + 1}"
+    async with new_worker(client, ir) as worker:
+        await start_repo(client, ir, worker.task_queue, repo)
+        await all_children_loaded(client, f"Repo-{repo}", 3)
+        started = await query(client, wid, "state")
+        assert http_api.requests_to(f"/repos/{repo}/issues/*") == []  # no request of its own
+        assert started["store"]["GhUser"]["user1"]["id"] == issues[0]["user"]["id"]  # the embedded user's record
+
+        await client.get_workflow_handle(wid).signal("update", {})  # its own load of the same data
+
+        async def reloaded():
+            assert len(http_api.requests_to(f"/repos/{repo}/issues/1")) == 1
+            st = await query(client, wid)
+            assert st["loaded"] and st["status"] == "running", st
+        await eventually(reloaded)
+        own = await query(client, wid, "state")
+    assert own["store"] == started["store"]

@@ -16,7 +16,7 @@ from runtime import ir as ir_mod
 from runtime import registry
 from runtime.activities import LoadActivities, build_url
 from runtime.fetch import rate_limit_wait_ms
-from runtime.normalize import InvalidData, normalize
+from runtime.normalize import InvalidData, nested, normalize
 from runtime.sealing import SealError, deployment, fingerprint, is_sealed_token, load_key, open_sealed, seal
 from runtime.selectors import any_match, changed_paths, matches
 from tests.runtime.irs import marketplace_ir
@@ -109,6 +109,18 @@ def test_normalize_extracts_nested_entities_and_keeps_ids():
     assert rid == "l1"
     assert store["Listing"]["l1"]["owner"] == "u1" and store["Listing"]["l1"]["photos"] == ["p1", "p2"]
     assert store["User"]["u1"]["name"] == "A" and store["Photo"]["p1"] == {"id": "p1", "url": "u"}
+
+
+def test_nested_gives_back_a_body_that_normalizes_to_the_same_records_each_nested_once():
+    body = {"id": "l1", "title": "t", "price": 1, "owner": {"id": "u1", "name": "A", "tags": [], "listings": ["l1"]},
+            "photos": [{"id": "p1", "url": "u"}, "p2", "p1"]}
+    _, store = normalize(IR, "Listing", body)
+    item = nested(IR, "Listing", store["Listing"]["l1"], store, frozenset({("Listing", "l1")}))
+    assert item["photos"] == [{"id": "p1", "url": "u"}, "p2", "p1"]  # p2 is not held; p1 nested once
+    assert item["owner"]["listings"] == ["l1"]  # the cycle back to the item keeps its key
+    assert normalize(IR, "Listing", item) == ("l1", store)
+    parent_left = nested(IR, "Listing", store["Listing"]["l1"], store, frozenset({("User", "u1")}))
+    assert parent_left["owner"] == "u1"
 
 
 def test_normalize_reports_the_json_path_of_the_first_problem():
