@@ -91,7 +91,7 @@ async def test_two_workers_on_one_task_queue_share_one_api_rate(client, http_api
         workers = await started_by(client, [f"User-{uid}", *children])
     assert len(workers) == 2, workers  # both workers sent requests
     arrivals = [r.at for r in http_api.log()]
-    assert len(arrivals) == 17
+    assert len(arrivals) == 17, [(r.path, r.status) for r in http_api.log()]
     assert_within_rate(arrivals, 2)  # two workers at 2/s each would take half the time
 
 
