@@ -3,8 +3,9 @@
 Stage: part of `check`: its `Checker` inherits these methods (they use its `s`, `diags` and
 `duration`). Reports SWF032 (a template name that is not a field path), SWF034/SWF036
 (malformed templates; a literal URL outside `allow`), SWF037 (a root's template needing
-more than its key and `with` values), SWF038 (bad collections), SWF039 (bad pagination)
-and SWF051 (bad `with` values).
+more than its key and `with` values), SWF038 (bad collections), SWF039 (bad pagination),
+SWF051 (bad `with` values) and SWF064 for a collection (its URL or a page parameter sets
+the token's query parameter).
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ class V2Checks:
             self.duration(child.every.duration)
         if child.paginate is not None:
             self.paginate(child.paginate)
+            self.paging_token_clash(child.paginate, self.s.apis.get(src.api.value))
         if child.max_pages is not None and not 1 <= child.max_pages.count.value <= MAX_PAGES:
             self.diags.add("SWF039", f"`max {child.max_pages.count.value} pages`: the count must "
                            f"be from 1 to {MAX_PAGES}", child.max_pages.count.span)
@@ -137,6 +139,20 @@ class V2Checks:
         if p.size is not None and not 1 <= p.size.value <= MAX_PAGE_SIZE:
             self.diags.add("SWF039", f"page size {p.size.value}: it must be from 1 to "
                            f"{MAX_PAGE_SIZE}", p.size.span)
+
+    def paging_token_clash(self, p: ast.PaginateOpt, api: ApiView | None) -> None:
+        """A page's query parameter that is the token's would replace the token (SWF064)."""
+        auth = api.auth if api is not None else None
+        if auth is None or auth.query is None:
+            return
+        params = (p.as_param, p.size_param, p.param if p.style in ("page", "offset") else None)
+        for param in params:
+            if param is not None and param.value == auth.query.value:
+                self.diags.add("SWF064", f"`paginate {p.style}` sets the query parameter "
+                               f"`{param.value}`, which `auth query` fills with the "
+                               f"{api.decl.name.value} token", param.span,
+                               notes=(Note("the token's parameter is named here", auth.query.span),),
+                               hint="name the parameter the API reads for pages")
 
     def with_value(self, value: ast.DeployWith, entity: EntityView) -> None:
         """`with FIELD "value"`: a scalar field other than the key, the value of its type."""

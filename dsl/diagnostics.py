@@ -92,7 +92,7 @@ CODES: dict[str, Code] = {
         Code("SWF061", "error", "a deployed root needs a token its `deploy` block does not provide"),
         Code("SWF062", "error", "an `auth` api is used where no token can ever reach"),
         Code("SWF063", "error", "a `deploy` block gives a token for an api that needs none"),
-        Code("SWF064", "error", "a `source` or collection `from` URL sets the query parameter that `auth query` carries the token in"),
+        Code("SWF064", "error", "a `source` or collection `from` URL, or a `paginate` parameter, sets the query parameter that `auth query` carries the token in"),
         Code("SWF070", "error", "import cycle"),
         Code("SWF071", "error", "imported file not found"),
         Code("SWF080", "warning", "relation cycle in the workflow graph: the runtime stops recursion there"),
