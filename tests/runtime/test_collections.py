@@ -124,6 +124,8 @@ async def all_children_loaded(client, root: str, count: int) -> dict:
     ("link", "paginate link"),
     ("page", 'paginate page "page" size "per_page" 80'),
     ("cursor", 'select "data"\n    paginate cursor "meta.after_cursor" as "page[after]"'),  # Zendesk's shape
+    ("next", 'select "results"\n    paginate next "next_page"'),  # Zendesk's offset pages
+    ("offset", 'select "values"\n    paginate offset "startAt" size "maxResults" 80 total "total"'),  # Jira's
 ])
 async def test_1_plus_300_over_4_pages_costs_one_request_a_page_and_none_per_child(client, http_api, tmp_path, style, paginate):
     repo = f"octo/{unique('r')}"
