@@ -264,3 +264,18 @@ async def test_a_child_started_from_an_item_holds_what_its_own_load_of_the_item_
         await eventually(reloaded)
         own = await query(client, wid, "state")
     assert own["store"] == started["store"]
+
+
+async def test_a_collection_is_listed_again_at_its_own_every_without_reloading_its_parent(client, http_api, tmp_path):
+    repo = f"octo/{unique('r')}"
+    issues = [github_issue(http_api, repo, n) for n in range(1, 4)]
+    put_repo(http_api, repo, issues[:2], style="bare", page_size=100)
+    ir = repo_spec(http_api, "every 1s", tmp_path)
+    root = f"Repo-{repo}"
+    async with new_worker(client, ir) as worker:
+        await start_repo(client, ir, worker.task_queue, repo)
+        await all_children_loaded(client, root, 2)
+        http_api.set_list(f"/repos/{repo}/issues", issues, style="bare")  # a new issue, no signal
+        await all_children_loaded(client, root, 3)
+    assert len(http_api.requests_to(f"/repos/{repo}/issues")) >= 2
+    assert len(http_api.requests_to(f"/repos/{repo}")) == 1  # the parent's own record: loaded once
