@@ -279,3 +279,24 @@ async def test_a_collection_is_listed_again_at_its_own_every_without_reloading_i
         await all_children_loaded(client, root, 3)
     assert len(http_api.requests_to(f"/repos/{repo}/issues")) >= 2
     assert len(http_api.requests_to(f"/repos/{repo}")) == 1  # the parent's own record: loaded once
+
+
+async def test_a_rate_limited_page_waits_for_its_retry_after_then_the_listing_finishes(client, http_api, tmp_path):
+    repo = f"octo/{unique('r')}"
+    put_repo(http_api, repo, [github_issue(http_api, repo, n) for n in range(1, 7)], style="link", page_size=3)
+    pages = f"/repos/{repo}/issues"
+    http_api.rate_limit(pages, retry_after=3, after=1)  # the second page: 429, Retry-After: 3
+    ir = repo_spec(http_api, "paginate link", tmp_path)
+    root = f"Repo-{repo}"
+    async with new_worker(client, ir) as worker:
+        await start_repo(client, ir, worker.task_queue, repo)
+
+        async def limited():
+            st = await query(client, root)
+            assert st["status"] == "rate_limited" and st["next_try"] and "rate limited" in st["last_error"], st
+        await eventually(limited)
+        await all_children_loaded(client, root, 6)
+    statuses = [(r.status, r.query) for r in http_api.requests_to(pages)]
+    assert [s for s, _ in statuses][:2] == [200, 429] and statuses[-1][0] == 200, statuses
+    limited_at = http_api.requests_to(pages)[1].at
+    assert all(r.at >= limited_at + 2.99 for r in http_api.requests_to(pages)[2:])  # nothing before Retry-After
