@@ -32,7 +32,8 @@ from temporalio.worker import Worker  # noqa: E402
 
 from cli.devserver import find_temporal_binary  # noqa: E402
 from compiler import compile_files  # noqa: E402
-from runtime.client import prepare_roots, start_roots  # noqa: E402
+from runtime.ir import load  # noqa: E402
+from runtime.roots import prepare_roots, start_roots  # noqa: E402
 from runtime.sealing import deployment, fingerprint, seal  # noqa: E402
 from runtime.worker import build_worker  # noqa: E402
 from sample_api import SampleAPI  # noqa: E402
@@ -101,7 +102,7 @@ async def main(n: int) -> int:
                                                 dev_server_log_level="error")
     try:
         client, queue = env.client, "bench-" + uuid.uuid4().hex[:6]
-        roots = prepare_roots(ir, {"CRM_TOKEN": "first"}, deployment=deployment("default", queue))
+        roots = prepare_roots(load(ir), {"CRM_TOKEN": "first"}, deployment=deployment("default", queue))
         children = [f"Listing-{lid}" for lid in listings]
         async with build_worker(client, ir, task_queue=queue), \
                 Worker(client, task_queue=queue + "-baseline", workflows=[SequentialForwarder]):

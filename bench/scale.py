@@ -163,7 +163,7 @@ async def history(client: Client, wid: str) -> tuple[int, int]:
 
 
 async def status_walk(client: Client, run: Run) -> tuple[float, dict]:
-    from runtime.client import collect_status
+    from runtime.status_tree import collect_status
 
     start = time.monotonic()
     tree = await collect_status(client, run.root)
@@ -171,7 +171,7 @@ async def status_walk(client: Client, run: Run) -> tuple[float, dict]:
 
 
 async def measure(address: str, api, size: int, record_bytes: int, timeout: float, last: bool) -> dict:
-    from runtime.client import connect, walk
+    from runtime.temporal_client import connect
     from runtime.payloads import stored_bytes
 
     run = Run(size, Path(tempfile.mkdtemp(prefix=f"swfc-scale-{size}-")), address, api, f"s{size}-{os.getpid()}")
@@ -188,7 +188,7 @@ async def measure(address: str, api, size: int, record_bytes: int, timeout: floa
         out["load_s"] = time.monotonic() - started
         out["per_child_ms"] = out["load_s"] / size * 1000
         out["status_s"], tree = await status_walk(client, run)
-        out["workflows"] = len({n["workflow_id"] for n in walk(tree)})
+        out["workflows"] = len({n.workflow_id for n in tree.walk()})
         if last:
             await upgrade_and_rotate(client, run, out, timeout)
         out["failed_tasks"] = run.failed_tasks()
@@ -210,7 +210,7 @@ async def holds_every_member(client: Client, run: Run) -> bool:
 
 
 async def upgrade_and_rotate(client: Client, run: Run, out: dict, timeout: float) -> None:
-    from runtime.client import collect_status, walk
+    from runtime.status_tree import collect_status
     from runtime.sealing import fingerprint
 
     edited = run.write_spec("v2.swf", "11s")
@@ -229,7 +229,7 @@ async def upgrade_and_rotate(client: Client, run: Run, out: dict, timeout: float
 
     async def everyone_holds_it() -> bool:
         tree = await collect_status(client, run.root)
-        return all(n["tokens"].get("hr") == new for n in walk(tree))
+        return all(n.tokens.get("hr") == new for n in tree.walk())
 
     await until(everyone_holds_it, timeout, interval=5)
     out["rotation_s"] = time.monotonic() - started

@@ -72,7 +72,7 @@ def _load_profile(args: Any, environ: dict[str, str]) -> Any:
 
 def _tls(args: Any, environ: dict[str, str], profile: Any) -> Any:
     """TLS from the flags (or the variables Temporal's CLI reads for them) over the profile's."""
-    from runtime.client import tls_config
+    from runtime.temporal_client import tls_config
 
     files = {name: _flag(args, f"tls_{name}_path") or environ.get(f"TEMPORAL_TLS_{name.upper()}")
              for name in ("cert", "key", "ca")}

@@ -2,8 +2,9 @@
 warnings, Ctrl-C and SIGTERM, and the exit status.
 
 Stage: the CLI's plumbing under ``cli/runtime_cmds.py``. Takes an async command and its
-arguments (``run``); gives the exit code the process ends with. A ``ClientError`` (or the
-CLI's ``CommandError``) is printed as ``swfc: error: <text>`` with its ``code``; Temporal
+arguments (``run``); gives the exit code the process ends with. A ``ClientError`` of the
+runtime (worded by ``cli/problems.py``) or the CLI's ``CommandError`` is printed as
+``swfc: error: <text>`` and ends the process with 1 (or the ``CommandError``'s code); Temporal
 refusing a request gives 1, anything else is an internal error (2). The temporalio core
 runtime can abort the interpreter while it exits after the work is done (``Fatal Python
 error: PyGILState_Release``, status 134), so the process ends with ``os._exit`` once output
@@ -22,7 +23,9 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from runtime.client import ClientError, first_line
+from cli import problems
+from runtime.client_errors import ClientError
+from runtime.temporal_client import first_line
 
 
 class CommandError(ClientError):
@@ -42,8 +45,8 @@ def run(command: Callable[[Any], Coroutine[Any, Any, int]], args: Any, *, ctrl_c
     except KeyboardInterrupt:
         code = None
     except ClientError as exc:
-        error(str(exc))
-        code = exc.code
+        error(problems.message(exc))
+        code = problems.exit_code(exc)
     except Exception as exc:
         code = _explain(exc)
     if code is None:  # Ctrl-C or SIGTERM: the command has already shut down what it ran

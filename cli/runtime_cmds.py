@@ -4,9 +4,10 @@ Stage: the CLI above compiler and runtime. Takes parsed arguments (``cli/main.py
 exit code: it compiles the spec (``compiler.compile_files``), connects to Temporal (flags,
 ``TEMPORAL_*`` variables, a ``temporal.toml`` profile: ``cli/connection.py``; else the embedded
 dev server of ``cli/devserver.py``), runs workers (``runtime.worker.build_worker``) and calls the
-client side of the protocol (``runtime.client``: roots with sealed tokens, starting them, the
-status tree, token rotation);
-``cli/views.py`` shows the results and ``cli/process.py`` turns the outcome into the exit status.
+caller's side of the runtime on the spec's ``runtime.ir.IR`` (``runtime.temporal_client``,
+``runtime.roots``, ``runtime.tokens``, ``runtime.status_tree``, ``runtime.status_summary``);
+``cli/problems.py`` words their facts, ``cli/views.py`` shows the results and ``cli/process.py``
+turns the outcome into the exit status.
 
 Exit codes: 0 done (or stopped with Ctrl-C, the normal end of a live view), 1 the spec, the
 environment or the cluster is not right (a message says what), 2 usage or internal failure.
@@ -19,19 +20,25 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from cli import connection, views
+from cli import connection, problems, views
 from cli.connection import Settings
+from cli.problems import short_hash
 from cli.process import CommandError, note, run, temporal_runtime, warn
 from cli.views import say
-from runtime.client import (Root, Unreachable, base_warnings, collect_all, collect_status, connect,
-                            prepare_roots, require_workflow, rotate_token, seal_from_env, seal_key, token_from_env,
-                            foreign_roots, short_hash, start_roots, wait_until_loaded, with_status, workers_key)
+from runtime import ir as runtime_ir
+from runtime.client_errors import Unreachable
+from runtime.roots import Root, bases_not_allowed, foreign_roots, prepare_roots, start_roots
 from runtime.sealing import deployment
+from runtime.status_summary import (filter_trees, summarize, visible_summary, visible_with_status,
+                                    wait_until_loaded)
+from runtime.status_tree import collect_all, collect_status
+from runtime.temporal_client import connect, require_workflow
+from runtime.tokens import rotate_token, seal_from_env, seal_key, token_from_env, workers_key
 from rules.names import DEFAULT_TASK_QUEUE
 from rules.proxies import ProxyChoice, ProxyProblem, fixed_proxy, proxy_from_env
 
@@ -120,9 +127,7 @@ async def _connect(args: Any, address: str) -> Any:
                              rpc_metadata=s.rpc_metadata, runtime=temporal_runtime(),
                              payload_store=_payload_store(args))
     except Unreachable as exc:
-        profile = f" (profile {s.profile})" if s.profile else ""
-        raise CommandError(f"{exc}{profile}. Is the server running? Pass --address HOST:PORT, "
-                           f"set TEMPORAL_ADDRESS, or choose a profile with --profile.") from None
+        raise CommandError(problems.unreachable(exc, s.profile)) from None
 
 
 # -- compile ---------------------------------------------------------------------------
@@ -164,20 +169,28 @@ def run_token_set(args: Any) -> int:
     return run(_token_set, args, ctrl_c_code=130)
 
 
+def _new_key_note(path: Path) -> None:
+    note(problems.new_key_note(path))
+
+
 async def _deploy(args: Any) -> int:
     ir = load_ir(_spec_paths(args))
+    spec = runtime_ir.load(ir)
     environ = dict(os.environ)
-    if not ir["deployments"]:
+    if not spec.deployments:
         raise CommandError(f"nothing to deploy: {_spec_paths(args)[0]} has no `deploy` block "
                            f"(to serve workflows started elsewhere, run `swfc worker`)")
     task_queue = _opt(args, "task_queue", DEFAULT_TASK_QUEUE)
+    if _opt(args, "no_worker") and (_opt(args, "proxy") is not None or _opt(args, "proxy_from_env")):
+        raise CommandError("--proxy and --proxy-from-env set how this process's worker reaches the APIs, and "
+                           "--no-worker runs none here: pass them to `swfc worker`", code=2)
     proxy = _proxy(args)
     # before any connection: a missing or malformed token fails fast
     sealed_for = deployment(_settings(args).namespace, task_queue)
-    roots = prepare_roots(ir, environ, deployment=sealed_for, deployment_name=_deployment_name(args),
-                          on_new_key=note)
-    for warning in base_warnings(ir, environ):
-        print(warning, file=sys.stderr)
+    roots = prepare_roots(spec, environ, deployment=sealed_for, deployment_name=_deployment_name(args),
+                          on_new_key=_new_key_note)
+    for refused in bases_not_allowed(spec, environ):
+        print(problems.base_not_allowed(refused), file=sys.stderr)
     server = None
     address = _settings(args).address
     if address is None:
@@ -194,8 +207,8 @@ async def _deploy(args: Any) -> int:
             for root in roots:
                 say(f"  {root.workflow_id}: {server.ui_url}/namespaces/{client.namespace}/workflows/"
                     f"{root.workflow_id}")
-        worker = None if _opt(args, "no_worker") else _build_worker(client, ir, task_queue, seal_key(on_new_key=note),
-                                                                    proxy)
+        worker = None if _opt(args, "no_worker") else _build_worker(
+            client, ir, task_queue, seal_key(on_new_key=_new_key_note), proxy)
         if worker is None:
             return await _deploy_roots(args, client, ir, roots, task_queue)
         async with worker:
@@ -209,19 +222,14 @@ async def _deploy(args: Any) -> int:
 async def _deploy_roots(args: Any, client: Any, ir: dict, roots: list[Root], task_queue: str) -> int:
     foreign = await foreign_roots(client, roots)
     if foreign:
-        for line in foreign:
-            print(f"swfc: {line}", file=sys.stderr)
+        for found in foreign:
+            print(f"swfc: {problems.foreign_root(found)}", file=sys.stderr)
         print(f"swfc: this is {_spec_paths(args)[0]} deployed as {_deployment_name(args)!r}; nothing was "
               f"started: give one of the two specs other ids", file=sys.stderr)
         return 1
-    from runtime.search_attributes import ensure_registered
-
-    registered, why_not = await ensure_registered(client)
-    if why_not:
-        warn(why_not)
-    spec = _deployment_name(args) if registered else None
-    for line in await start_roots(client, roots, task_queue, ir["hash"], spec=spec):
-        say(line)
+    spec = _deployment_name(args) if await _search_attributes_registered(client, "deploy") else None
+    for outcome in await start_roots(client, roots, task_queue, ir["hash"], spec=spec):
+        say(problems.root_outcome(outcome))
     ids = [r.workflow_id for r in roots]
     if _opt(args, "until_loaded"):
         timeout = float(_opt(args, "timeout", 120))
@@ -235,6 +243,17 @@ async def _deploy_roots(args: Any, client: Any, ir: dict, roots: list[Root], tas
         return 0
     await views.live_view(lambda: collect_all(client, ids))
     return 0
+
+
+async def _search_attributes_registered(client: Any, command: str) -> bool:
+    """Make sure the namespace has the swfc search attributes; where they cannot be created
+    here, say which command an operator runs (the hierarchy runs without them)."""
+    from runtime.search_attributes import ensure_registered
+
+    not_registered = await ensure_registered(client)
+    if not_registered is not None:
+        warn(problems.not_registered(not_registered, command))
+    return not_registered is None
 
 
 def _build_worker(client: Any, ir: dict, task_queue: str, key: bytes, proxy: ProxyChoice | None) -> Any:
@@ -255,6 +274,9 @@ async def _worker(args: Any) -> int:
     address = _address_or_embedded(args)
     client = await _connect(args, address)
     task_queue = _opt(args, "task_queue", DEFAULT_TASK_QUEUE)
+    # As `deploy` does: a cluster's workers often start before any deploy, and `swfc status`
+    # counts a hierarchy with the attributes.
+    await _search_attributes_registered(client, "worker")
     worker = _build_worker(client, ir, task_queue, key, proxy)
     say(f"worker on {address}, task queue {task_queue}, IR {short_hash(ir['hash'])}{_proxy_line(proxy)} "
         f"(Ctrl-C to stop)")
@@ -269,27 +291,51 @@ async def _status(args: Any) -> int:
     wid = _opt(args, "workflow_id")
     address = _address_or_embedded(args)
     client = await _connect(args, address)
-    await require_workflow(client, wid, address)
-    status, as_json = _opt(args, "status"), _opt(args, "format") == "json"
+    description = await require_workflow(client, wid, address)
+    fetch, render = _status_view(args, client, wid, description)
     if _opt(args, "watch"):
-        render = partial(views.hierarchy, tree=bool(_opt(args, "tree")), status=status)
-        await views.live_view(lambda: collect_all(client, [wid]), _as_json(status) if as_json else render)
+        await views.live_view(fetch, render)
         return 0
-    tree = await collect_status(client, wid)
-    if as_json:
-        print(_as_json(status)([tree]))
+    shown = render(await fetch())
+    if isinstance(shown, str):
+        print(shown)
     else:
-        views.console().print(views.hierarchy([tree], tree=bool(_opt(args, "tree")), status=status))
+        views.console().print(shown)
     return 0
 
 
-def _as_json(status: str | None) -> Callable[[list[dict]], str]:
-    """``--format json``: the whole tree as now, or with ``--status`` the matching workflows."""
-    def render(trees: list[dict]) -> str:
-        value = with_status(trees, status) if status is not None else trees[0]
-        return json.dumps(value, indent=2, ensure_ascii=False)
+def _status_view(args: Any, client: Any, wid: str, description: Any) -> tuple[Callable[[], Awaitable[Any]],
+                                                                              Callable[[Any], Any]]:
+    """What ``swfc status`` fetches and how it shows it: the whole tree for ``--format json``
+    (DESIGN.md §5) and ``--tree`` (a walk); otherwise the summary, or with ``--status`` the
+    matching workflows, from Temporal's visibility store (``runtime.status_summary``),
+    walking instead where the hierarchy carries no swfc search attributes."""
+    status, as_json = _opt(args, "status"), _opt(args, "format") == "json"
+    if as_json and status is None:
+        return partial(collect_status, client, wid), lambda tree: _json(tree.to_json())
+    if status is not None:
+        async def filtered() -> Any:
+            found = await visible_with_status(client, wid, description, status)
+            return found if found is not None else filter_trees([await collect_status(client, wid)], status)
 
-    return render
+        return filtered, (_filtered_json if as_json else views.render_filtered)
+    if _opt(args, "tree"):
+        return partial(collect_all, client, [wid]), partial(views.hierarchy, tree=True)
+
+    async def summary() -> Any:
+        found = await visible_summary(client, wid, description, shown=views.ATTENTION_SHOWN)
+        return found if found is not None else summarize([await collect_status(client, wid)])
+
+    return summary, views.render_summary
+
+
+def _filtered_json(filtered: Any) -> str:
+    """``--status S --format json``: the matching workflows, each with its children's ids."""
+    return _json([node.to_flat_json(children) for node, children in filtered.matches])
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 async def _token_set(args: Any) -> int:
@@ -304,7 +350,8 @@ async def _token_set(args: Any) -> int:
     description = await require_workflow(client, wid, address)
     # Sealed for the deployment that runs the workflow: its namespace and task queue.
     sealed = seal_from_env(api, dict(os.environ), var, key, deployment(client.namespace, description.task_queue))
-    await rotate_token(client, wid, sealed, warn=warn)
+    if not await rotate_token(client, wid, sealed):
+        warn(problems.unanswered_rotation(wid, api))
     say(f"{wid}: {api} token set to {sealed['fingerprint']}; it cascades to the workflows below "
         f"that need it")
     return 0

@@ -1,6 +1,6 @@
 """Where payloads too big for Temporal go: its External Storage (DESIGN.md §7).
 
-Stage: beside `runtime.client`, on both sides of Temporal: every client that swfc connects
+Stage: beside `runtime.temporal_client`, on both sides of Temporal: every client that swfc connects
 (the CLI's, and so its workers') gets the same data converter, so what a worker stores a
 client or another worker can read. Takes a payload-store location; gives the
 `temporalio.converter.ExternalStorage` to put in the client's data converter:

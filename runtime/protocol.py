@@ -10,7 +10,8 @@ Stage: shared by the interpreter, its pure helpers (`children`, `signals`, `quer
   parent knows of each child (`WorkflowState.subscribers` / `children`);
 - the effects of a round (`Start`, `Send`, `Cancel`, `Upgrade`), the `DeliveryItem` each
   becomes for `deliver_effects`, and its `DeliveryResult`;
-- `StatusAnswer`: the answer of the `status` query.
+- `StatusAnswer`: the answer of the `status` query;
+- `StatusNode`: one workflow of the tree `swfc status` walks and shows (DESIGN.md §5).
 
 The wire shape is the JSON of each dataclass's fields (as the SDK's converter writes a
 dataclass), under the names and with the meanings of the dict shapes before these types:
@@ -23,6 +24,7 @@ of 10,000 starts: seconds of a workflow task).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Callable, Union
@@ -369,4 +371,81 @@ class StatusAnswer:
     children: list[str]
 
 
-# -- the status tree (runtime.client's node type goes here) -----------------------------------
+# -- the status tree (`swfc status`, DESIGN.md §5) ------------------------------------------
+
+
+UNREACHABLE = Status.UNREACHABLE  # a workflow that did not answer its `status` query (caller's side only)
+
+
+@dataclass
+class StatusNode:
+    """One workflow of a live hierarchy as ``swfc status`` shows it: its ids (``entity``,
+    ``id``: the entity's key), ``status`` (the workflow's, or ``unreachable`` with the reason
+    in ``last_error``), ``loaded`` (true once its data has loaded), ``failed`` (its last
+    load failed for good: a bad body, a 404), the time of its last check and of its next
+    try under a rate limit (ISO 8601 UTC), its api's base URL and proxy, its tokens as
+    fingerprints by api (None: none held), and the workflows below it."""
+
+    workflow_id: str
+    workflow_type: str | None
+    entity: str | None
+    id: str | None
+    status: Status | str
+    loaded: bool
+    last_error: str | None
+    failed: bool = False
+    checked_at: str | None = None
+    next_try: str | None = None
+    api_url: str | None = None
+    proxy: str | None = None
+    tokens: dict[str, str | None] = field(default_factory=dict)
+    children: list[StatusNode] = field(default_factory=list)
+
+    @classmethod
+    def from_answer(cls, workflow_id: str, answer: Mapping[str, Any]) -> StatusNode:
+        """The node of a workflow's ``status`` query answer, without its children (the
+        answer names them: ``child_ids``)."""
+        return cls(
+            workflow_id=answer.get("workflow_id") or workflow_id,
+            workflow_type=answer.get("workflow_type"),
+            entity=answer.get("entity"),
+            id=answer.get("id"),
+            status=answer.get("status") or UNREACHABLE,
+            loaded=bool(answer.get("loaded")),
+            last_error=answer.get("last_error"),
+            failed=bool(answer.get("failed")),
+            checked_at=answer.get("checked_at"),
+            next_try=answer.get("next_try"),
+            api_url=answer.get("api_url"),
+            proxy=answer.get("proxy"),
+            tokens=dict(answer.get("tokens") or {}),
+        )
+
+    @classmethod
+    def unreachable(cls, workflow_id: str, reason: str) -> StatusNode:
+        """A workflow that did not answer; its entity and key read from its id
+        (``Entity-key``)."""
+        entity, _, key = workflow_id.partition("-")
+        return cls(workflow_id, None, entity or None, key or None, UNREACHABLE, False, reason)
+
+    def walk(self) -> Iterator[StatusNode]:
+        """This node and every node below it, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def to_json(self) -> dict[str, Any]:
+        """The nested object of ``swfc status --format json`` (DESIGN.md §5)."""
+        return {**self._fields(), "children": [c.to_json() for c in self.children]}
+
+    def to_flat_json(self, child_ids: list[str] | None = None) -> dict[str, Any]:
+        """As ``to_json``, with ``children`` as the children's workflow ids (``child_ids``
+        when given: a node fetched without its children)."""
+        ids = child_ids if child_ids is not None else [c.workflow_id for c in self.children]
+        return {**self._fields(), "children": list(ids)}
+
+    def _fields(self) -> dict[str, Any]:
+        return {"workflow_id": self.workflow_id, "workflow_type": self.workflow_type, "entity": self.entity,
+                "id": self.id, "status": self.status, "loaded": self.loaded, "last_error": self.last_error,
+                "failed": self.failed, "checked_at": self.checked_at, "next_try": self.next_try,
+                "api_url": self.api_url, "proxy": self.proxy, "tokens": dict(self.tokens)}

@@ -23,6 +23,7 @@ workflow tasks).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
@@ -78,13 +79,26 @@ def create_command(namespace: str, names: list[str]) -> str:
     return f"temporal operator search-attribute create --namespace {namespace} {names_flags} --type Keyword"
 
 
-async def ensure_registered(client: Any) -> tuple[bool, str | None]:
+@dataclass(frozen=True)
+class NotRegistered:
+    """Attributes missing on `namespace` that could not be created here (no permission,
+    Temporal Cloud, the namespace's limit of Keyword attributes): `reason` is the server's,
+    `command` the one an operator runs to create them."""
+
+    namespace: str
+    missing: tuple[str, ...]
+    reason: str
+
+    @property
+    def command(self) -> str:
+        return create_command(self.namespace, list(self.missing))
+
+
+async def ensure_registered(client: Any) -> NotRegistered | None:
     """Make sure the client's namespace has the four attributes, creating the missing ones.
 
     Returns:
-        `(True, None)` when they are there; `(False, message)` when they are missing and
-        cannot be created here (no permission, Temporal Cloud, the namespace's limit of
-        Keyword attributes), the message saying which command creates them.
+        None when they are there (now); else what is missing and why it could not be created.
     """
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
@@ -100,8 +114,5 @@ async def ensure_registered(client: Any) -> tuple[bool, str | None]:
                 namespace=namespace,
                 search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in missing}))
     except RPCError as exc:
-        return False, (f"the search attributes {', '.join(missing)} are not on namespace {namespace} and "
-                       f"could not be created here ({exc.message}); the hierarchy runs without them. "
-                       f"To find it in the Web UI and `temporal workflow list`, create them (on a "
-                       f"cluster that needs an operator) and deploy again:\n  {create_command(namespace, missing)}")
-    return True, None
+        return NotRegistered(namespace, tuple(missing), exc.message)
+    return None

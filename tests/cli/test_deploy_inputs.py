@@ -8,7 +8,10 @@ import json
 
 import pytest
 
-from runtime.client import ClientError as CommandError, base_warnings, prepare_roots
+from cli import problems
+from runtime.client_errors import MissingTokens
+from runtime.ir import load
+from runtime.roots import bases_not_allowed, prepare_roots
 from runtime.sealing import deployment, fingerprint, is_sealed_token, open_sealed
 from tests.helpers import SPECS, compile_spec
 
@@ -20,7 +23,7 @@ def desk() -> dict:
 
 def test_root_input_carries_sealed_tokens_and_resolved_bases(desk: dict) -> None:
     env = {"DESK_TOKEN": "desk-secret", "NOTES_API_KEY": "notes-secret", "NOTES_URL": "http://localhost:8787"}
-    [root] = prepare_roots(desk, env, deployment=deployment("default", "swfc"))
+    [root] = prepare_roots(load(desk), env, deployment=deployment("default", "swfc"))
     assert (root.workflow_id, root.workflow_type) == ("Organisation-acme", "OrganisationWorkflow")
     assert root.memo == {"entity": "Organisation", "id": "acme"}
     inp = root.input
@@ -36,18 +39,24 @@ def test_root_input_carries_sealed_tokens_and_resolved_bases(desk: dict) -> None
 
 
 def test_every_missing_token_variable_is_named_at_once(desk: dict) -> None:
-    with pytest.raises(CommandError) as info:
-        prepare_roots(desk, {"DESK_TOKEN": ""}, deployment="default/swfc")
-    message = str(info.value)
-    assert "DESK_TOKEN" in message and "NOTES_API_KEY" in message and info.value.code == 1
+    with pytest.raises(MissingTokens) as info:
+        prepare_roots(load(desk), {"DESK_TOKEN": ""}, deployment="default/swfc")
+    assert [m.variable for m in info.value.missing] == ["DESK_TOKEN", "NOTES_API_KEY"]
+    message = problems.message(info.value)
+    assert "DESK_TOKEN" in message and "NOTES_API_KEY" in message and message.endswith("and deploy again")
+    assert problems.exit_code(info.value) == 1
+
+
+def warnings(ir: dict, environ: dict[str, str]) -> list[str]:
+    return [problems.base_not_allowed(b) for b in bases_not_allowed(load(ir), environ)]
 
 
 def test_warns_when_a_base_override_is_outside_the_allow_list(desk: dict) -> None:
-    assert base_warnings(desk, {"NOTES_URL": "http://localhost:8787"}) == []
-    [warning] = base_warnings(desk, {"NOTES_URL": "https://notes.example.com"})
+    assert warnings(desk, {"NOTES_URL": "http://localhost:8787"}) == []
+    [warning] = warnings(desk, {"NOTES_URL": "https://notes.example.com"})
     assert "$NOTES_URL=https://notes.example.com" in warning and "notes" in warning
     assert "will not be sent there" in warning
     https = json.loads(json.dumps(desk))
     https["apis"]["notes"]["base"] = "https://localhost:8787"
-    [downgrade] = base_warnings(https, {"NOTES_URL": "http://localhost:8787"})  # env() resolving to http://
+    [downgrade] = warnings(https, {"NOTES_URL": "http://localhost:8787"})  # env() resolving to http://
     assert "over https" in downgrade and "will not be sent" in downgrade

@@ -70,3 +70,11 @@ def test_an_unusable_proxy_url_stops_the_worker_without_echoing_it(http_api, tmp
         result = market.swfc("worker", str(market.spec), *market.connection(), *flags, env=market.env(**env))
         assert result.returncode == 1, result.stderr
         assert "proxy" in result.stderr and PROXY_PASSWORD not in result.stdout + result.stderr
+
+
+def test_deploy_without_a_worker_refuses_a_proxy_it_would_not_use(http_api, tmp_path, temporal_address):
+    market = make_marketplace(http_api, tmp_path, temporal_address, photos=(1,))
+    for flags in (("--proxy", "http://127.0.0.1:3128"), ("--proxy-from-env",)):
+        result = market.deploy("--no-worker", *flags)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "pass them to `swfc worker`" in result.stderr and "started" not in result.stdout

@@ -11,17 +11,17 @@ import subprocess
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
 from cli.devserver import find_temporal_binary
-from runtime.search_attributes import create_command, not_yet_known
+from runtime.search_attributes import NAMES, create_command, not_yet_known
 from sample_api import SampleAPI
 from tests.cli.marketplace import make_marketplace
-from tests.helpers import assert_eventually, stop_process, unique
+from tests.helpers import assert_eventually, spawn_swfc, stop_process, unique
 
 
 def temporal_list(address: str, query: str) -> set[str]:
@@ -32,6 +32,14 @@ def temporal_list(address: str, query: str) -> set[str]:
     text = proc.stdout.strip()
     rows = json.loads(text) if text.startswith("[") else [json.loads(line) for line in text.splitlines() if line]
     return {row["execution"]["workflowId"] for row in rows}
+
+
+def _summary_table(market) -> tuple[list[str], dict[str, list[str]]]:
+    """The table of `swfc status`'s summary: its status columns and each workflow type's
+    non-empty cells."""
+    lines = market.swfc("status", market.root, "--address", market.address).stdout.splitlines()
+    rows = [line.split() for line in lines[3:] if line.split() and line.split()[0].endswith("Workflow")]
+    return lines[2].split()[2:], {row[0]: row[1:] for row in rows}
 
 
 @pytest.fixture
@@ -59,6 +67,20 @@ async def test_a_hierarchy_by_root_and_its_waiting_workflows_by_status(api, tmp_
                                 timeout=60, interval=1)
         children = temporal_list(temporal_address, f'SwfcParent = "Listing-{loading}"')
         assert children == {f"Photo-{p}" for p in market.listings[loading]}
+        table = (["running", "waiting_for_token"], {"ListingWorkflow": ["1", "1"], "PhotoWorkflow": ["2"],
+                                                     "UserWorkflow": ["1"]})
+        await assert_eventually(lambda: _summary_table(market) == table, timeout=60, interval=1)
+        summary = market.swfc("status", market.root, "--address", temporal_address).stdout
+        assert f"{len(hierarchy)} workflows\n" in summary and "visibility" in summary
+        assert "needs attention: 1" in summary and f"Listing-{waiting} ListingWorkflow  waiting_for_token" in summary
+        assert "HTTP 401: the crm token was refused" in summary
+        below = market.swfc("status", f"Listing-{loading}", "--address", temporal_address).stdout
+        assert f"{1 + len(market.listings[loading])} workflows\n" in below and "needs attention" not in below
+        filtered = market.swfc("status", market.root, "--status", "waiting_for_token", "--format", "json",
+                               "--address", temporal_address)
+        [listing] = json.loads(filtered.stdout)
+        assert (listing["workflow_id"], listing["children"]) == (f"Listing-{waiting}", [])
+        assert listing["last_error"].startswith("HTTP 401")
         spec = temporal_list(temporal_address, f'SwfcSpec = "marketplace" AND {by_root}')
         assert spec == hierarchy
 
@@ -97,12 +119,38 @@ async def test_where_they_cannot_be_created_deploy_says_how_and_deploys_without(
     await other.get_workflow_handle(market.root).terminate("test done")
 
 
+async def test_a_worker_creates_them_as_deploy_does(api, tmp_path, client: Client, temporal_address: str):
+    """A cluster's workers often start before anyone deploys; where the attributes cannot be
+    created, the worker says which command creates them and serves anyway."""
+    fresh, full = await new_namespace(client, "fresh-ns"), await full_namespace(client)
+    market = make_marketplace(api, tmp_path, temporal_address)
+    for namespace in (fresh, full):
+        log = tmp_path / f"{namespace}.log"
+        worker = spawn_swfc("worker", str(market.spec), *market.connection(), "--namespace", namespace,
+                            env=market.env(), cwd=market.spec.parent, log=log)
+        try:
+            await assert_eventually(lambda: "worker on" in log.read_text(), timeout=60)
+        finally:
+            stop_process(worker)
+        listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+        created = [name for name in NAMES if name in listed.custom_attributes]
+        if namespace == fresh:
+            assert created == list(NAMES), log.read_text()
+        else:
+            assert created == [] and create_command(namespace, list(NAMES)) in log.read_text()
+
+
+async def new_namespace(client: Client, prefix: str) -> str:
+    name = unique(prefix)
+    await client.workflow_service.register_namespace(RegisterNamespaceRequest(
+        namespace=name, workflow_execution_retention_period=Duration(seconds=86400)))
+    return name
+
+
 async def full_namespace(client: Client) -> str:
     """A new namespace whose Keyword attributes are used up (the dev server allows 10): a
     real server refusing to create ours."""
-    name = unique("full-ns")
-    await client.workflow_service.register_namespace(RegisterNamespaceRequest(
-        namespace=name, workflow_execution_retention_period=Duration(seconds=86400)))
+    name = await new_namespace(client, "full-ns")
     filler = {f"Filler{i}": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for i in range(10)}
     await client.operator_service.add_search_attributes(AddSearchAttributesRequest(namespace=name,
                                                                                    search_attributes=filler))

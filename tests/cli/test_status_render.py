@@ -11,32 +11,31 @@ from pathlib import Path
 from rich.console import Console
 
 from cli.views import hierarchy, render_tree, summary_lines
-from runtime.client import with_status
+from runtime.protocol import StatusNode
+from runtime.status_summary import filter_trees
 
 GOLDEN = Path(__file__).parent / "golden" / "status_tree.txt"
 
 
 def node(wid: str, wtype: str | None, status: str, loaded: bool, tokens: dict, last_error=None,
-         children=()) -> dict:
+         children=(), **more) -> StatusNode:
     entity, _, key = wid.partition("-")
-    return {"workflow_id": wid, "workflow_type": wtype, "entity": entity, "id": key, "status": status,
-            "loaded": loaded, "last_error": last_error, "api_url": "http://127.0.0.1:8787",
-            "tokens": tokens, "children": list(children)}
+    return StatusNode(wid, wtype, entity, key, status, loaded, last_error, api_url="http://127.0.0.1:8787",
+                      tokens=tokens, children=list(children), **more)
 
 
 FP = "sha256:1f2e3d4c5b6a"
-TREE = {**node("User-u1", "UserWorkflow", "running", True, {"crm": FP}, children=[
+TREE = node("User-u1", "UserWorkflow", "running", True, {"crm": FP}, children=[
     node("Listing-l1", "ListingWorkflow", "running", True, {"crm": FP}, children=[
         node("Photo-p1", "PhotoWorkflow", "running", True, {"crm": None}),
     ]),
     node("Listing-l2", "ListingWorkflow", "waiting_for_token", False, {"crm": FP},
          last_error="HTTP 401: the crm token was refused; waiting for a new one"),
-    {**node("Listing-l3", None, "unreachable", False, {}), "entity": "Listing", "id": "l3",
-     "last_error": "not started yet (or not found)"},
-    {**node("Listing-l4", "ListingWorkflow", "rate_limited", False, {"crm": FP},
-            last_error="HTTP 403: api crm is rate limited; next try at 2026-11-30T20:00:05+00:00"),
-     "next_try": "2026-11-30T20:00:05+00:00"},
-]), "checked_at": "2026-11-30T19:59:00+00:00"}
+    node("Listing-l3", None, "unreachable", False, {}, last_error="not started yet (or not found)"),
+    node("Listing-l4", "ListingWorkflow", "rate_limited", False, {"crm": FP},
+         last_error="HTTP 403: api crm is rate limited; next try at 2026-11-30T20:00:05+00:00",
+         next_try="2026-11-30T20:00:05+00:00"),
+], checked_at="2026-11-30T19:59:00+00:00")
 
 
 def rendered() -> str:
@@ -68,7 +67,7 @@ def _text(renderable) -> str:
     return out.getvalue()
 
 
-def _big_tree(members: int, errors: int) -> dict:
+def _big_tree(members: int, errors: int) -> StatusNode:
     """A root with `members` children, the first `errors` of them in error."""
     children = [node(f"Member-m{i}", "MemberWorkflow", "error" if i < errors else "running", i >= errors,
                      {"hr": FP}, last_error="HTTP 500 from /members" if i < errors else None)
@@ -99,7 +98,8 @@ def test_status_filter_lists_only_workflows_with_that_status() -> None:
     assert text.splitlines()[0] == "3 of 101 workflows error"
     assert [line.split()[0] for line in text.splitlines()[1:] if line.startswith("  Member")] == \
         ["Member-m0", "Member-m1", "Member-m2"]
-    assert with_status([_big_tree(100, 3)], "error")[0]["children"] == []
+    [(first, children), *_] = filter_trees([_big_tree(100, 3)], "error").matches
+    assert (first.workflow_id, first.children, children) == ("Member-m0", [], [])
 
 
 def test_deploy_draws_small_hierarchies_as_trees_and_big_ones_as_summaries() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from runtime.client import collect_status, not_loaded, walk
+from runtime.status_tree import collect_status, not_loaded
 
 
 class FakeHandle:
@@ -49,11 +49,11 @@ async def test_walks_the_hierarchy_concurrently_and_cuts_cycles() -> None:
         "Photo-p1": status("Photo-p1", []),                        # reached twice (a diamond)
     })
     tree = await collect_status(client, "User-u1")
-    ids = [n["workflow_id"] for n in walk(tree)]
+    ids = [n.workflow_id for n in tree.walk()]
     assert ids == ["User-u1", "Listing-l1", "Listing-l2", "Photo-p1", "Listing-l3", "Photo-p1", "Photo-p9"]
     assert sorted(client.calls) == sorted(set(client.calls))      # each workflow queried once
     assert client.peak == 3                                        # the three listings at once
-    missing = next(n for n in walk(tree) if n["workflow_id"] == "Photo-p9")
-    assert missing["status"] == "unreachable" and "not started yet" in missing["last_error"]
-    assert (missing["entity"], missing["id"], missing["children"]) == ("Photo", "p9", [])
-    assert [n["workflow_id"] for n in not_loaded([tree])] == ["Listing-l3", "Photo-p9"]
+    missing = next(n for n in tree.walk() if n.workflow_id == "Photo-p9")
+    assert missing.status == "unreachable" and "not started yet" in missing.last_error
+    assert (missing.entity, missing.id, missing.children) == ("Photo", "p9", [])
+    assert [n.workflow_id for n in not_loaded([tree])] == ["Listing-l3", "Photo-p9"]

@@ -8,7 +8,7 @@ import asyncio
 
 from temporalio.client import Client
 
-from runtime.client import running_ir_hash
+from runtime.roots import running_ir_hash
 from tests.cli.marketplace import make_marketplace
 from tests.helpers import assert_eventually, compile_spec
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import uuid
 
-from runtime.client import prepare_roots, start_roots
+from runtime.ir import load
+from runtime.roots import prepare_roots, start_roots
 from runtime.sealing import deployment, fingerprint
 from tests.helpers import assert_eventually, compile_text, new_worker, unique
 from tests.runtime.util import tree
@@ -55,7 +56,7 @@ async def test_integer_keys_nested_select_one_to_one_and_two_apis(client, http_a
     root = f"Warehouse-{code}"
 
     async with new_worker(client, ir) as worker:
-        roots = prepare_roots(ir, {**os.environ, "INV_KEY": inv_key, "CAT_TOKEN": cat_token},
+        roots = prepare_roots(load(ir), {**os.environ, "INV_KEY": inv_key, "CAT_TOKEN": cat_token},
                               deployment=deployment("default", worker.task_queue))
         await start_roots(client, roots, worker.task_queue, ir["hash"])
 
@@ -89,7 +90,7 @@ async def test_api_queries_answer_one_api_by_name_and_every_api_without(client, 
     http_api.require_auth("/wh/", key, header="X-Inv-Key")
     ir = compile_text(SPEC.replace("{url}", http_api.url).replace("{code}", str(code)), tmp_path)
     async with new_worker(client, ir) as worker:
-        roots = prepare_roots(ir, {**os.environ, "INV_KEY": key, "CAT_TOKEN": token},
+        roots = prepare_roots(load(ir), {**os.environ, "INV_KEY": key, "CAT_TOKEN": token},
                               deployment=deployment("default", worker.task_queue))
         await start_roots(client, roots, worker.task_queue, ir["hash"])
         handle = client.get_workflow_handle(f"Warehouse-{code}")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.client import connect, running_ir_hash
+from runtime.roots import running_ir_hash
+from runtime.temporal_client import connect
 from runtime.payloads import external_storage
 from runtime.sealing import deployment, seal
 from tests.helpers import assert_eventually, compile_text, free_port, new_worker, unique

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from temporalio.api.enums.v1 import EventType
 
-from runtime.client import failed_for_good, not_loaded, wait_until_loaded
+from runtime.status_summary import wait_until_loaded
+from runtime.status_tree import failed_for_good, not_loaded
 from runtime.sealing import seal
 from tests.helpers import assert_eventually as eventually, decoded_payloads, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user, rehash, root_input

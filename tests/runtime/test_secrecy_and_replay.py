@@ -47,7 +47,7 @@ async def test_no_token_in_histories_memo_search_attributes_queries_or_logs(clie
     put_user(http_api, uid, listings)
     ir = marketplace_ir(http_api, retry=(2, 50, 100))
     root = f"User-{uid}"
-    assert await search_attributes.ensure_registered(client) == (True, None)
+    assert await search_attributes.ensure_registered(client) is None
     attributes = search_attributes.typed(search_attributes.for_root(root, "marketplace"))
     async with new_worker(client, ir) as worker:
         handle = await start_root(client, ir, worker.task_queue, uid, first, history_limit=30,

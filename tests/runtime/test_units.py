@@ -318,15 +318,16 @@ def test_schema_errors_quote_at_most_120_characters_of_the_value_as_json():
 
 
 def test_until_loaded_counts_distinct_workflows():
-    from runtime.client import distinct, failed_for_good, not_loaded
+    from runtime.protocol import StatusNode
+    from runtime.status_tree import distinct, failed_for_good, not_loaded
 
     def node(wid, loaded, failed=False, children=()):
-        return {"workflow_id": wid, "loaded": loaded, "failed": failed, "children": list(children)}
+        return StatusNode(wid, None, None, None, "running", loaded, None, failed=failed, children=list(children))
 
     shared = node("Photo-p", False, failed=True)
     trees = [node("User-u", True, children=[node("Listing-a", True, children=[shared]),
                                             node("Listing-b", True, children=[shared])])]
-    assert len(distinct(trees)) == 4 and [n["workflow_id"] for n in not_loaded(trees)] == ["Photo-p"]
+    assert len(distinct(trees)) == 4 and [n.workflow_id for n in not_loaded(trees)] == ["Photo-p"]
     assert failed_for_good(not_loaded(trees)) and not failed_for_good([node("X-1", False)]) and not failed_for_good([])
 
 
