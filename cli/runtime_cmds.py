@@ -34,7 +34,7 @@ from runtime import ir as runtime_ir
 from runtime.client_errors import Unreachable
 from runtime.roots import Root, bases_not_allowed, foreign_roots, prepare_roots, start_roots
 from runtime.sealing import deployment
-from runtime.status_summary import (filter_trees, summarize, visible_summary, visible_with_status,
+from runtime.status_summary import (filter_trees, summarize, visible_count, visible_summary, visible_with_status,
                                     wait_until_loaded)
 from runtime.status_tree import collect_all, collect_status
 from runtime.temporal_client import connect, require_workflow
@@ -241,8 +241,23 @@ async def _deploy_roots(args: Any, client: Any, ir: dict, roots: list[Root], tas
         return 1
     if _opt(args, "no_worker"):
         return 0
-    await views.live_view(lambda: collect_all(client, ids))
+    await views.live_view(partial(_deploy_view, client, ids), views.trees_or_summaries)
     return 0
+
+
+async def _deploy_view(client: Any, ids: list[str]) -> list[Any]:
+    """What ``deploy``'s live view fetches: the walked trees while the hierarchies are small;
+    beyond ``views.TREE_LIMIT`` workflows each root's summary from the visibility store (a walk
+    of 10,000 workflows takes minutes)."""
+    counts = [await visible_count(client, wid) for wid in ids]
+    if None in counts or sum(c or 0 for c in counts) <= views.TREE_LIMIT:
+        return await collect_all(client, ids)
+    summaries = []
+    for wid in ids:
+        description = await client.get_workflow_handle(wid).describe()
+        found = await visible_summary(client, wid, description, shown=views.ATTENTION_SHOWN)
+        summaries.append(found if found is not None else summarize([await collect_status(client, wid)]))
+    return summaries
 
 
 async def _search_attributes_registered(client: Any, command: str) -> bool:

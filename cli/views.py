@@ -138,6 +138,13 @@ def hierarchy(trees: list[StatusNode], *, tree: bool | None = None, status: str 
     return render_summary(summarize(trees))
 
 
+def trees_or_summaries(data: list[StatusNode] | list[Summary]) -> Group:
+    """``deploy``'s live view of what it fetched: walked trees (``hierarchy``) or summaries."""
+    if data and isinstance(data[0], Summary):
+        return Group(*(render_summary(s) for s in data))
+    return hierarchy(data)
+
+
 def summary_lines(trees: list[StatusNode]) -> list[str]:
     """One line per workflow that has not loaded, saying why (for ``--until-loaded``)."""
     lines = []

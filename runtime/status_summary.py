@@ -179,6 +179,17 @@ async def _query_all(client: Client, workflow_ids: list[str]) -> list[tuple[Stat
     return list(await asyncio.gather(*(one(wid) for wid in workflow_ids)))
 
 
+async def visible_count(client: Client, root_id: str) -> int | None:
+    """How many running workflows the visibility store records in the hierarchy of the root
+    ``root_id``; None when it cannot tell (a namespace without the attributes)."""
+    if _literal(root_id) is None:
+        return None
+    try:
+        return await _count(client, f'{ROOT} = {_literal(root_id)} AND ExecutionStatus = "Running"')
+    except RPCError:
+        return None
+
+
 async def visible_summary(client: Client, workflow_id: str, description: Any, *, shown: int) -> Summary | None:
     """The summary of the hierarchy below ``workflow_id`` (``description``: its
     ``describe()``) from the visibility store, with the first ``shown`` workflows that need
