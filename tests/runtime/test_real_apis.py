@@ -271,4 +271,4 @@ async def test_waiting_until_loaded_ends_once_everything_not_loaded_failed_for_g
         # far sooner than the 600 s it may wait for workflows that could still load
         trees, loaded = await asyncio.wait_for(wait_until_loaded(client, [f"User-{uid}"], 600), 60)
     assert not loaded and failed_for_good(not_loaded(trees))
-    assert trees[0]["status"] == "error" and "HttpClientError" in trees[0]["last_error"]
+    assert trees[0].status == "error" and "HttpClientError" in trees[0].last_error
