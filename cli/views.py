@@ -80,8 +80,7 @@ ATTENTION_SHOWN = 20  # workflows listed by name in a summary; the rest are coun
 TREE_LIMIT = 50  # the live view of `deploy` draws trees up to this many workflows
 
 
-VISIBILITY_NOTE = ("counted by Temporal's visibility store: each workflow's status as it last settled, "
-                   "seen a moment later; `--tree` asks every workflow")
+VISIBILITY_NOTE = "counted by Temporal's visibility store (statuses as last settled, a moment late; --tree asks each)"
 
 
 def render_summary(summary: Summary) -> Group:

@@ -28,7 +28,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from runtime.protocol import StatusNode
+from runtime.protocol import UNREACHABLE, StatusNode
 from runtime.search_attributes import KEYS, PARENT, ROOT, STARTING, STATUS
 from runtime.status_tree import (CONCURRENCY, collect_all, distinct, failed_for_good, needs_attention, not_loaded,
                                  query_status)
@@ -218,9 +218,12 @@ async def visible_with_status(client: Client, workflow_id: str, description: Any
     """The workflows below ``workflow_id`` that the visibility store records with
     ``status``, each queried (the ones whose answer has moved on meanwhile are left out;
     those that do not answer are kept, as ``unreachable``); None when the workflow carries
-    no swfc attributes or the status is not one a workflow records."""
+    no swfc attributes or the status is not one a workflow records (``unreachable`` is the
+    caller's word: only a walk finds those)."""
+    if status == UNREACHABLE or _literal(status) is None:
+        return None
     scope = await _scope(client, workflow_id, description)
-    if scope is None or _literal(status) is None:
+    if scope is None:
         return None
     if scope.rows is None:
         total = await _count(client, scope.query)
@@ -230,7 +233,7 @@ async def visible_with_status(client: Client, workflow_id: str, description: Any
         total, ids = len(scope.rows), [wid for wid, _, recorded in scope.rows if recorded == status]
     answers = await _query_all(client, sorted(ids))
     return Filtered(status, total, [(node, children) for node, children in answers
-                                    if node.status in (status, "unreachable")])
+                                    if node.status in (status, UNREACHABLE)])
 
 
 # -- waiting until everything has loaded ------------------------------------------------------
