@@ -197,6 +197,8 @@ async def visible_summary(client: Client, workflow_id: str, description: Any, *,
     scope = await _scope(client, workflow_id, description)
     if scope is None:
         return None
+    # Asked alongside the counts: a root too busy to answer costs its query's timeout once.
+    root_answer = asyncio.ensure_future(query_status(client, workflow_id))
     if scope.rows is None:
         counts = await _group_counts(client, scope.query)
         attention_query = f"{scope.query} AND {STATUS} IN {_statuses(ATTENTION_STATUSES)}"
@@ -208,8 +210,8 @@ async def visible_summary(client: Client, workflow_id: str, description: Any, *,
             counts[(wtype, status)] = counts.get((wtype, status), 0) + 1
         attention_rows = [wid for wid, _, status in scope.rows if status in ATTENTION_STATUSES]
         attention_total, named = len(attention_rows), attention_rows[:shown]
-    root, _ = await query_status(client, workflow_id)
     attention = sorted((node for node, _ in await _query_all(client, named)), key=lambda n: n.workflow_id)
+    root, _ = await root_answer
     return Summary([root], sum(counts.values()), None, _by_type(counts), attention, attention_total,
                    from_visibility=True)
 
