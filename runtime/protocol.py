@@ -374,9 +374,6 @@ class StatusAnswer:
 # -- the status tree (`swfc status`, DESIGN.md §5) ------------------------------------------
 
 
-UNREACHABLE = Status.UNREACHABLE  # a workflow that did not answer its `status` query (caller's side only)
-
-
 @dataclass
 class StatusNode:
     """One workflow of a live hierarchy as ``swfc status`` shows it: its ids (``entity``,
@@ -410,7 +407,7 @@ class StatusNode:
             workflow_type=answer.get("workflow_type"),
             entity=answer.get("entity"),
             id=answer.get("id"),
-            status=answer.get("status") or UNREACHABLE,
+            status=answer.get("status") or Status.UNREACHABLE,
             loaded=bool(answer.get("loaded")),
             last_error=answer.get("last_error"),
             failed=bool(answer.get("failed")),
@@ -426,7 +423,7 @@ class StatusNode:
         """A workflow that did not answer; its entity and key read from its id
         (``Entity-key``)."""
         entity, _, key = workflow_id.partition("-")
-        return cls(workflow_id, None, entity or None, key or None, UNREACHABLE, False, reason)
+        return cls(workflow_id, None, entity or None, key or None, Status.UNREACHABLE, False, reason)
 
     def walk(self) -> Iterator[StatusNode]:
         """This node and every node below it, depth first."""

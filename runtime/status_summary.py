@@ -28,13 +28,13 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from runtime.protocol import UNREACHABLE, StatusNode
+from runtime.protocol import Status, StatusNode
 from runtime.search_attributes import KEYS, PARENT, ROOT, STARTING, STATUS
 from runtime.status_tree import (CONCURRENCY, collect_all, distinct, failed_for_good, needs_attention, not_loaded,
                                  query_status)
 
-ATTENTION_STATUSES = ("error", "waiting_for_token", "rate_limited")  # settled, with an error to read
-UNSETTLED = (STARTING, "loading", "upgrading")  # not settled since its last (re)start
+ATTENTION_STATUSES = (Status.ERROR, Status.WAITING_FOR_TOKEN, Status.RATE_LIMITED)  # settled, with an error to read
+UNSETTLED = (STARTING, Status.LOADING, Status.UPGRADING)  # not settled since its last (re)start
 PAGE_SIZE = 1000
 MAX_GROUPS = 200  # (type, status) pairs counted at most: a guard, a spec has far fewer
 
@@ -222,7 +222,7 @@ async def visible_with_status(client: Client, workflow_id: str, description: Any
     those that do not answer are kept, as ``unreachable``); None when the workflow carries
     no swfc attributes or the status is not one a workflow records (``unreachable`` is the
     caller's word: only a walk finds those)."""
-    if status == UNREACHABLE or _literal(status) is None:
+    if status == Status.UNREACHABLE or _literal(status) is None:
         return None
     scope = await _scope(client, workflow_id, description)
     if scope is None:
@@ -235,7 +235,7 @@ async def visible_with_status(client: Client, workflow_id: str, description: Any
         total, ids = len(scope.rows), [wid for wid, _, recorded in scope.rows if recorded == status]
     answers = await _query_all(client, sorted(ids))
     return Filtered(status, total, [(node, children) for node, children in answers
-                                    if node.status in (status, UNREACHABLE)])
+                                    if node.status in (status, Status.UNREACHABLE)])
 
 
 # -- waiting until everything has loaded ------------------------------------------------------
