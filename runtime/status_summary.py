@@ -102,39 +102,49 @@ def _by_type(counts: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
 
 @dataclass(frozen=True)
 class _Scope:
-    """The hierarchy below a workflow in the visibility store: ``query`` finds its running
-    workflows; for a workflow that is not a root, ``rows`` are those below it (listed from
-    its root's, by ``SwfcParent``), since the store cannot follow parents itself."""
+    """The hierarchy below a workflow in the visibility store: ``query`` finds its root's
+    running workflows; for a workflow that is not a root, ``rows`` are those below it
+    (found level by level through ``SwfcParent``), since a count cannot follow parents."""
 
     query: str
     rows: tuple[tuple[str, str, str], ...] | None  # (workflow id, type, status)
 
 
+PARENTS_PER_LISTING = 100  # parent ids in one `SwfcParent IN (...)` listing
+
+
 async def _scope(client: Client, workflow_id: str, description: Any) -> _Scope | None:
     """None when the workflow carries no swfc attributes, or its ids cannot be written in a query."""
     root = description.typed_search_attributes.get(KEYS[ROOT])
-    if root is None or _literal(root) is None:
+    if root is None or _literal(root) is None or _literal(workflow_id) is None:
         return None
     query = f'{ROOT} = {_literal(root)} AND ExecutionStatus = "Running"'
     if root == workflow_id:
         return _Scope(query, None)
-    listed = [(w.id, w.workflow_type, w.typed_search_attributes.get(KEYS[STATUS]) or "?",
-               w.typed_search_attributes.get(KEYS[PARENT]))
-              async for w in client.list_workflows(query, page_size=PAGE_SIZE)]
-    below: dict[str, list[tuple[str, str, str]]] = {}
-    for wid, wtype, status, parent in listed:
-        below.setdefault(parent or "", []).append((wid, wtype, status))
-    rows, frontier, seen = [], [workflow_id], {workflow_id}
-    own = next(((wid, wtype, status) for wid, wtype, status, _ in listed if wid == workflow_id), None)
-    rows += [own] if own else []
+    return _Scope(query, tuple(await _rows_below(client, query, workflow_id)))
+
+
+async def _rows_below(client: Client, query: str, workflow_id: str) -> list[tuple[str, str, str]]:
+    """The workflow and those below it, by the parent that started each: one listing per
+    level (per ``PARENTS_PER_LISTING`` parents), so the cost follows the subtree's size."""
+    rows = [_row(w) async for w in client.list_workflows(f"{query} AND WorkflowId = {_literal(workflow_id)}",
+                                                         limit=1)]
+    seen, frontier = {workflow_id}, [workflow_id]
     while frontier:
-        wid = frontier.pop()
-        for row in below.get(wid, []):
-            if row[0] not in seen:
-                seen.add(row[0])
-                rows.append(row)
-                frontier.append(row[0])
-    return _Scope(query, tuple(rows))
+        batch, frontier = frontier[:PARENTS_PER_LISTING], frontier[PARENTS_PER_LISTING:]
+        parents = ", ".join(quoted for quoted in map(_literal, batch) if quoted is not None)
+        if not parents:
+            continue
+        async for w in client.list_workflows(f"{query} AND {PARENT} IN ({parents})", page_size=PAGE_SIZE):
+            if w.id not in seen:  # a cycle of parents cannot happen, a listing twice can
+                seen.add(w.id)
+                rows.append(_row(w))
+                frontier.append(w.id)
+    return rows
+
+
+def _row(execution: Any) -> tuple[str, str, str]:
+    return execution.id, execution.workflow_type, execution.typed_search_attributes.get(KEYS[STATUS]) or "?"
 
 
 def _literal(value: str) -> str | None:
