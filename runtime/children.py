@@ -11,6 +11,7 @@ concurrently.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from runtime.ir import Child
@@ -65,7 +66,7 @@ def plan(ctx: Ctx, adopt_limit: int | None = None) -> list[Effect]:
             effects += _adopt(ctx, wid, edge, rid, record)
         elif record is not None and ctx.digest(edge.entity, rid, record) != entry.known:
             entry.known = ctx.digest(edge.entity, rid, record)
-            effects.append(to_child(ctx, wid, entry, Send(wid, "update", _update_arg(ctx, edge.entity, rid, record))))
+            effects.append(to_child(ctx, wid, entry, Send(wid, "update", _child_update(ctx, edge.entity, rid, record))))
     return effects
 
 
@@ -115,7 +116,7 @@ def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | N
     if edge.subscribe:
         attach.append(Send(wid, "subscribe", Subscription(s.workflow_id, list(edge.subscribe))))
     if record is not None:
-        attach.append(Send(wid, "update", _update_arg(ctx, edge.entity, rid, record)))
+        attach.append(Send(wid, "update", _child_update(ctx, edge.entity, rid, record)))
     if not edge.autostart:
         return [Attach(wid, tuple(attach))] if attach and ctx.checks_deployments else list(attach)
     memo = {"entity": edge.entity, "id": rid, "started_by": s.workflow_id}
@@ -134,12 +135,12 @@ def to_child(ctx: Ctx, wid: str, child: ChildRef, send: Send) -> Effect:
 
 def child_input(ctx: Ctx, edge: Child, rid: str, record: dict[str, Any] | None) -> WorkflowInput:
     """The input of a child started down `edge`: exactly the edge's tokens, no more. An
-    item of a collection was just read from the API: the child takes it as loaded, with the
-    records it embedded (`normalize.nested`)."""
+    item of a collection was just read from the API: the child takes it as loaded. The
+    record goes with the records it refers to (`embedded`)."""
     s = ctx.state
     item = edge.collection is not None and record is not None
-    if item:
-        record = nested(ctx.ir, edge.entity, record, s.store, frozenset({(s.entity, s.entity_id), (edge.entity, rid)}))
+    if record is not None:
+        record = embedded(ctx, edge.entity, rid, record)
     return WorkflowInput(
         ir_hash=s.ir_hash,
         entity_id=rid,
@@ -156,6 +157,28 @@ def child_input(ctx: Ctx, edge: Child, rid: str, record: dict[str, Any] | None) 
 
 def _update_arg(ctx: Ctx, entity: str, rid: str, record: dict[str, Any]) -> dict[str, Any]:
     return {"entity": entity, "id": rid, "record": record, "from": ctx.state.workflow_id}
+
+
+def _child_update(ctx: Ctx, entity: str, rid: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The `update` a child gets: its record with the records it refers to (`embedded`)."""
+    return _update_arg(ctx, entity, rid, embedded(ctx, entity, rid, record))
+
+
+EMBEDDED_BYTES = 64 * 1024  # a child's record with what it refers to, as JSON (an update carries 256 KB)
+
+
+def embedded(ctx: Ctx, entity: str, rid: str, record: dict[str, Any]) -> dict[str, Any]:
+    """`record` as a child gets it (at its start and in `update`s): with the related records
+    this workflow holds nested in place of their keys (`normalize.nested`: a list item's
+    `user`, `labels`, `milestone` and its `creator`), so that the child holds what its own
+    load of the same body would give: its templates name them (`{milestone.id}`), its own
+    children start with them. This workflow's own record stays a key (a relation cycle ends
+    there). Past `EMBEDDED_BYTES` the child gets the bare record (it loads the rest itself)."""
+    s = ctx.state
+    out = nested(ctx.ir, entity, record, s.store, frozenset({(s.entity, s.entity_id), (entity, rid)}))
+    if out == record or len(json.dumps(out, ensure_ascii=False)) <= EMBEDDED_BYTES:
+        return out
+    return record
 
 
 def publish(ctx: Ctx) -> list[Effect]:
