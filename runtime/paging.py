@@ -12,8 +12,10 @@ paginators), as DESIGN.md §6 "Pagination" fixes them:
   when it is missing, null or empty.
 - `next "next_page"`: follow the URL found at that body path; stop when it is missing,
   null or empty.
-- `offset "startAt" size "maxResults" N [total "total"]`: send startAt=0, N, 2N, …; stop
-  at a page shorter than the size, or once the offset reaches the total.
+- `offset "startAt" size "maxResults" N [total "total"]`: send startAt=0, then past the
+  items each page held; stop once the offset reaches the total, or, without a total, at a
+  page shorter than the size (with a total a short page is a service's own cap: Jira
+  gives at most 100 whatever `maxResults` asks).
 
 A relative next URL is resolved against the page's own URL. Where the next URL may go
 (the api's `allow`) is the caller's check, not this module's.
@@ -61,16 +63,19 @@ def next_url(url: str, p: Paginate | None, body: Any, count: int, link_next: str
         if isinstance(cursor, bool) or not isinstance(cursor, (str, int)) or cursor == "":
             return None
         return with_params(url, {p.param: str(cursor)})
-    if count == 0 or (p.size is not None and count < p.size):
+    if count == 0:
         return None
     current = _int_param(url, p.param)
     if p.style == "page":
-        return with_params(url, {p.param: str((current or 1) + 1)})
-    offset = (current or 0) + (p.size or count)
+        return None if p.size is not None and count < p.size else with_params(url, {p.param: str((current or 1) + 1)})
+    # The next offset is past the items this page held: a service may cut a page below the
+    # size asked for (Jira: 100 at most), and then a short page is not the last one while
+    # the total says more remain.
+    offset = (current or 0) + count
     total = at_path(body, p.total) if p.total else None
-    if isinstance(total, int) and not isinstance(total, bool) and offset >= total:
-        return None
-    return with_params(url, {p.param: str(offset)})
+    if isinstance(total, int) and not isinstance(total, bool):
+        return None if offset >= total else with_params(url, {p.param: str(offset)})
+    return None if p.size is not None and count < p.size else with_params(url, {p.param: str(offset)})
 
 
 def at_path(body: Any, path: tuple[str, ...] | None) -> Any:

@@ -17,6 +17,9 @@ those services send, not against what our own specs expect:
 - ``offset`` Jira: ``?startAt=K&maxResults=M``; body ``{"startAt", "maxResults",
              "total", "isLast", wrap: [...]}``.
 
+``max_size`` caps a page whatever size was asked for, as the services do (Jira's
+``maxResults`` and GitHub's ``per_page`` stop at 100; the page says so where the style has
+a field for it: Jira's ``maxResults``).
 ``next_base`` replaces the scheme and host of the URLs a page points to (``Link``,
 ``links.next``, ``next_page``): a test sends a client to another origin with it. Pages get
 ``ETag``/``Last-Modified`` and 304s from the server like any other answer.
@@ -43,6 +46,7 @@ class ListRoute:
     page_size: int = 30
     wrap: str | None = None
     next_base: str | None = None
+    max_size: int | None = None
 
 
 def answer(route: ListRoute, base: str, path: str, query: str) -> tuple[dict[str, str], Any]:
@@ -57,6 +61,12 @@ def _int(params: dict[str, str], name: str, default: int) -> int:
     return int(value) if value.isdigit() and int(value) > 0 else default
 
 
+def _size(route: ListRoute, params: dict[str, str], name: str) -> int:
+    """The page size asked for (or the default), within the route's cap."""
+    asked = _int(params, name, route.page_size)
+    return min(asked, route.max_size) if route.max_size else asked
+
+
 def _wrapped(route: ListRoute, items: list[Any], default_key: str | None) -> Any:
     key = route.wrap or default_key
     return {key: items} if key else items
@@ -68,7 +78,7 @@ def _bare(route: ListRoute, params: dict[str, str], link_base: str) -> tuple[dic
 
 def _numbered(route: ListRoute, params: dict[str, str]) -> tuple[int, int, list[Any], bool]:
     page = _int(params, "page", 1)
-    size = _int(params, "per_page", route.page_size)
+    size = _size(route, params, "per_page")
     start = (page - 1) * size
     return page, size, route.items[start:start + size], start + size < len(route.items)
 
@@ -89,7 +99,7 @@ def _page(route: ListRoute, params: dict[str, str], link_base: str) -> tuple[dic
 
 
 def _cursor(route: ListRoute, params: dict[str, str], link_base: str) -> tuple[dict[str, str], Any]:
-    size = _int(params, "page[size]", route.page_size)
+    size = _size(route, params, "page[size]")
     after = params.get("page[after]")
     start = int(base64.urlsafe_b64decode(after).decode()) if after else 0
     items = route.items[start:start + size]
@@ -113,7 +123,7 @@ def _next(route: ListRoute, params: dict[str, str], link_base: str) -> tuple[dic
 
 def _offset(route: ListRoute, params: dict[str, str], link_base: str) -> tuple[dict[str, str], Any]:
     start = int(params.get("startAt", "0")) if params.get("startAt", "0").isdigit() else 0
-    size = _int(params, "maxResults", route.page_size)
+    size = _size(route, params, "maxResults")
     items = route.items[start:start + size]
     return {}, {"expand": "schema,names", "startAt": start, "maxResults": size,
                 "total": len(route.items), "isLast": start + size >= len(route.items),

@@ -276,6 +276,23 @@ async def test_jira_search_pages_by_offset_with_string_keys(client, http_api, tm
     assert issue["store"]["JiraIssue"][f"{key}-2"]["fields"] == issues[1]["fields"]
 
 
+async def test_jira_pages_past_a_page_the_server_cut_to_its_own_maximum(client, http_api, tmp_path):
+    """Jira answers at most 100 issues a page whatever `maxResults` asks (and says so in
+    the page's `maxResults`): a short page before `total` is not the last one."""
+    key = unique("Q").upper().replace("-", "")
+    issues = [jira_issue(http_api, key, n) for n in range(1, 6)]
+    http_api.set_entity(f"/rest/api/3/project/{key}", {"id": "10001", "key": key, "name": "Capped"})
+    http_api.set_list("/rest/api/3/search", issues, style="offset", wrap="issues", max_size=2)
+    spec = JIRA.replace('size "maxResults" 2', 'size "maxResults" 100')
+    ir = declared(http_api, spec, tmp_path, PROJ=key)
+    async with new_worker(client, ir) as worker:
+        await deploy(client, ir, worker.task_queue, JIRA_TOKEN="jira-t0k")
+        tree = await settled(client, f"JiraProject-{key}", 5)
+    assert all(st["last_error"] is None for st in tree.values())
+    assert [r.query.split("&", 1)[1] for r in http_api.requests_to("/rest/api/3/search")] == [
+        "startAt=0&maxResults=100", "startAt=2&maxResults=100", "startAt=4&maxResults=100"]
+
+
 # --------------------------------------------------------------------------- Zendesk
 
 def zendesk_ticket(api: SampleAPI, tid: int, n: int) -> dict[str, Any]:

@@ -15,6 +15,7 @@ PAGE_NO_SIZE = Paginate("page", "page", None, None, None, None)
 CURSOR = Paginate("cursor", "cursor", ("meta", "next_cursor"), None, None, None)
 NEXT = Paginate("next", None, ("next_page",), None, None, None)
 OFFSET = Paginate("offset", "startAt", None, "maxResults", 2, ("total",))
+OFFSET_NO_TOTAL = Paginate("offset", "startAt", None, "maxResults", 2, None)
 
 U = "http://h:1/items?state=all"
 
@@ -38,7 +39,10 @@ U = "http://h:1/items?state=all"
     (NEXT, U, {"next_page": None}, 2, None, None),
     (OFFSET, "http://h:1/s?startAt=0&maxResults=2", {"total": 5}, 2, None, "http://h:1/s?startAt=2&maxResults=2"),
     (OFFSET, "http://h:1/s?startAt=2&maxResults=2", {"total": 4}, 2, None, None),  # the total is reached
-    (OFFSET, "http://h:1/s?startAt=4&maxResults=2", {"total": 9}, 1, None, None),  # shorter than the size
+    # a page the service cut below the size (Jira: 100 at most) before the total: on, past what it held
+    (OFFSET, "http://h:1/s?startAt=4&maxResults=2", {"total": 9}, 1, None, "http://h:1/s?startAt=5&maxResults=2"),
+    (OFFSET, "http://h:1/s?startAt=4&maxResults=2", {"total": 9}, 0, None, None),  # empty
+    (OFFSET_NO_TOTAL, "http://h:1/s?startAt=4&maxResults=2", {}, 1, None, None),  # shorter than the size
 ])
 def test_next_page(p, url, body, count, link, expected):
     assert next_url(url, p, body, count, link) == expected
