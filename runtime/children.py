@@ -34,7 +34,7 @@ def wanted(ctx: Ctx) -> dict[str, tuple[Child, str]]:
     for edge in ctx.wf.children:
         for rid in ctx.related_ids(edge.field):
             wid = child_id(edge.entity, rid)
-            if wid != s.workflow_id and wid not in s.ancestors and wid not in s.foreign:
+            if wid != s.workflow_id and wid not in s.ancestors and wid not in s.foreign and wid not in s.unstartable:
                 out.setdefault(wid, (edge, rid))
     return out
 

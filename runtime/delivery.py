@@ -33,6 +33,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from rules.names import DELIVER_ACTIVITY, UPGRADE_UPDATE
+from runtime.normalize import cut
 from runtime.protocol import DeliveryItem, DeliveryResult, Signal, StartRequest
 from runtime.search_attributes import SETTLING_WAITS, not_yet_known, typed
 
@@ -61,7 +62,12 @@ async def _one(client: Client, item: DeliveryItem) -> DeliveryResult:
         else:
             await handle.signal(item.signal, item.arg)
     except RPCError as exc:
-        return DeliveryResult(wid, ok=False, gone=exc.status == RPCStatusCode.NOT_FOUND, error=exc.message)
+        # INVALID_ARGUMENT: the request itself is wrong (a workflow id made of an API's key
+        # over the server's 1,000 bytes); search attributes the server does not know yet are
+        # waited for, and then tried again later, not refused for good.
+        refused = exc.status == RPCStatusCode.INVALID_ARGUMENT and not not_yet_known(exc)
+        return DeliveryResult(wid, ok=False, gone=exc.status == RPCStatusCode.NOT_FOUND, error=exc.message,
+                              refused=refused)
     except WorkflowUpdateFailedError as exc:  # the child's validator said why it cannot
         return DeliveryResult(wid, ok=False, error=f"upgrade refused: {refusal(exc)}")
     return DeliveryResult(wid, ok=True)
@@ -110,11 +116,11 @@ async def _attach(handle: WorkflowHandle, signals: list[Signal], ours: str | Non
     wid = handle.id
     description = await handle.describe()
     if description.status != WorkflowExecutionStatus.RUNNING:
-        return DeliveryResult(wid, ok=False, gone=True, error=f"{wid} is not running")
+        return DeliveryResult(wid, ok=False, gone=True, error=f"{cut(wid)} is not running")
     memo = await description.memo()
     theirs = memo.get("deployment")
     if ours and theirs and ours != theirs:
-        error = f"{wid} runs for deployment {theirs!r}, not {ours!r}: not adopted"
+        error = f"{cut(wid)} runs for deployment {theirs!r}, not {ours!r}: not adopted"
         return DeliveryResult(wid, ok=False, error=error, foreign=theirs)
     for signal in signals:
         await handle.signal(signal.signal, signal.arg)

@@ -34,7 +34,7 @@ from runtime import listing, search_attributes
 from runtime.registry import get as registration, holding, is_current, unknown_ir_grace_s
 from runtime.children import cleanup, plan, publish
 from runtime.ir import IR, Api, Child, Source
-from runtime.normalize import InvalidData, digest, merge_stores, normalize
+from runtime.normalize import InvalidData, cut, digest, merge_stores, normalize
 from runtime.queries import QUERIES, iso_time
 from runtime.sealing import is_sealed_token
 from runtime.signals import apply_signal
@@ -448,10 +448,15 @@ class Run:
             s.foreign[wid] = result.foreign
             ctx.error("child", result.error or "")
             return
+        if isinstance(effect, Start) and result.refused:  # no retry cures it: left out, like a bad item
+            s.children.pop(wid, None)
+            s.unstartable[wid] = True
+            ctx.error("child", f"cannot start {cut(wid)}: {cut(result.error or '')}; left out")
+            return
         if isinstance(effect, Start):
             self._retry_start(effect)
         if not result.gone:
-            ctx.error("child", f"{type(effect).__name__.lower()} {wid} failed: {result.error}")
+            ctx.error("child", f"{type(effect).__name__.lower()} {cut(wid)} failed: {cut(result.error or '')}")
         elif any(send.signal == "update" for send in _signals(effect)):
             s.subscribers.pop(wid, None)
             if wid in s.children:

@@ -71,6 +71,12 @@ def shown(value: Any) -> str:
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"
 
 
+def cut(text: str) -> str:
+    """Text an error message quotes as it is (a workflow id made of an API's key): at most
+    `MAX_SHOWN` characters."""
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"
+
+
 def problem(error: ValidationError) -> str:
     """What a JSON Schema error means, in words and JSON (jsonschema's own message is a
     Python repr of the whole offending value, however large)."""

@@ -327,7 +327,9 @@ class DeliveryResult:
     """What came of one item: `ok`; else `gone` (the workflow is not running) and `error`.
     `owned`: a start this parent made (or an earlier attempt of it). `foreign`: the
     deployment another spec's workflow of that id runs for (it was not adopted).
-    `deployment`: the deployment the workflow runs for, where the delivery learnt it."""
+    `deployment`: the deployment the workflow runs for, where the delivery learnt it.
+    `refused`: the server refused the request for what it holds (an id over its length
+    limit), which no retry cures."""
 
     workflow_id: str
     ok: bool
@@ -336,6 +338,7 @@ class DeliveryResult:
     error: str | None = None
     foreign: str | None = None
     deployment: str | None = None
+    refused: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return _shallow(self)

@@ -37,7 +37,8 @@ class WorkflowState:
     `failed` whether the last load failed for good (it will not retry by itself before its
     next `every` or a signal). `deployment` names the deployment (spec) the hierarchy belongs
     to; `foreign` `{workflow_id: deployment}` the related workflows that run for another one
-    and were not adopted. `given` holds a root's `with` values (its templates' values before
+    and were not adopted; `unstartable` the children the server refused to start for good
+    (`DeliveryResult.refused`: an id over its length limit), never tried again. `given` holds a root's `with` values (its templates' values before
     the first load); `listings` each collection's listing state by field (`runtime.listing`).
     """
 
@@ -67,6 +68,7 @@ class WorkflowState:
     failed: bool = False
     deployment: str | None = None
     foreign: dict[str, str] = field(default_factory=dict)
+    unstartable: dict[str, bool] = field(default_factory=dict)
     loads: int = 0
     proxy: str | None = None  # the origin of the proxy the last load went through (None: direct)
     history_limit: int = DEFAULT_HISTORY_LIMIT

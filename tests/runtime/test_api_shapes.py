@@ -564,3 +564,27 @@ async def test_a_child_started_from_a_list_item_holds_the_objects_embedded_in_it
         author = await query(client, f"GhUser-author-{base}", "state")
     assert sorted(tree) == sorted([f"Issue-{base + 1}", f"GhUser-author-{base}", f"Label-{BUG['id']}"])
     assert author["store"]["GhUser"][f"author-{base}"]["id"] == base
+
+
+async def test_an_item_whose_key_cannot_name_a_workflow_is_left_out_once(client, http_api, tmp_path):
+    """Temporal refuses workflow ids over 1,000 bytes: such an item is a recorded error (its
+    id cut to 120 characters), never tried again, not even when the list is read again; the
+    others start and the parent settles."""
+    shelf, tag = unique("shelf"), uuid.uuid4().hex[:8]
+    long_key = f"long-{tag}-" + "k" * 1100
+    items = [thing(long_key, "too long to be a workflow id"), thing(f"ok-{tag}", "fine")]
+    http_api.set_list(f"/shelves/{shelf}/things", items, style="bare")
+    ir = declared(http_api, THINGS, tmp_path, SHELF=shelf)
+    root = f"Shelf-{shelf}"
+    async with new_worker(client, ir) as worker:
+        await deploy(client, ir, worker.task_queue)
+        tree = await settled(client, root, 1)
+        await client.get_workflow_handle(root).signal("update", {})  # list again
+        await eventually(lambda: len(http_api.requests_to(f"/shelves/{shelf}/things")) == 2)
+        await settled(client, root, 1)
+        state = await query(client, root, "state")
+    assert sorted(tree) == sorted([root, f"Thing-ok-{tag}"])
+    errors = [e["message"] for e in state["errors"]]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("cannot start Thing-long-") and "maximum allowed length" in errors[0]
+    assert errors[0].endswith("; left out") and len(errors[0]) < 300
