@@ -32,7 +32,7 @@ from rules.origins import DEFAULT_PORTS, Origin
 from runtime import registry
 from runtime.fetch import Outcome, Validators, get_json, shown_url
 from runtime.ir import IR, Api, Child, Workflow
-from runtime.normalize import InvalidData, Store, json_path, normalize, select, shown
+from runtime.normalize import InvalidData, Store, cut, json_path, normalize, select, shown
 from runtime.paging import next_url
 from runtime.routes import Routes
 from runtime.sealing import SealError, deployment, open_sealed, token_problem
@@ -173,8 +173,8 @@ def _page(ir: IR, edge: Child, shown_as: str, url: str, outcome: Any, skip: int)
     except InvalidData as exc:
         raise ApplicationError(f"GET {shown_as}: schema-invalid {exc}", non_retryable=True, type="SchemaInvalid") from None
     if not isinstance(items, list):
-        raise ApplicationError(f"GET {shown_as}: schema-invalid {json_path(at)}: expected a list of {edge.entity} records",
-                               non_retryable=True, type="SchemaInvalid")
+        raise ApplicationError(f"GET {shown_as}: schema-invalid {json_path(at)}: expected a list of {edge.entity} records, "
+                               f"got {_what(items)}", non_retryable=True, type="SchemaInvalid")
     ids: list[str] = []
     store: Store = {}
     errors: list[str] = []
@@ -193,6 +193,16 @@ def _page(ir: IR, edge: Child, shown_as: str, url: str, outcome: Any, skip: int)
             store.setdefault(entity, {}).update(table)
     after = next_url(url, col.paginate, outcome.body, len(items), outcome.next_url)
     return {"status": "ok", "ids": ids, "store": store, "errors": _errors(errors), "count": len(items), "next": after, "skip": None}
+
+
+def _what(value: Any) -> str:
+    """What a body holds where a list was expected: for an object, its fields that hold
+    lists (where `select` should point), else the value (both at most 120 characters)."""
+    if not isinstance(value, dict):
+        return shown(value)
+    lists = [k for k, v in value.items() if isinstance(v, list)]
+    return f"an object with lists at {cut(', '.join(json.dumps(k) for k in lists))}" if lists \
+        else f"an object with no list in it (fields {cut(', '.join(json.dumps(k) for k in value))})"
 
 
 def _errors(errors: list[str]) -> list[str]:

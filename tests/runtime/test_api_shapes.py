@@ -588,3 +588,23 @@ async def test_an_item_whose_key_cannot_name_a_workflow_is_left_out_once(client,
     assert len(errors) == 1, errors
     assert errors[0].startswith("cannot start Thing-long-") and "maximum allowed length" in errors[0]
     assert errors[0].endswith("; left out") and len(errors[0]) < 300
+
+
+async def test_a_wrapped_list_read_without_select_says_where_the_lists_are(client, http_api, tmp_path):
+    """The user forgot `select "tickets"`: the error says the body is an object and names
+    its fields that hold lists, in at most 120 characters of them."""
+    desk, base = unique("desk"), number_base()
+    http_api.set_list("/api/v2/tickets.json", [zendesk_ticket(http_api, base + 1, 1)], style="next", wrap="tickets")
+    ir = declared(http_api, ZENDESK.replace('select "tickets"', ""), tmp_path, DESK=desk)
+    root = f"Desk-{desk}"
+    async with new_worker(client, ir) as worker:
+        await deploy(client, ir, worker.task_queue, ZENDESK_TOKEN="zd-t0k")
+
+        async def failed():
+            st = await query(client, root)
+            assert st["status"] == "error", st
+            return st
+
+        st = await eventually(failed)
+    assert "$: expected a list of Ticket records, got an object" in st["last_error"], st["last_error"]
+    assert '"tickets"' in st["last_error"] and "Help, my printer" not in st["last_error"]
