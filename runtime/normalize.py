@@ -128,9 +128,46 @@ def normalize(ir: IR, entity: str, value: Any, at: list[Any] | None = None) -> t
     Raises:
         InvalidData with the path of the first problem.
     """
+    deep = too_deep(value)
+    if deep is not None:
+        raise InvalidData(cut(json_path([*(at or []), *deep])), f"nested deeper than {MAX_DEPTH} levels")
     store: Store = {}
     rid = _extract(ir, ir.entities[entity], value, list(at or []), store)
     return rid, store
+
+
+MAX_DEPTH = 100  # objects and lists within a record: the workflow's own code walks records recursively
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> list[Any] | None:
+    """The path to the first value nested deeper than `limit` objects and lists, or None.
+    A record any deeper would stop the workflow code that copies and compares records
+    (Python's recursion limit) and fail its workflow task, so it is refused as invalid here,
+    where a bad record is a recorded error. Walked without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return _path_to_depth(value, limit + 1)
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return None
+
+
+def _path_to_depth(value: Any, depth: int) -> list[Any]:
+    """The path of the first value at `depth` (one is known to exist)."""
+    stack: list[tuple[Any, list[Any]]] = [(value, [])]
+    while stack:
+        node, path = stack.pop()
+        if len(path) == depth:
+            return path
+        if isinstance(node, dict):
+            stack.extend((v, [*path, k]) for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((v, [*path, i]) for i, v in reversed(list(enumerate(node))))
+    return []
 
 
 def _extract(ir: IR, ent: Entity, value: Any, at: list[Any], store: Store) -> str:

@@ -608,3 +608,23 @@ async def test_a_wrapped_list_read_without_select_says_where_the_lists_are(clien
         st = await eventually(failed)
     assert "$: expected a list of Ticket records, got an object" in st["last_error"], st["last_error"]
     assert '"tickets"' in st["last_error"] and "Help, my printer" not in st["last_error"]
+
+
+async def test_a_record_nested_hundreds_deep_is_left_out_without_failing_a_workflow_task(client, http_api, tmp_path):
+    """JSON that parses (850 nested lists in a `json` field) but would stop the workflow's
+    own code at Python's recursion limit: the item is left out as a recorded error."""
+    account = unique("acct")
+    deep: list = []
+    for _ in range(850):
+        deep = [deep]
+    fine, odd = (stripe_customer(f"cus_{uuid.uuid4().hex[:14]}", n) for n in range(2))
+    http_api.set_entity("/v1/customers", {"object": "list", "url": "/v1/customers", "has_more": False,
+                                          "data": [fine, {**odd, "metadata": {"layers": deep}}]})
+    ir = declared(http_api, STRIPE, tmp_path, ACCOUNT=account)
+    root = f"Account-{account}"
+    async with new_worker(client, ir) as worker:
+        await deploy(client, ir, worker.task_queue, STRIPE_KEY="sk_test_t0k")
+        tree = await settled(client, root, 1)
+    assert sorted(tree) == [root, f"Customer-{fine['id']}"]
+    assert "$.data[1].metadata.layers[0][0]" in tree[root]["last_error"]
+    assert "nested deeper than 100 levels" in tree[root]["last_error"]
