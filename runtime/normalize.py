@@ -62,18 +62,21 @@ class InvalidData(ValueError):
 def digest(value: Any) -> str:
     """A short stable hash of a JSON value (what a peer is believed to know)."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    # surrogatepass: JSON may hold a lone surrogate (`"\ud83d"`, a string a JavaScript
+    # service cut inside an emoji); valid text encodes to the same bytes either way.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def shown(value: Any) -> str:
     """A JSON value as an error message quotes it: JSON, at most `MAX_SHOWN` characters."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"
+    return cut(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def cut(text: str) -> str:
     """Text an error message quotes as it is (a workflow id made of an API's key): at most
-    `MAX_SHOWN` characters."""
+    `MAX_SHOWN` characters, a lone surrogate spelled as JSON spells it (`\\ud83d`), so that
+    the text prints and encodes wherever it goes."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"
 
 

@@ -628,3 +628,21 @@ async def test_a_record_nested_hundreds_deep_is_left_out_without_failing_a_workf
     assert sorted(tree) == [root, f"Customer-{fine['id']}"]
     assert "$.data[1].metadata.layers[0][0]" in tree[root]["last_error"]
     assert "nested deeper than 100 levels" in tree[root]["last_error"]
+
+
+async def test_a_string_cut_inside_an_emoji_is_kept_as_sent(client, http_api, tmp_path):
+    """JavaScript services cut strings between the halves of a surrogate pair and send a lone
+    `\\ud83d` escape (valid JSON): the record loads and the child starts with it; a bad value
+    holding one is quoted in an error that prints (the surrogate spelled `\\ud83d`)."""
+    shelf, tag = unique("shelf"), uuid.uuid4().hex[:8]
+    items = [thing(f"cut-{tag}", "truncated \ud83d"), thing(f"ok-{tag}"), thing(f"bad-{tag}", size="\ud83d")]
+    http_api.set_list(f"/shelves/{shelf}/things", items, style="bare")
+    ir = declared(http_api, THINGS, tmp_path, SHELF=shelf)
+    root = f"Shelf-{shelf}"
+    async with new_worker(client, ir) as worker:
+        await deploy(client, ir, worker.task_queue)
+        tree = await settled(client, root, 2)
+        state = await query(client, f"Thing-cut-{tag}", "state")
+    assert tree[root]["last_error"].endswith('$[2].size: expected an integer, got "\\ud83d"')
+    tree[root]["last_error"].encode("utf-8")  # prints, logs, goes into JSON as it is
+    assert state["store"]["Thing"][f"cut-{tag}"]["title"] == "truncated \ud83d"
