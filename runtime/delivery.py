@@ -68,6 +68,8 @@ async def _one(client: Client, item: DeliveryItem) -> DeliveryResult:
         refused = exc.status == RPCStatusCode.INVALID_ARGUMENT and not not_yet_known(exc)
         return DeliveryResult(wid, ok=False, gone=exc.status == RPCStatusCode.NOT_FOUND, error=exc.message,
                               refused=refused)
+    except UnicodeEncodeError:  # an id holding a lone surrogate (an API's key): never UTF-8
+        return DeliveryResult(wid, ok=False, error="the workflow id is not valid UTF-8", refused=True)
     except WorkflowUpdateFailedError as exc:  # the child's validator said why it cannot
         return DeliveryResult(wid, ok=False, error=f"upgrade refused: {refusal(exc)}")
     return DeliveryResult(wid, ok=True)

@@ -328,8 +328,8 @@ class DeliveryResult:
     `owned`: a start this parent made (or an earlier attempt of it). `foreign`: the
     deployment another spec's workflow of that id runs for (it was not adopted).
     `deployment`: the deployment the workflow runs for, where the delivery learnt it.
-    `refused`: the server refused the request for what it holds (an id over its length
-    limit), which no retry cures."""
+    `refused`: the request cannot be made for what it holds (an id over the server's length
+    limit, or not UTF-8), which no retry cures."""
 
     workflow_id: str
     ok: bool

@@ -646,3 +646,21 @@ async def test_a_string_cut_inside_an_emoji_is_kept_as_sent(client, http_api, tm
     assert tree[root]["last_error"].endswith('$[2].size: expected an integer, got "\\ud83d"')
     tree[root]["last_error"].encode("utf-8")  # prints, logs, goes into JSON as it is
     assert state["store"]["Thing"][f"cut-{tag}"]["title"] == "truncated \ud83d"
+
+
+async def test_a_key_no_workflow_id_can_hold_keeps_no_other_child_from_starting(client, http_api, tmp_path):
+    """A key with a lone surrogate cannot be a Temporal workflow id (ids are UTF-8): that
+    item is left out once, as a recorded error; the children beside it start."""
+    shelf, tag = unique("shelf"), uuid.uuid4().hex[:8]
+    items = [thing(f"ok-{tag}-{n}") for n in range(3)]
+    items.insert(1, thing(f"cut-{tag}-\ud83d"))
+    http_api.set_list(f"/shelves/{shelf}/things", items, style="bare")
+    ir = declared(http_api, THINGS, tmp_path, SHELF=shelf)
+    root = f"Shelf-{shelf}"
+    async with new_worker(client, ir) as worker:
+        await deploy(client, ir, worker.task_queue)
+        tree = await settled(client, root, 3)
+        state = await query(client, root, "state")
+    assert sorted(tree) == sorted([root] + [f"Thing-ok-{tag}-{n}" for n in range(3)])
+    errors = [e["message"] for e in state["errors"]]
+    assert len(errors) == 1 and errors[0].startswith(f"cannot start Thing-cut-{tag}-\\ud83d: "), errors
