@@ -14,7 +14,7 @@ starts them) on the real dev server against a real loopback API serving those bo
 
 from __future__ import annotations
 
-import copy
+import asyncio
 import os
 import uuid
 from typing import Any
@@ -453,7 +453,8 @@ async def test_an_empty_list_loads_with_no_children(client, http_api, tmp_path):
     assert state["store"]["Shelf"][shelf]["things"] == []
 
 
-async def test_keys_with_slashes_spaces_and_unicode_name_their_workflows_and_escape_in_urls(client, http_api, tmp_path):
+async def test_keys_with_slashes_spaces_and_unicode_name_their_workflows_and_escape_in_urls(client, http_api, tmp_path,
+                                                                                          temporal_address):
     shelf, tag = unique("shelf"), uuid.uuid4().hex[:8]
     slashed, unicode_key = f"docs/{tag} draft", f"ключ-🔑-{tag}"
     items = [thing(slashed, "slashed"), thing(unicode_key, "ユニコード ✓")]
@@ -471,7 +472,11 @@ async def test_keys_with_slashes_spaces_and_unicode_name_their_workflows_and_esc
             assert state["store"]["Thing"][slashed]["title"] == "slashed, reloaded", state["errors"]
 
         await eventually(reloaded)
+        # in a thread: this test's event loop runs the worker that answers the CLI's queries
+        shown = await asyncio.to_thread(run_swfc, "status", f"Shelf-{shelf}", "--tree", "--address", temporal_address)
     assert [r.status for r in http_api.requests_to(f"/things/docs%2F{tag}%20draft")] == [200]
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert f"Thing-{slashed}" in shown.stdout and f"Thing-{unicode_key}" in shown.stdout
 
 
 async def test_bad_items_are_left_out_with_their_path_and_at_most_120_characters(client, http_api, tmp_path):
