@@ -160,7 +160,7 @@ def _outcome(url: str, response: httpx.Response) -> Outcome:
         raise ApplicationError(f"GET {url}: HTTP {status}", non_retryable=True, type="HttpClientError")
     try:
         body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested past what the parser reads
         raise ApplicationError(f"GET {url}: malformed JSON at $: {exc}", non_retryable=True,
                                type="MalformedResponse") from None
     validators = Validators(response.headers.get("etag"), response.headers.get("last-modified"))

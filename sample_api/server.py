@@ -20,7 +20,7 @@ the runtime's activities talk to it over HTTP exactly as they would to a product
     api.stall("/users/u1", seconds=5)            # every request sleeps 5 s before answering
     api.malformed("/users/u1")                   # one 200 with a body that is not JSON
     api.unauthorized("/users/u1")                # one 401 whatever the credentials
-    api.invalid("/users/u1", {"data": {"id": 1}})  # one 200 with this (schema-invalid) body
+    api.invalid("/users/u1", {"data": {"id": 1}})  # one 200 with this (schema-invalid) body (bytes: as they are)
     api.drop("/users/u1")                        # one connection closed without an answer
     api.redirect("/users/u1", "http://elsewhere/")  # one 302 to another origin
     api.fail("/items/*", times=None, rate=0.3)   # 30% of requests under /items/ get a 500
@@ -393,7 +393,7 @@ class SampleAPI:
         if fault and fault.kind == "malformed":
             return 200, {}, b'{"data": {"id": ', stall
         if fault and fault.kind == "invalid":
-            return 200, {}, _json(fault.body), stall
+            return 200, {}, fault.body if isinstance(fault.body, bytes) else _json(fault.body), stall
         if path in self._state.lists:
             extra, value = list_answer(self._state.lists[path], self.url, path, query)
             return 200, extra, self._own_links(value), stall

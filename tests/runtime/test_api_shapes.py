@@ -669,3 +669,22 @@ async def test_a_key_no_workflow_id_can_hold_keeps_no_other_child_from_starting(
     assert sorted(tree) == sorted([root] + [f"Thing-ok-{tag}-{n}" for n in range(3)])
     errors = [e["message"] for e in state["errors"]]
     assert len(errors) == 1 and errors[0].startswith(f"cannot start Thing-cut-{tag}-\\ud83d: "), errors
+
+
+async def test_a_body_nested_too_deep_to_parse_is_malformed_not_retried(client, http_api, tmp_path):
+    account = unique("acct")
+    deep = b'{"object": "list", "url": "/v1/customers", "has_more": false, "data": [' + b"[" * 5000 + b"]" * 5000 + b"]}"
+    http_api.invalid("/v1/customers", deep, times=None)  # valid JSON, 5,000 lists deep
+    ir = declared(http_api, STRIPE, tmp_path, ACCOUNT=account)
+    root = f"Account-{account}"
+    async with new_worker(client, ir) as worker:
+        await deploy(client, ir, worker.task_queue, STRIPE_KEY="sk_test_t0k")
+
+        async def failed():
+            st = await query(client, root)
+            assert st["status"] == "error", st
+            return st
+
+        st = await eventually(failed)
+    assert "MalformedResponse" in st["last_error"] and "maximum recursion depth" in st["last_error"]
+    assert len(http_api.requests_to("/v1/customers")) == 1  # no retry cures it
