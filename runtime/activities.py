@@ -85,9 +85,10 @@ class LoadActivities:
         Takes `{ir_hash, workflow, field, url, skip, token, validators}`: the parent's
         workflow type, the collection's field, the page URL, how many of its items earlier
         slices took, and the `{"etag", "last_modified"}` remembered for the URL (or None).
-        Gives `{"status": "ok", "ids", "store", "errors", "count", "next", "skip",
-        "validators"}`: the keys of the valid items in order, their normalized records, one
-        text per invalid item (left out), the page's item count, the next page's URL (None
+        Gives `{"status": "ok", "ids", "invalid", "store", "errors", "count", "next", "skip",
+        "validators"}`: the keys of the items in order (of the invalid ones too, where they
+        have a key, also listed in `invalid`), the valid items' normalized records, one text
+        per invalid item (its data is not taken), the page's item count, the next page's URL (None
         after the last) or — when this page's records would pass `PAGE_RESULT_BYTES` — the
         same URL again with the `skip` to resume at, and the response's validators. Else
         `{"status": "not_modified"}` (a 304), `{"status": "unauthorized", "http_status"}` or
@@ -176,23 +177,38 @@ def _page(ir: IR, edge: Child, shown_as: str, url: str, outcome: Any, skip: int)
         raise ApplicationError(f"GET {shown_as}: schema-invalid {json_path(at)}: expected a list of {edge.entity} records, "
                                f"got {_what(items)}", non_retryable=True, type="SchemaInvalid")
     ids: list[str] = []
+    invalid: list[str] = []
     store: Store = {}
     errors: list[str] = []
     size = 0
     for i in range(skip, len(items)):
         if size > PAGE_RESULT_BYTES:
-            return {"status": "ok", "ids": ids, "store": store, "errors": _errors(errors), "count": len(items), "next": url, "skip": i}
+            return {"status": "ok", "ids": ids, "invalid": invalid, "store": store, "errors": _errors(errors),
+                    "count": len(items), "next": url, "skip": i}
         try:
             rid, found = normalize(ir, edge.entity, items[i], [*at, i])
         except InvalidData as exc:
             errors.append(f"{exc.path}: {exc.reason}")
+            key = _readable_key(ir, edge.entity, items[i])
+            if key is not None:  # in place: a record held from before stays (the interpreter decides)
+                ids.append(key)
+                invalid.append(key)
             continue
         size += len(json.dumps(items[i], separators=(",", ":"), ensure_ascii=False))
         ids.append(rid)
         for entity, table in found.items():
             store.setdefault(entity, {}).update(table)
     after = next_url(url, col.paginate, outcome.body, len(items), outcome.next_url)
-    return {"status": "ok", "ids": ids, "store": store, "errors": _errors(errors), "count": len(items), "next": after, "skip": None}
+    return {"status": "ok", "ids": ids, "invalid": invalid, "store": store, "errors": _errors(errors),
+            "count": len(items), "next": after, "skip": None}
+
+
+def _readable_key(ir: IR, entity: str, item: Any) -> str | None:
+    """The key of an invalid item, where it has one that could be a key (text or integer)."""
+    key = item.get(ir.entities[entity].key) if isinstance(item, dict) else None
+    if isinstance(key, bool) or not isinstance(key, (str, int)) or key == "":
+        return None
+    return str(key)
 
 
 def _what(value: Any) -> str:

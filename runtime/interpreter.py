@@ -352,6 +352,7 @@ class Run:
         if url is None or not listing.allowed(ctx, edge, url, followed=False):
             return
         ids: list[str] = []
+        held = set(ctx.related_ids(edge.field))  # an item that turned invalid keeps its place and record
         store: dict[str, dict[str, Any]] = {}
         read: dict[str, dict[str, Any]] = {}  # page URL -> what to remember of it (`listing.remember`)
         skip = 0
@@ -359,7 +360,8 @@ class Run:
             page = await self._page(edge, collection.api, url, skip)
             if page is None:
                 return
-            ids += page["ids"]
+            invalid = set(page.get("invalid") or ())
+            ids += [k for k in page["ids"] if k not in invalid or k in held]
             merge_stores(store, page["store"])
             if page["skip"] is None:
                 read[url] = listing.remember(page, whole=skip == 0)
@@ -398,7 +400,7 @@ class Run:
         if page.get("status") == "not_modified" and known is not None:
             return listing.unchanged_page(known)
         for problem in page["errors"]:
-            ctx.error("item", f"{edge.field}: GET {url}: item left out: {problem}")
+            ctx.error("item", f"{edge.field}: GET {url}: invalid item not taken: {problem}")
         return page
 
     # ------------------------------------------------------------------ effects

@@ -688,3 +688,34 @@ async def test_a_body_nested_too_deep_to_parse_is_malformed_not_retried(client, 
         st = await eventually(failed)
     assert "MalformedResponse" in st["last_error"] and "maximum recursion depth" in st["last_error"]
     assert len(http_api.requests_to("/v1/customers")) == 1  # no retry cures it
+
+
+async def test_an_item_that_turns_invalid_keeps_its_last_valid_record_and_its_child(client, http_api, tmp_path):
+    """A field that is sometimes null where the spec says it never is: the item that turns
+    invalid is a recorded error, and the state stays as it was (its last valid record, its
+    key in the relation, its child running, not cancelled); valid again, it is taken."""
+    shelf, tag = unique("shelf"), uuid.uuid4().hex[:8]
+    a, b = thing(f"a-{tag}", "A"), thing(f"b-{tag}", "B")
+    http_api.set_list(f"/shelves/{shelf}/things", [a, b], style="bare")
+    ir = declared(http_api, THINGS, tmp_path, SHELF=shelf)
+    root, listed = f"Shelf-{shelf}", f"/shelves/{shelf}/things"
+    async with new_worker(client, ir) as worker:
+        await deploy(client, ir, worker.task_queue)
+        await settled(client, root, 2)
+        http_api.set_list(listed, [a, {**b, "title": None}], style="bare")
+        await client.get_workflow_handle(root).signal("update", {})
+        await eventually(lambda: len(http_api.requests_to(listed)) == 2)
+        tree = await settled(client, root, 2)
+        state = await query(client, root, "state")
+        assert state["store"]["Shelf"][shelf]["things"] == [a["id"], b["id"]]
+        assert state["store"]["Thing"][b["id"]]["title"] == "B"
+        assert "$[1].title: expected a string, got null" in tree[root]["last_error"]
+
+        http_api.set_list(listed, [a, {**b, "title": "B, again"}], style="bare")
+        await client.get_workflow_handle(root).signal("update", {})
+
+        async def taken():
+            child = await query(client, f"Thing-{b['id']}", "state")
+            assert child["store"]["Thing"][b["id"]]["title"] == "B, again"
+
+        await eventually(taken)
