@@ -19,7 +19,8 @@ import os
 import uuid
 from typing import Any
 
-from runtime.client import prepare_roots, start_roots
+from runtime.ir import load
+from runtime.roots import prepare_roots, start_roots
 from runtime.sealing import deployment
 from sample_api import SampleAPI
 from tests.helpers import assert_eventually, compile_text, new_worker, run_swfc, unique
@@ -44,7 +45,7 @@ def declared(api: SampleAPI, text: str, tmp_path, **names: str) -> dict[str, Any
 
 async def deploy(client, ir: dict[str, Any], task_queue: str, **tokens: str) -> None:
     """Start the spec's `deploy` roots as `swfc deploy` does."""
-    roots = prepare_roots(ir, {**os.environ, **tokens}, deployment=deployment("default", task_queue),
+    roots = prepare_roots(load(ir), {**os.environ, **tokens}, deployment=deployment("default", task_queue),
                           deployment_name="spec")
     await start_roots(client, roots, task_queue, ir["hash"])
 
