@@ -194,7 +194,9 @@ def _page(ir: IR, edge: Child, shown_as: str, url: str, outcome: Any, skip: int)
                 ids.append(key)
                 invalid.append(key)
             continue
-        size += len(json.dumps(items[i], separators=(",", ":"), ensure_ascii=False))
+        # As the payload converter writes it: `\uXXXX` for every non-ASCII character (a page
+        # of Japanese tickets weighs up to 6 times its characters).
+        size += len(json.dumps(items[i], separators=(",", ":")))
         ids.append(rid)
         for entity, table in found.items():
             store.setdefault(entity, {}).update(table)

@@ -176,7 +176,7 @@ def embedded(ctx: Ctx, entity: str, rid: str, record: dict[str, Any]) -> dict[st
     there). Past `EMBEDDED_BYTES` the child gets the bare record (it loads the rest itself)."""
     s = ctx.state
     out = nested(ctx.ir, entity, record, s.store, frozenset({(s.entity, s.entity_id), (entity, rid)}))
-    if out == record or len(json.dumps(out, ensure_ascii=False)) <= EMBEDDED_BYTES:
+    if out == record or len(json.dumps(out, separators=(",", ":"))) <= EMBEDDED_BYTES:  # as the payload holds it
         return out
     return record
 

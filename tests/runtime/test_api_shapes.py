@@ -720,3 +720,19 @@ async def test_an_item_that_turns_invalid_keeps_its_last_valid_record_and_its_ch
             assert child["store"]["Thing"][b["id"]]["title"] == "B, again"
 
         await eventually(taken)
+
+
+async def test_a_page_of_non_ascii_records_is_read_in_slices_that_fit_a_payload(client, http_api, tmp_path):
+    """20 records of 20,000 "ß" each: 400,000 characters, but 2.4 MB as Temporal's JSON
+    writes them (`\\u00df`), over its 2 MB payload limit in one activity result."""
+    shelf, tag = unique("shelf"), uuid.uuid4().hex[:8]
+    items = [thing(f"de-{tag}-{n}", f"Straße {n}", note="ß" * 20_000) for n in range(20)]
+    http_api.set_list(f"/shelves/{shelf}/things", items, style="bare")
+    ir = declared(http_api, THINGS, tmp_path, SHELF=shelf)
+    root = f"Shelf-{shelf}"
+    async with new_worker(client, ir) as worker:
+        await deploy(client, ir, worker.task_queue)
+        tree = await settled(client, root, 20)
+    assert tree[root]["last_error"] is None, tree[root]["last_error"]
+    assert len(http_api.requests_to(f"/shelves/{shelf}/things")) == 3  # one slice per MB
+
