@@ -53,6 +53,9 @@ SIGNAL_BATCH = 500  # queued signals applied per round (each `update` is validat
 # A run begun before signals to children were checked for their deployment (`Attach`) goes
 # on without the check: its recorded deliveries are of the effects it planned then.
 DEPLOYMENT_CHECK_PATCH = "children-checked-for-deployment"
+# A run begun before a child knew that the parent which started it holds the data it was
+# started with published that data back to it at once: its history has those signals.
+PARENT_HOLDS_DATA_PATCH = "parent-holds-the-start-data"
 
 
 class Interpreter:
@@ -606,6 +609,8 @@ def _begin(raw: Any) -> Ctx:
     _tick(ctx)
     _initial_tokens(ctx, inp.tokens)
     _initial_data(ctx, inp.data, fresh=inp.loaded)
+    if inp.data is not None and ctx.record is not None and workflow.patched(PARENT_HOLDS_DATA_PATCH):
+        _parent_holds(ctx)
     if inp.ir_hash is None:
         _continue_adopted(ctx, unknown)
     return ctx
@@ -711,6 +716,16 @@ def _initial_data(ctx: Ctx, data: dict[str, Any] | None, *, fresh: bool = False)
         s.loaded = listing.all_listed(ctx)
         if ctx.wf.source.every_ms:
             s.next_load_ms = ctx.now_ms + ctx.wf.source.every_ms
+
+
+def _parent_holds(ctx: Ctx) -> None:
+    """The parent that started this workflow with its record (the last ancestor) holds that
+    record: as its subscriber it is sent nothing until the record changes (10,000 children
+    of a collection would otherwise each send their item straight back)."""
+    s = ctx.state
+    parent = s.subscribers.get(s.ancestors[-1]) if s.ancestors else None
+    if parent is not None and ctx.record is not None:
+        parent.known = ctx.digest(s.entity, s.entity_id, ctx.record)
 
 
 def _summary(ctx: Ctx) -> dict[str, Any]:

@@ -736,3 +736,21 @@ async def test_a_page_of_non_ascii_records_is_read_in_slices_that_fit_a_payload(
     assert tree[root]["last_error"] is None, tree[root]["last_error"]
     assert len(http_api.requests_to(f"/shelves/{shelf}/things")) == 3  # one slice per MB
 
+
+async def test_children_started_with_their_items_do_not_echo_them_back(client, http_api, tmp_path):
+    """`subscribe update "*"` on a collection: a child started with its item holds what its
+    parent holds, so it sends nothing back until its record changes (no signal per child;
+    no refusal once the parent's records pass the 1 MB an update may grow a state to)."""
+    shelf, tag = unique("shelf"), uuid.uuid4().hex[:8]
+    items = [thing(f"big-{tag}-{n}", f"thing {n}", note="x" * 20_000) for n in range(60)]  # 60 × 20 KB
+    http_api.set_list(f"/shelves/{shelf}/things", items, style="bare")
+    spec = THINGS.replace("    cancel on delete\n", '    cancel on delete\n    subscribe update "*"\n')
+    ir = declared(http_api, spec, tmp_path, SHELF=shelf)
+    root = f"Shelf-{shelf}"
+    async with new_worker(client, ir) as worker:
+        await deploy(client, ir, worker.task_queue)
+        tree = await settled(client, root, 60)
+        history = await client.get_workflow_handle(root).fetch_history()
+    signals = [e for e in history.events if e.HasField("workflow_execution_signaled_event_attributes")]
+    assert tree[root]["last_error"] is None, tree[root]["last_error"]
+    assert signals == []
