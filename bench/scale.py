@@ -11,15 +11,16 @@ Measured, the same way for both sizes:
  1. load: from `deploy` until the parent's store holds every member's record (the `state`
     query's table count): seconds, and seconds per child; the ratio of the per-child time
     at the largest size to that at the smallest (target <= 1.2);
- 2. `swfc status` of the hierarchy (the walk of every workflow's `status` query): seconds;
+ 2. `swfc status` of the hierarchy (the CLI, as a user runs it): seconds;
 then, for the largest size:
  3. an upgrade: `deploy` of an edited spec (a worker holding it replaces the first), until
     every workflow has reloaded under it (the API's request log);
  4. a token rotation: `swfc token set` at the root, until every workflow holds the new
-    token (the status walk);
+    token (each workflow's `status` query, asked again only of those that did not yet);
 and at the end of each size: failed workflow tasks (the worker's log: failed activations,
-deadlocks, evictions that could not run), the worker's RSS, the root's history (events,
-bytes) and the bytes in the payload store.
+deadlocks, evictions that could not run; and failed or timed-out tasks in the root's
+histories), the root's longest workflow task, the worker's RSS, the root's history (events,
+bytes) and the bytes in the payload store. Progress lines every minute of a long phase.
 
 Usage: python bench/scale.py [--sizes 1000,10000] [--record-bytes 2048] [--timeout 3600]
 """
@@ -43,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("SWFC_SEAL_KEY", base64.b64encode(os.urandom(32)).decode())
 
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
 SPEC = """\
@@ -64,6 +66,11 @@ workflow MemberWorkflow manages Member {{ source hr get "/members/{{id}}" }}
 
 deploy GroupWorkflow "{gid}" {{ token hr from env "HR_TOKEN" }}
 """
+# The dev server has one history shard, whose caches hold 8,096 workflows' mutable state and
+# 512 KB of events: a 1 + 10,000 hierarchy missed them on every step (a cluster caches per
+# shard, hundreds of shards). Sized for the largest hierarchy here.
+SERVER_CACHES = ["--dynamic-config-value", "history.hostLevelCacheMaxSize=30000",
+                 "--dynamic-config-value", f"history.eventsCacheMaxSizeBytes={256 * 1024 * 1024}"]
 FAILURES = re.compile(r"Failed activation|deadlock|eviction job|TMPRL1103|exceeded the error limit", re.I)
 
 
@@ -139,12 +146,16 @@ def serve_group(api, gid: str, size: int, record_bytes: int) -> None:
     api.require_auth("/", "scale-token-0", "scale-token-1")
 
 
-async def until(check, timeout: float, interval: float = 2.0) -> float:
-    """Seconds until `check()` (sync or async) is true; raises TimeoutError after `timeout`."""
-    start = time.monotonic()
+async def until(check, timeout: float, interval: float = 2.0, progress=None) -> float:
+    """Seconds until `check()` (sync or async) is true; raises TimeoutError after `timeout`.
+    `progress()` (a line to print), once a minute."""
+    start = said = time.monotonic()
     while not await _value(check()):
         if time.monotonic() - start > timeout:
             raise TimeoutError(f"not done after {timeout:.0f}s")
+        if progress is not None and time.monotonic() - said >= 60:
+            said = time.monotonic()
+            print(f"  {said - start:.0f} s: {await _value(progress())}", flush=True)
         await asyncio.sleep(interval)
     return time.monotonic() - start
 
@@ -162,12 +173,60 @@ async def history(client: Client, wid: str) -> tuple[int, int]:
     return len(events), sum(e.ByteSize() for e in events)
 
 
-async def status_walk(client: Client, run: Run) -> tuple[float, dict]:
-    from runtime.status_tree import collect_status
+async def task_record(client: Client, wid: str) -> tuple[list[str], float, str]:
+    """Over every run of `wid`: workflow tasks that failed (their causes) or timed out, and
+    the longest task (started to completed, seconds: what the task's 10 s timeout measures)
+    and where it is (the run's start time, the completion's event id)."""
+    failed, longest, where = [], 0.0, ""
+    async for run in client.list_workflows(f"WorkflowId = '{wid}'"):
+        started = None
+        for event in (await client.get_workflow_handle(wid, run_id=run.run_id).fetch_history()).events:
+            kind, at = event.event_type, event.event_time.ToDatetime()
+            if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                started = at
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and started is not None:
+                if (at - started).total_seconds() > longest:
+                    longest = (at - started).total_seconds()
+                    where = f"run of {run.start_time:%H:%M:%S}, event {event.event_id}"
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                failed.append(WorkflowTaskFailedCause.Name(event.workflow_task_failed_event_attributes.cause))
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                failed.append("timed out")
+    return failed, longest, where
 
+
+def status_cli(run: Run) -> float:
+    """Seconds `swfc status ROOT` takes (its default output, as a user runs it)."""
     start = time.monotonic()
-    tree = await collect_status(client, run.root)
-    return time.monotonic() - start, tree
+    shown = run.swfc("status", run.root, "--address", run.address, timeout=3600)
+    assert shown.returncode == 0, shown.stderr
+    return time.monotonic() - start
+
+
+def member_ids(run: Run) -> list[str]:
+    return [f"Member-{run.gid}-m{i:05}" for i in range(run.size)]
+
+
+async def wait_for_tokens(client: Client, wids: list[str], fingerprint: str, timeout: float) -> float:
+    """Seconds until every workflow of `wids` holds the token of `fingerprint` (its `status`
+    query; a workflow that holds it is not asked again)."""
+    pending, limit = set(wids), asyncio.Semaphore(32)
+
+    async def holds(wid: str) -> bool:
+        async with limit:
+            try:
+                status = await client.get_workflow_handle(wid).query("status")
+            except Exception:  # noqa: BLE001 - busy or between runs: asked again
+                return False
+            return (status.get("tokens") or {}).get("hr") == fingerprint
+
+    async def everyone() -> bool:
+        ids = sorted(pending)
+        answers = await asyncio.gather(*(holds(w) for w in ids))
+        pending.difference_update(w for w, ok in zip(ids, answers) if ok)
+        return not pending
+
+    return await until(everyone, timeout, interval=5, progress=lambda: f"{len(pending):,} not rotated yet")
 
 
 async def measure(address: str, api, size: int, record_bytes: int, timeout: float, last: bool) -> dict:
@@ -175,6 +234,7 @@ async def measure(address: str, api, size: int, record_bytes: int, timeout: floa
     from runtime.payloads import stored_bytes
 
     run = Run(size, Path(tempfile.mkdtemp(prefix=f"swfc-scale-{size}-")), address, api, f"s{size}-{os.getpid()}")
+    print(f"  in {run.directory} (worker logs), server {address}", flush=True)
     serve_group(api, run.gid, size, record_bytes)
     spec = run.write_spec("v1.swf", "10s")
     client = await connect(address, payload_store=run.store)
@@ -182,23 +242,40 @@ async def measure(address: str, api, size: int, record_bytes: int, timeout: floa
     try:
         await run.start_worker(spec)
         started = time.monotonic()
-        deployed = run.swfc("deploy", str(spec), "--address", address, "--task-queue", f"scale-{size}", "--no-worker")
+        deployed = run.swfc("deploy", str(spec), "--name", "scale", "--address", address,
+                            "--task-queue", f"scale-{size}", "--no-worker")
         assert deployed.returncode == 0, deployed.stderr
-        await until(lambda: holds_every_member(client, run), timeout)
+        await until(lambda: holds_every_member(client, run), timeout, progress=lambda: held_line(client, run))
         out["load_s"] = time.monotonic() - started
         out["per_child_ms"] = out["load_s"] / size * 1000
-        out["status_s"], tree = await status_walk(client, run)
-        out["workflows"] = len({n.workflow_id for n in tree.walk()})
+        print(f"  loaded in {out['load_s']:.0f} s ({out['per_child_ms']:.0f} ms/child)", flush=True)
+        out["status_s"] = status_cli(run)
+        print(f"  swfc status: {out['status_s']:.1f} s", flush=True)
         if last:
             await upgrade_and_rotate(client, run, out, timeout)
-        out["failed_tasks"] = run.failed_tasks()
+        out["root_failed_tasks"], out["longest_task_s"], out["longest_task_at"] = await task_record(client, run.root)
+        out["failed_tasks"] = run.failed_tasks() + len(out["root_failed_tasks"])
         out["rss_mb"] = run.rss_mb()
         out["root_events"], out["root_bytes"] = await history(client, run.root)
         out["child_events"], out["child_bytes"] = await history(client, f"Member-{run.gid}-m00000")
         out["stored_mb"] = (stored_bytes(run.store) or 0) / 1e6
     finally:
         run.stop_worker()
+    await terminate(client, [run.root, *member_ids(run)])  # the next size has the server to itself
     return out
+
+
+async def terminate(client: Client, wids: list[str]) -> None:
+    limit = asyncio.Semaphore(32)
+
+    async def one(wid: str) -> None:
+        async with limit:
+            try:
+                await client.get_workflow_handle(wid).terminate("bench/scale.py: measured")
+            except Exception:  # noqa: BLE001 - not running: nothing to end
+                pass
+
+    await asyncio.gather(*(one(w) for w in wids))
 
 
 async def _value(value):
@@ -209,40 +286,42 @@ async def holds_every_member(client: Client, run: Run) -> bool:
     return await members_held(client, run) >= run.size
 
 
+async def held_line(client: Client, run: Run) -> str:
+    return f"the parent holds {await members_held(client, run):,} member records"
+
+
 async def upgrade_and_rotate(client: Client, run: Run, out: dict, timeout: float) -> None:
-    from runtime.status_tree import collect_status
     from runtime.sealing import fingerprint
 
     edited = run.write_spec("v2.swf", "11s")
     await run.start_worker(edited)  # holds v2 and, from .swfc/registrations, v1
     loads = len(run.api.requests_to("/members/*"))
     started = time.monotonic()
-    upgraded = run.swfc("deploy", str(edited), "--address", run.address, "--task-queue", f"scale-{run.size}", "--no-worker")
+    upgraded = run.swfc("deploy", str(edited), "--name", "scale", "--address", run.address,
+                        "--task-queue", f"scale-{run.size}", "--no-worker")
     assert upgraded.returncode == 0, upgraded.stderr
-    await until(lambda: len(run.api.requests_to("/members/*")) - loads >= run.size, timeout)
+    await until(lambda: len(run.api.requests_to("/members/*")) - loads >= run.size, timeout,
+                progress=lambda: f"{len(run.api.requests_to('/members/*')) - loads:,} members reloaded")
     out["upgrade_s"] = time.monotonic() - started
+    print(f"  upgraded in {out['upgrade_s']:.0f} s", flush=True)
     started = time.monotonic()
     rotated = run.swfc("token", "set", run.root, "--api", "hr", "--from-env", "HR_TOKEN", "--address", run.address,
                        token="scale-token-1")
     assert rotated.returncode == 0, rotated.stderr
-    new = fingerprint("scale-token-1")
-
-    async def everyone_holds_it() -> bool:
-        tree = await collect_status(client, run.root)
-        return all(n.tokens.get("hr") == new for n in tree.walk())
-
-    await until(everyone_holds_it, timeout, interval=5)
+    await wait_for_tokens(client, [run.root, *member_ids(run)], fingerprint("scale-token-1"), timeout)
     out["rotation_s"] = time.monotonic() - started
+    print(f"  rotated in {out['rotation_s']:.0f} s", flush=True)
     out["rotated"] = True
 
 
 def table(results: list[dict]) -> str:
     rows = [("children", "load s", "ms/child", "status s", "upgrade s", "rotation s", "failed tasks",
-             "worker RSS MB", "root history", "child history", "stored MB")]
+             "longest root task s", "worker RSS MB", "root history", "child history", "stored MB")]
     for r in results:
         rows.append((f"1 + {r['size']:,}", f"{r['load_s']:.0f}", f"{r['per_child_ms']:.1f}", f"{r['status_s']:.1f}",
                      f"{r['upgrade_s']:.0f}" if "upgrade_s" in r else "-",
                      f"{r['rotation_s']:.0f}" if "rotation_s" in r else "-", str(r["failed_tasks"]),
+                     f"{r['longest_task_s']:.1f}",
                      f"{r['rss_mb']:.0f}", f"{r['root_events']} ev / {r['root_bytes'] / 1e3:.0f} KB",
                      f"{r['child_events']} ev / {r['child_bytes'] / 1e3:.1f} KB", f"{r['stored_mb']:.1f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -262,7 +341,7 @@ async def main(sizes: list[int], record_bytes: int, timeout: float) -> None:
     from sample_api import SampleAPI
 
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(find_temporal_binary()),
-                                                dev_server_log_level="error")
+                                                dev_server_log_level="error", dev_server_extra_args=SERVER_CACHES)
     address = env.client.service_client.config.target_host
     results = []
     try:

@@ -60,7 +60,7 @@ async def _one(client: Client, item: DeliveryItem) -> DeliveryResult:
         elif item.upgrade is not None:
             await handle.execute_update(UPGRADE_UPDATE, item.upgrade)
         else:
-            await handle.signal(item.signal, item.arg)
+            await signal_unless_closing(handle, item.signal, item.arg)
     except RPCError as exc:
         # INVALID_ARGUMENT: the request itself is wrong (a workflow id made of an API's key
         # over the server's 1,000 bytes); search attributes the server does not know yet are
@@ -73,6 +73,25 @@ async def _one(client: Client, item: DeliveryItem) -> DeliveryResult:
     except WorkflowUpdateFailedError as exc:  # the child's validator said why it cannot
         return DeliveryResult(wid, ok=False, error=f"upgrade refused: {refusal(exc)}")
     return DeliveryResult(wid, ok=True)
+
+
+CLOSING_WAITS = (0.2, 0.5, 1.0, 2.0, 4.0)  # seconds between tries while a run is closing
+
+
+async def signal_unless_closing(handle: WorkflowHandle, name: str, arg: Any) -> None:
+    """Signal, trying again while the workflow's run is closing: a run that continues as
+    new refuses signals for a moment ("workflow is closing"), and its next run takes them
+    (a subscribed parent of 10,000 continues as new while its children's `update`s arrive;
+    3 of them were lost this way)."""
+    waits = list(CLOSING_WAITS)
+    while True:
+        try:
+            await handle.signal(name, arg)
+            return
+        except RPCError as exc:
+            if not waits or "workflow is closing" not in exc.message:
+                raise
+            await asyncio.sleep(waits.pop(0))
 
 
 def refusal(exc: WorkflowUpdateFailedError) -> str:
@@ -125,6 +144,6 @@ async def _attach(handle: WorkflowHandle, signals: list[Signal], ours: str | Non
         error = f"{cut(wid)} runs for deployment {theirs!r}, not {ours!r}: not adopted"
         return DeliveryResult(wid, ok=False, error=error, foreign=theirs)
     for signal in signals:
-        await handle.signal(signal.signal, signal.arg)
+        await signal_unless_closing(handle, signal.signal, signal.arg)
     owned = started_by is not None and memo.get("started_by") == started_by
     return DeliveryResult(wid, ok=True, owned=owned, deployment=theirs or ours)

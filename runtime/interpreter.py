@@ -39,7 +39,7 @@ from runtime.queries import QUERIES, iso_time
 from runtime.sealing import is_sealed_token
 from runtime.signals import apply_signal
 from runtime.protocol import (HOW_SWFC_STARTS, Attach, DeliveryItem, DeliveryResult, Effect, InvalidInput, Send,
-                              Start, Status, Subscriber, WorkflowInput, foreign_fields)
+                              Start, Status, Subscriber, Upgrade, WorkflowInput, foreign_fields)
 from runtime.state import Ctx, WorkflowState
 from runtime.templates import template_values
 from runtime.upgrade import adopt, carried_state, child_upgrades, upgrade_problem, upgrade_refusal
@@ -48,7 +48,11 @@ ACTIVITY_MARGIN_MS = 5000
 START_RETRY_MS = 5000
 DELIVERY_BATCH = 100  # starts/signals/cancels per local activity (each start carries data)
 DELIVERIES_AT_ONCE = 5  # local activities in flight: 500 client calls, not one per effect
-START_BATCH = 500  # new children per round: no workflow task near the 2 s deadlock detector
+BIG_DELIVERIES_AT_ONCE = 2  # per workflow task in a big delivery (the task waits for them)
+UPGRADE_BATCH = 10  # `upgrade` updates per local activity: each waits for its child's workflow task
+START_BATCH = 50  # new children per round, one round per workflow task (100 starts took 10 s under load)
+LEGACY_START_BATCH = 500  # per round in runs from before BOUNDED_ROUNDS (their replay)
+BOUNDED_ROUNDS = "bounded-rounds"  # patch: rounds of START_BATCH; big deliveries over several tasks
 SIGNAL_BATCH = 500  # queued signals applied per round (each `update` is validated)
 # A run begun before signals to children were checked for their deployment (`Attach`) goes
 # on without the check: its recorded deliveries are of the effects it planned then.
@@ -172,8 +176,16 @@ class Run:
                 if backlog and not effects:
                     await _next_activation()  # spread a backlog over workflow tasks
                 continue
-            await self._carry_out(effects + plan(ctx, START_BATCH) + publish(ctx))
+            await self._carry_out(effects + _plan(ctx) + publish(ctx))
             if self._inbox or (ctx.backlog and ctx.state.retry_ms is None):  # failed starts wait
+                if ctx.backlog and workflow.patched(BOUNDED_ROUNDS):
+                    # A backlog does not hold off continue-as-new (the next run plans it
+                    # again): 10,000 children's `update`s in one run made a history no
+                    # worker could replay within a workflow task.
+                    if not self._inbox and self._history_full():
+                        await self._continue_as_new_unless_signalled()
+                        continue
+                    await _next_activation()  # the next round of starts in a workflow task of its own
                 continue
             if self._upgrade is not None or self._history_full():
                 await self._continue_as_new_unless_signalled()
@@ -412,10 +424,25 @@ class Run:
         """Carry out one round's effects — starts, signals, cancels — concurrently (never one
         round trip at a time: see `runtime.delivery` for why), in batches of at most
         `DELIVERY_BATCH` so that no recorded batch nears Temporal's payload size limit, and
-        `DELIVERIES_AT_ONCE` batches in flight (10,000 calls at once swamp a server)."""
-        batches = [effects[i:i + DELIVERY_BATCH] for i in range(0, len(effects), DELIVERY_BATCH)]
-        for at in range(0, len(batches), DELIVERIES_AT_ONCE):
-            await asyncio.gather(*(self._deliver(batch) for batch in batches[at:at + DELIVERIES_AT_ONCE]))
+        `DELIVERIES_AT_ONCE` batches in flight (10,000 calls at once swamp a server).
+
+        A big delivery (more than one group in flight, or more than `UPGRADE_BATCH` upgrades:
+        an upgrade or a rotation of thousands of children) goes out `BIG_DELIVERIES_AT_ONCE`
+        local activities per workflow task (a task stays open while its local activities
+        run), upgrades `UPGRADE_BATCH` to one: each `upgrade` waits for its child's workflow
+        task, and 500 of them at once outlasted the activity's timeout."""
+        upgrades = [e for e in effects if isinstance(e, Upgrade)]
+        big = len(effects) > DELIVERY_BATCH * DELIVERIES_AT_ONCE or len(upgrades) > UPGRADE_BATCH
+        if big and workflow.patched(BOUNDED_ROUNDS):
+            others = [e for e in effects if not isinstance(e, Upgrade)]
+            batches = _batches(others, DELIVERY_BATCH) + _batches(upgrades, UPGRADE_BATCH)
+        else:
+            big, batches = False, _batches(effects, DELIVERY_BATCH)
+        at_once = BIG_DELIVERIES_AT_ONCE if big else DELIVERIES_AT_ONCE
+        for at in range(0, len(batches), at_once):
+            if big and at:
+                await _next_activation()
+            await asyncio.gather(*(self._deliver(batch) for batch in batches[at:at + at_once]))
 
     async def _deliver(self, effects: list[Effect]) -> None:
         ctx = self.ctx
@@ -529,6 +556,19 @@ def _activity_options(api: Api) -> dict[str, Any]:
 
 def _decode(raw: RawValue) -> Any:
     return workflow.payload_converter().from_payload(raw.payload, None)
+
+
+def _plan(ctx: Ctx) -> list[Effect]:
+    """One round of child management (`children.plan`) with at most `START_BATCH` new
+    children; `LEGACY_START_BATCH` in a run replayed from before `BOUNDED_ROUNDS`."""
+    effects = plan(ctx, START_BATCH)
+    if ctx.backlog and not workflow.patched(BOUNDED_ROUNDS):
+        effects += plan(ctx, LEGACY_START_BATCH - START_BATCH)
+    return effects
+
+
+def _batches(effects: list[Effect], size: int) -> list[list[Effect]]:
+    return [effects[i:i + size] for i in range(0, len(effects), size)]
 
 
 def _now_ms() -> int:

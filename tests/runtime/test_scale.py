@@ -1,13 +1,19 @@
 """Scale on a real dev server (DESIGN.md §7): a parent with more children than the worker's
-workflow cache holds, a first round's starts spread over bounded rounds, and a big store
-read a page at a time."""
+workflow cache holds, a first round's starts spread over bounded rounds (one workflow task
+each), an upgrade of many children in small batches over several workflow tasks, a big
+store read a page at a time, and a subscribed parent holding its children's records past
+1 MB."""
 
 from __future__ import annotations
 
 import json
 
+from temporalio.api.enums.v1 import EventType
+
 import runtime.interpreter
-from tests.helpers import assert_eventually, new_worker, unique
+from runtime.roots import running_ir_hash
+from runtime.sealing import deployment, seal
+from tests.helpers import assert_eventually, compile_text, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
 from tests.runtime.util import start_root, tree
 
@@ -46,15 +52,23 @@ async def test_an_eviction_is_not_a_deletion(client, http_api, monkeypatch):
 
 def _delivered_batches(history) -> list[int]:
     """How many items each `deliver_effects` local activity carried, in order."""
-    sizes = []
+    return [size for task in _deliveries_by_task(history) for size in task]
+
+
+def _deliveries_by_task(history) -> list[list[int]]:
+    """The `deliver_effects` local activities' sizes, grouped by the workflow task that
+    recorded them (in the order they completed; tasks that recorded none left out)."""
+    tasks: list[list[int]] = [[]]
     for event in history.events:
-        if event.HasField("marker_recorded_event_attributes"):
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            tasks.append([])
+        elif event.HasField("marker_recorded_event_attributes"):
             details = event.marker_recorded_event_attributes.details
             if "result" in details and details["result"].payloads:
                 result = json.loads(details["result"].payloads[0].data)
                 if isinstance(result, list):
-                    sizes.append(len(result))
-    return sizes
+                    tasks[-1].append(len(result))
+    return [task for task in tasks if task]
 
 
 async def test_a_first_round_of_many_children_starts_them_in_bounded_batches(client, http_api, monkeypatch):
@@ -66,11 +80,91 @@ async def test_a_first_round_of_many_children_starts_them_in_bounded_batches(cli
     async with new_worker(client, ir) as worker:
         await start_root(client, ir, worker.task_queue, uid, "t")
         await _settled(client, root, 1 + 10)
-        batches = _delivered_batches(await client.get_workflow_handle(root).fetch_history())
-        assert batches[:3] == [4, 4, 2]
+        history = await client.get_workflow_handle(root).fetch_history()
+        assert _delivered_batches(history)[:3] == [4, 4, 2]
+        assert _deliveries_by_task(history)[:3] == [[4], [4], [2]]  # a workflow task per round
 
         async def paged():  # the children's records flowed up: read them a page at a time
             page = await client.get_workflow_handle(root).query("state", {"table": "Listing", "limit": 4})
             assert (page["total"], len(page["records"]), page["next_offset"]) == (10, 4, 4)
 
         await assert_eventually(paged, timeout=30)
+
+
+async def test_a_backlog_of_starts_does_not_hold_off_continue_as_new(client, http_api, monkeypatch):
+    # A parent of 10,000 went on taking its children's `update`s in one run until its
+    # history was past what a worker could replay within a workflow task, and wedged.
+    monkeypatch.setattr(runtime.interpreter, "START_BATCH", 2)
+    uid = unique("u")
+    put_user(http_api, uid, [listing(unique("l"), uid, photos=0) for _ in range(12)])
+    ir = marketplace_ir(http_api)
+    root = f"User-{uid}"
+    async with new_worker(client, ir) as worker:
+        await start_root(client, ir, worker.task_queue, uid, "t", history_limit=20)
+        await _settled(client, root, 1 + 12)
+        runs = sorted([r async for r in client.list_workflows(f"WorkflowId = '{root}'")], key=lambda r: r.start_time)
+        first = await client.get_workflow_handle(root, run_id=runs[0].run_id).fetch_history()
+        assert sum(_delivered_batches(first)) < 12  # it continued as new before it had started them all
+
+
+async def test_an_upgrade_of_many_children_goes_out_in_small_batches_over_several_tasks(client, http_api, monkeypatch):
+    # Each `upgrade` update waits for its child's workflow task: 500 in flight at once (the
+    # batches of starts and signals) outlasted the delivery's timeout at 3,000 children, and
+    # the children whose batch failed were never upgraded.
+    monkeypatch.setattr(runtime.interpreter, "UPGRADE_BATCH", 3)
+    monkeypatch.setattr(runtime.interpreter, "BIG_DELIVERIES_AT_ONCE", 2)
+    uid = unique("u")
+    put_user(http_api, uid, [listing(unique("l"), uid, photos=0) for _ in range(10)])
+    ir, edited = marketplace_ir(http_api), marketplace_ir(http_api, timeout_ms=4000)
+    root = f"User-{uid}"
+    async with new_worker(client, edited, also=[ir]) as worker:
+        await start_root(client, ir, worker.task_queue, uid, "t")
+        await _settled(client, root, 1 + 10)
+        await client.get_workflow_handle(root).execute_update("upgrade", {"ir_hash": edited["hash"]})
+
+        async def all_upgraded():
+            hashes = {wid: await running_ir_hash(client.get_workflow_handle(wid), client.data_converter)
+                      for wid in await tree(client, root)}
+            assert set(hashes.values()) == {edited["hash"]}, hashes
+
+        await assert_eventually(all_upgraded, timeout=90)
+        await _settled(client, root, 1 + 10)
+        upgraded_run = await client.get_workflow_handle(root).fetch_history()
+        assert [sorted(task) for task in _deliveries_by_task(upgraded_run)[:2]] == [[3, 3], [1, 3]]
+
+
+GROUP_SPEC = """
+api hr {{ base "{url}" auth bearer timeout 5s retry 3 times backoff 1s .. 5s }}
+entity Group  {{ id string  name string  members [Member] }}
+entity Member {{ id string  name string  bio string }}
+workflow GroupWorkflow  manages Group  {{ source hr get "/groups/{{id}}"
+                                          child members -> MemberWorkflow {{ autostart  subscribe update "*" }} }}
+workflow MemberWorkflow manages Member {{ source hr get "/members/{{id}}" }}
+"""
+
+
+async def test_a_subscribed_parent_holds_its_childrens_records_past_1_mb(client, http_api, tmp_path):
+    # `update` refused records once the store passed 1 MB (measured as JSON at every update,
+    # quadratic in a parent of thousands): a parent subscribed to 1,000 members of 2 KB held
+    # 477 of their records and refused the rest.
+    gid, token = unique("g"), unique("hr")
+    members = [{"id": f"{gid}-m{i}", "name": f"member {i}", "bio": "x" * 200_000} for i in range(6)]
+    http_api.set_entity(f"/groups/{gid}", {"id": gid, "name": "big", "members": [m["id"] for m in members]})
+    for member in members:
+        http_api.set_entity(f"/members/{member['id']}", member)
+    http_api.require_auth("/", token)
+    ir = compile_text(GROUP_SPEC.format(url=http_api.url), tmp_path, "group.swf")
+    root = f"Group-{gid}"
+    async with new_worker(client, ir) as worker:
+        sealed = seal("hr", token, deployment=deployment(client.namespace, worker.task_queue))
+        await client.start_workflow("GroupWorkflow", {"ir_hash": ir["hash"], "entity_id": gid, "tokens": {"hr": sealed},
+                                                      "api_bases": {}, "carried": None},
+                                    id=root, task_queue=worker.task_queue)
+
+        async def holds_every_record():
+            status = await client.get_workflow_handle(root).query("status")
+            assert status["last_error"] is None, status["last_error"]
+            state = await client.get_workflow_handle(root).query("state")
+            assert state["tables"].get("Member") == len(members)
+
+        await assert_eventually(holds_every_record, timeout=90)
