@@ -102,6 +102,9 @@ class V2Checks:
             self.duration(child.every.duration)
         if child.paginate is not None:
             self.paginate(child.paginate)
+            item = self.s.entities.get(f.type.name.value) if f is not None else None
+            if child.paginate.style == "last" and item is not None:
+                self.last_item_path(child.paginate, item)
             self.paging_token_clash(child.paginate, self.s.apis.get(src.api.value))
         if child.max_pages is not None and not 1 <= child.max_pages.count.value <= MAX_PAGES:
             self.diags.add("SWF039", f"`max {child.max_pages.count.value} pages`: the count must "
@@ -125,8 +128,7 @@ class V2Checks:
             params.append(p.param)
         elif p.param is not None:
             paths.append(p.param)
-        if p.total is not None:
-            paths.append(p.total)
+        paths += [x for x in (p.total, p.more) if x is not None]
         for param in params:
             if not param.value or any(c.isspace() or c in "&=#?" for c in param.value):
                 self.diags.add("SWF039", f"bad query parameter name `{param.value}` in `paginate "
@@ -139,6 +141,25 @@ class V2Checks:
         if p.size is not None and not 1 <= p.size.value <= MAX_PAGE_SIZE:
             self.diags.add("SWF039", f"page size {p.size.value}: it must be from 1 to "
                            f"{MAX_PAGE_SIZE}", p.size.span)
+
+    def last_item_path(self, p: ast.PaginateOpt, item: EntityView) -> None:
+        """`paginate last "id"` names a field of the listed entity (or a path into an
+        embedded object or `json` field) whose value in a page's last item is sent on."""
+        path = values.dotted(p.param.value)
+        if path is None:
+            return  # reported by `paginate`
+        f = item.fields.get(path[0])
+        entity = item.decl.name.value
+        if f is None:
+            self.diags.add("SWF039", f"`paginate last \"{p.param.value}\"`: `{path[0]}` is not a field "
+                           f"of entity `{entity}`", p.param.span, hint=suggest(path[0], item.fields))
+        elif f.type.is_list:
+            self.diags.add("SWF039", f"`paginate last \"{p.param.value}\"`: `{path[0]}` is a list; the "
+                           "value sent for the next page is one string or number, such as the key",
+                           p.param.span)
+        elif len(path) > 1 and not (f.type.name.value == "json" or item.is_relation(f)):
+            self.diags.add("SWF039", f"`paginate last \"{p.param.value}\"`: `{path[0]}` is a "
+                           f"`{f.type.name.value}` and has no field `{path[1]}`", p.param.span)
 
     def paging_token_clash(self, p: ast.PaginateOpt, api: ApiView | None) -> None:
         """A page's query parameter that is the token's would replace the token (SWF064)."""

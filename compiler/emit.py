@@ -162,18 +162,20 @@ def emit_collection(child: ChildView, parent: WorkflowView) -> dict | None:
 
 
 def emit_paginate(p: ast.PaginateOpt | None) -> dict | None:
-    """`param` is a query parameter (page, offset, and cursor's `as`); `path` a body path
-    (cursor, next); `total` the body path of an item count (offset)."""
+    """`param` is a query parameter (page, offset, and the `as` of cursor and last); `path`
+    a body path (cursor, next), or a path in the last item (last); `total` the body path of
+    an item count (offset); `more` that of the boolean saying more pages follow (last)."""
     if p is None:
         return None
-    query = p.as_param if p.style == "cursor" else p.param if p.style in ("page", "offset") else None
-    path = p.param if p.style in ("cursor", "next") else None
+    query = p.as_param if p.style in ("cursor", "last") else p.param if p.style in ("page", "offset") else None
+    path = p.param if p.style in ("cursor", "next", "last") else None
     return {"style": p.style,
             "param": query.value if query else None,
             "path": values.dotted(path.value) if path else None,
             "size_param": p.size_param.value if p.size_param else None,
             "size": p.size.value if p.size else None,
-            "total": values.dotted(p.total.value) if p.total else None}
+            "total": values.dotted(p.total.value) if p.total else None,
+            "more": values.dotted(p.more.value) if p.more else None}
 
 
 def emit_deploy(dep, symbols: Symbols) -> dict:

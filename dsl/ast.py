@@ -241,19 +241,22 @@ class FromOpt:
 class PaginateOpt:
     """`paginate STYLE ...` inside a child block (DESIGN.md §6 "Pagination").
 
-    `style` is link | page | cursor | next | offset. `param`: the page or offset query
-    parameter (page, offset), or the body path of the cursor (cursor) or next URL (next);
-    `as_param`: the query parameter a cursor is sent as; `size_param`/`size`: the page-size
+    `style` is link | page | cursor | last | next | offset. `param`: the page or offset
+    query parameter (page, offset), the body path of the cursor (cursor) or next URL (next),
+    or the path in the last item of the value sent for the next page (last); `as_param`: the
+    query parameter a cursor or that value is sent as; `size_param`/`size`: the page-size
     query parameter and its value (page, offset); `total`: the body path of the item count
-    (offset). Fields a style does not take are None."""
+    (offset); `more`: the body path of the boolean that says more pages follow (last's
+    `while`). Fields a style does not take are None."""
 
-    style: Literal["link", "page", "cursor", "next", "offset"]
+    style: Literal["link", "page", "cursor", "last", "next", "offset"]
     param: Str | None
     as_param: Str | None
     size_param: Str | None
     size: Integer | None
     total: Str | None
     span: Span
+    more: Str | None = None
 
 
 @dataclass(frozen=True, slots=True)

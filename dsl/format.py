@@ -354,6 +354,8 @@ class _Printer:
             words += ["size", _str(n.size_param), str(n.size.value)]
         if n.total is not None:
             words += ["total", _str(n.total)]
+        if n.more is not None:
+            words += ["while", _str(n.more)]
         return " ".join(words)
 
     def visit_EveryOpt(self, n: EveryOpt) -> str:

@@ -309,6 +309,11 @@ class ToAst(Transformer):
     def paginate_cursor(self, c) -> PaginateOpt:
         return PaginateOpt("cursor", c[2], c[4], None, None, None, self.span(c[0], c[-1]))
 
+    def paginate_last(self, c) -> PaginateOpt:
+        # [paginate, last, ITEM_PATH, as, PARAM] (+ [while, MORE_PATH])
+        more = c[6] if len(c) == 7 else None
+        return PaginateOpt("last", c[2], c[4], None, None, None, self.span(c[0], c[-1]), more=more)
+
     def paginate_next(self, c) -> PaginateOpt:
         return PaginateOpt("next", c[2], None, None, None, None, self.span(c[0], c[-1]))
 

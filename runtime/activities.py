@@ -200,7 +200,10 @@ def _page(ir: IR, edge: Child, shown_as: str, url: str, outcome: Any, skip: int)
         ids.append(rid)
         for entity, table in found.items():
             store.setdefault(entity, {}).update(table)
-    after = next_url(url, col.paginate, outcome.body, len(items), outcome.next_url)
+    try:
+        after = next_url(url, col.paginate, outcome.body, len(items), outcome.next_url, at)
+    except InvalidData as exc:
+        raise ApplicationError(f"GET {shown_as}: schema-invalid {exc}", non_retryable=True, type="SchemaInvalid") from None
     return {"status": "ok", "ids": ids, "invalid": invalid, "store": store, "errors": _errors(errors),
             "count": len(items), "next": after, "skip": None}
 

@@ -135,9 +135,10 @@ class Source:
 @dataclass(frozen=True, slots=True)
 class Paginate:
     """How a collection's pages follow each other (docs/ir.md "Collections"): `style` link |
-    page | cursor | next | offset; `param` a query parameter (page number, offset, or the
-    cursor's), `path` a body path (cursor, next URL), `size_param`/`size` the page size
-    sent, `total` the body path of the item count."""
+    page | cursor | last | next | offset; `param` a query parameter (page number, offset, or
+    the value a cursor or last item gives), `path` a body path (cursor, next URL) or a path
+    in the last item (last), `size_param`/`size` the page size sent, `total` the body path
+    of the item count, `more` that of the boolean saying more pages follow (last)."""
 
     style: str
     param: str | None
@@ -145,6 +146,7 @@ class Paginate:
     size_param: str | None
     size: int | None
     total: tuple[str, ...] | None
+    more: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +331,7 @@ def _collection(c: Mapping[str, Any] | None) -> Collection | None:
     p = c["paginate"]
     paginate = None if p is None else Paginate(
         style=_str(p["style"], "paginate.style"), param=p["param"], path=_path(p["path"]),
-        size_param=p["size_param"], size=p["size"], total=_path(p["total"]))
+        size_param=p["size_param"], size=p["size"], total=_path(p["total"]), more=_path(p.get("more")))
     return Collection(
         api=c["api"],
         template=_str(c["template"], "collection.template"),

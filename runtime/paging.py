@@ -10,6 +10,11 @@ paginators), as DESIGN.md §6 "Pagination" fixes them:
   shorter than the size.
 - `cursor "meta.next_cursor" as "cursor"`: send the cursor found at that body path; stop
   when it is missing, null or empty.
+- `last "id" as "starting_after" [while "has_more"]` (Stripe): send the value at that path
+  in the page's last item; stop at an empty page, or when the boolean at the `while` body
+  path is false. A last item without such a value, or a `while` value that is not true or
+  false, is bad data (`InvalidData`): read as "no more pages", a typo in the spec would
+  silently list page 1 only.
 - `next "next_page"`: follow the URL found at that body path; stop when it is missing,
   null or empty.
 - `offset "startAt" size "maxResults" N [total "total"]`: send startAt=0, then past the
@@ -27,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from runtime.ir import Paginate
+from runtime.normalize import InvalidData, json_path, shown
 
 
 def first_url(url: str, p: Paginate | None) -> str:
@@ -41,7 +47,8 @@ def first_url(url: str, p: Paginate | None) -> str:
     return url
 
 
-def next_url(url: str, p: Paginate | None, body: Any, count: int, link_next: str | None) -> str | None:
+def next_url(url: str, p: Paginate | None, body: Any, count: int, link_next: str | None,
+             items_at: tuple[str, ...] | list[str] = ()) -> str | None:
     """The URL of the page after the one at `url`, or None when that was the last.
 
     Args:
@@ -50,6 +57,11 @@ def next_url(url: str, p: Paginate | None, body: Any, count: int, link_next: str
         body: the page's whole JSON body (cursor, next and total paths start at its top).
         count: how many items the page held (valid or not).
         link_next: the target of the response's `Link: <…>; rel="next"`, or None.
+        items_at: where the list of items sits in `body` (the collection's `select`).
+
+    Raises:
+        InvalidData: `last` pagination with no value to send in the last item, or a
+        `while` value other than true or false.
     """
     if p is None:
         return None
@@ -65,6 +77,8 @@ def next_url(url: str, p: Paginate | None, body: Any, count: int, link_next: str
         return with_params(url, {p.param: str(cursor)})
     if count == 0:
         return None
+    if p.style == "last":
+        return _after_last(url, p, body, count, tuple(items_at))
     current = _int_param(url, p.param)
     if p.style == "page":
         return None if p.size is not None and count < p.size else with_params(url, {p.param: str((current or 1) + 1)})
@@ -76,6 +90,22 @@ def next_url(url: str, p: Paginate | None, body: Any, count: int, link_next: str
     if isinstance(total, int) and not isinstance(total, bool):
         return None if offset >= total else with_params(url, {p.param: str(offset)})
     return None if p.size is not None and count < p.size else with_params(url, {p.param: str(offset)})
+
+
+def _after_last(url: str, p: Paginate, body: Any, count: int, items_at: tuple[str, ...]) -> str | None:
+    if p.more is not None:
+        more = at_path(body, p.more)
+        if not isinstance(more, bool):
+            raise InvalidData(json_path(p.more), f"expected true or false (whether more pages follow), got {shown(more)}")
+        if not more:
+            return None
+    item = at_path(body, items_at)[count - 1]
+    value = at_path(item, p.path)
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        where = json_path([*items_at, count - 1, *(p.path or ())])
+        raise InvalidData(where, f"expected a string or an integer to send as {p.param} for the next page, "
+                                 f"got {shown(value)}")
+    return with_params(url, {p.param: str(value)})
 
 
 def at_path(body: Any, path: tuple[str, ...] | None) -> Any:

@@ -12,6 +12,9 @@ those services send, not against what our own specs expect:
 - ``cursor`` Zendesk cursor pagination: ``?page[size]=M&page[after]=C``; body
              ``{wrap: [...], "meta": {"has_more": bool, "after_cursor": C|null,
              "before_cursor": …}, "links": {"next": URL|null, "prev": …}}``.
+- ``last``   Stripe: ``?limit=M&starting_after=ID`` (the id of the last item of the page
+             before); body ``{"object": "list", wrap: [...], "has_more": bool, "url": path}``
+             (``wrap`` defaults to ``data``).
 - ``next``   Zendesk offset pagination: ``?page=N&per_page=M``; body ``{wrap: [...],
              "next_page": URL|null, "previous_page": …, "count": total}``.
 - ``offset`` Jira: ``?startAt=K&maxResults=M``; body ``{"startAt", "maxResults",
@@ -30,9 +33,9 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-STYLES = ("bare", "link", "page", "cursor", "next", "offset")
+STYLES = ("bare", "link", "page", "cursor", "last", "next", "offset")
 
 
 @dataclass
@@ -113,6 +116,17 @@ def _cursor(route: ListRoute, params: dict[str, str], link_base: str) -> tuple[d
     return {}, body
 
 
+def _last(route: ListRoute, params: dict[str, str], link_base: str) -> tuple[dict[str, str], Any]:
+    size = _size(route, params, "limit")
+    after = params.get("starting_after")
+    ids = [str(item.get("id")) if isinstance(item, dict) else None for item in route.items]
+    # an id not in the list (Stripe answers 400 "No such customer") reads as past the end
+    start = 0 if after is None else ids.index(after) + 1 if after in ids else len(ids)
+    items = route.items[start:start + size]
+    return {}, {"object": "list", route.wrap or "data": items, "has_more": start + size < len(route.items),
+                "url": urlsplit(link_base).path}
+
+
 def _next(route: ListRoute, params: dict[str, str], link_base: str) -> tuple[dict[str, str], Any]:
     page, size, items, more = _numbered(route, params)
     nxt = f"{link_base}?{urlencode({**params, 'page': page + 1, 'per_page': size})}" if more else None
@@ -130,4 +144,4 @@ def _offset(route: ListRoute, params: dict[str, str], link_base: str) -> tuple[d
                 route.wrap or "values": items}
 
 
-_STYLES = {"bare": _bare, "link": _link, "page": _page, "cursor": _cursor, "next": _next, "offset": _offset}
+_STYLES = {"bare": _bare, "link": _link, "page": _page, "cursor": _cursor, "last": _last, "next": _next, "offset": _offset}

@@ -220,7 +220,7 @@ class SampleAPI:
     def set_list(self, path: str, items: list[Any], *, style: str = "link", page_size: int = 30,
                  wrap: str | None = None, next_base: str | None = None, max_size: int | None = None) -> None:
         """Serve ``items`` at ``path`` as a list endpoint in one of the real services' shapes
-        (``sample_api/lists.py``: bare, link, page, cursor, next, offset), pages of at most
+        (``sample_api/lists.py``: bare, link, page, cursor, last, next, offset), pages of at most
         ``max_size`` items whatever size is asked for; its pages get validators and 304s like
         any other 200."""
         with self._lock:

@@ -7,7 +7,8 @@ starts them) on the real dev server against a real loopback API serving those bo
   pages, integer keys;
 - Jira `/rest/api/3/search`: `{startAt, maxResults, total, issues: [{id, key, fields}]}`;
 - Zendesk `/api/v2/tickets.json`: `{tickets, next_page, previous_page, count}`;
-- Stripe `/v1/customers`: `{object: "list", data, has_more, url}` (one page: see the README);
+- Stripe `/v1/customers`: `{object: "list", data, has_more, url}`, the next page asked for with
+  `starting_after=<id of the page's last customer>` until `has_more` is false;
 - what real lists also hold: unicode, an empty list, an item without its key, keys with
   `/` and spaces, the same key twice, a field that is sometimes null.
 """
@@ -388,6 +389,7 @@ workflow AccountWorkflow manages Account {
   child customers -> CustomerWorkflow {
     from stripe get "/v1/customers?limit=100"
     select "data"
+    paginate last "id" as "starting_after" while "has_more"
     autostart
   }
 }
@@ -398,16 +400,58 @@ deploy AccountWorkflow "@ACCOUNT@" { token stripe from env "STRIPE_KEY" }
 """
 
 
-async def test_stripe_list_object_one_page(client, http_api, tmp_path):
+def stripe_customers(count: int) -> list[dict[str, Any]]:
+    return [stripe_customer(f"cus_{uuid.uuid4().hex[:14]}", n) for n in range(count)]
+
+
+async def test_stripe_customers_page_after_the_last_id_until_has_more_is_false(client, http_api, tmp_path):
     account = unique("acct")
-    customers = [stripe_customer(f"cus_{uuid.uuid4().hex[:14]}", n) for n in range(3)]
-    http_api.set_entity("/v1/customers", {"object": "list", "url": "/v1/customers", "has_more": False,
-                                          "data": customers})
+    customers = stripe_customers(250)
+    http_api.set_list("/v1/customers", customers, style="last", page_size=10)
+    http_api.require_auth("/v1/", "sk_test_t0k")
     ir = declared(http_api, STRIPE, tmp_path, ACCOUNT=account)
     async with new_worker(client, ir) as worker:
         await deploy(client, ir, worker.task_queue, STRIPE_KEY="sk_test_t0k")
-        tree = await settled(client, f"Account-{account}", 3)
+        tree = await settled(client, f"Account-{account}", 250)
     assert sorted(tree) == sorted([f"Account-{account}"] + [f"Customer-{c['id']}" for c in customers])
+    assert all(st["last_error"] is None for st in tree.values())
+    pages = http_api.requests_to("/v1/customers")
+    assert [r.query for r in pages] == [  # 1 + 250 over 3 pages: one request a page, none per customer
+        "limit=100", f"limit=100&starting_after={customers[99]['id']}",
+        f"limit=100&starting_after={customers[199]['id']}"]
+    assert all(r.auth == "Bearer sk_test_t0k" for r in pages)
+    assert len(http_api.log()) == 3
+
+
+async def test_stripe_pages_stop_at_max_pages_and_say_so(client, http_api, tmp_path):
+    account = unique("acct")
+    customers = stripe_customers(25)
+    http_api.set_list("/v1/customers", customers, style="last")
+    spec = STRIPE.replace("limit=100", "limit=10").replace("autostart", "max 2 pages\n    autostart")
+    ir = declared(http_api, spec, tmp_path, ACCOUNT=account)
+    async with new_worker(client, ir) as worker:
+        await deploy(client, ir, worker.task_queue, STRIPE_KEY="sk_test_t0k")
+        tree = await settled(client, f"Account-{account}", 20)
+    assert "stopped after 2 pages (max 2 pages)" in tree[f"Account-{account}"]["last_error"]
+    assert len(http_api.requests_to("/v1/customers")) == 2
+
+
+async def test_a_stripe_while_path_the_body_lacks_is_an_error_not_page_one_only(client, http_api, tmp_path):
+    account = unique("acct")
+    http_api.set_list("/v1/customers", stripe_customers(3), style="last")
+    ir = declared(http_api, STRIPE.replace('while "has_more"', 'while "hasMore"'), tmp_path, ACCOUNT=account)
+    async with new_worker(client, ir) as worker:
+        await deploy(client, ir, worker.task_queue, STRIPE_KEY="sk_test_t0k")
+
+        async def refused():
+            st = await try_query(client, f"Account-{account}")
+            assert st is not None and st["last_error"], st
+            return st
+
+        st = await eventually(refused)
+    assert "$.hasMore: expected true or false (whether more pages follow), got null" in st["last_error"]
+    assert st["children"] == [] and not st["loaded"]
+    assert len(http_api.requests_to("/v1/customers")) == 1  # bad data: not retried
 
 
 # ------------------------------------------------------------- what real lists also hold
