@@ -11,8 +11,9 @@ import functools
 
 from lark.exceptions import UnexpectedInput, VisitError
 
-from dsl.ast import Span, Spec
+from dsl.ast import Entity, Span, Spec
 from dsl.diagnostics import CODES, Diagnostic
+from dsl.keys import key_field_names
 from dsl.parser import get_parser
 from dsl.transform import parse_run
 
@@ -41,7 +42,24 @@ def parse(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
 def _parse(text: str, filename: str) -> tuple[Spec, list[Diagnostic]]:
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte-order mark: editors do not show it or count it as a column
-    with parse_run(filename) as run:
+    spec, diags = _parse_reading(text, filename, frozenset())
+    # A `key` after a type names a field only where reading it as the key mark leaves its
+    # entity broken (`dsl.keys`): only then is the text scanned for such words.
+    if diags or any(_mark_reading_fails(d) for d in spec.decls if isinstance(d, Entity)):
+        names = key_field_names(text)
+        if names:
+            return _parse_reading(text, filename, names)
+    return spec, diags
+
+
+def _mark_reading_fails(entity: Entity) -> bool:
+    """Two fields marked as the key, or a type spelt `key`."""
+    return sum(f.is_key for f in entity.fields) > 1 or any(f.type.name.value == "key" for f in entity.fields)
+
+
+def _parse_reading(text: str, filename: str, key_names: frozenset[int]) -> tuple[Spec, list[Diagnostic]]:
+    """One parse, reading the `key` words at `key_names` as field names."""
+    with parse_run(filename, key_names) as run:
         try:
             decls = get_parser().parse(text)
         except UnexpectedInput as failure:

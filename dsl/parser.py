@@ -17,21 +17,31 @@ import sys
 import tempfile
 
 import lark
-from lark import Lark
+from lark import Lark, Token
 
-from dsl.transform import ToAst
+from dsl.transform import ToAst, current_key_names
 
 
 class AlwaysName:
-    """A no-op post-lexer whose only job is `always_accept`: the contextual lexer then tries
-    NAME in every state, so a keyword glued to a name (`entityUser`) lexes as one name and
-    a keyword in the wrong place (`workflow` inside a workflow) reaches the parser as a
-    NAME, where the error handler can see it, instead of a confusing lexer failure."""
+    """The post-lexer. Its `always_accept` makes the contextual lexer try NAME in every
+    state, so a keyword glued to a name (`entityUser`) lexes as one name and a keyword in
+    the wrong place (`workflow` inside a workflow) reaches the parser as a NAME, where the
+    error handler can see it, instead of a confusing lexer failure. And it turns the `key`
+    words that `dsl.keys` found to be field names into NAMEs (most texts have none: then
+    it does no per-token work)."""
 
     always_accept = ("NAME",)
 
     def process(self, stream):
-        return stream  # no per-token work
+        names = current_key_names()
+        return _as_names(stream, names) if names else stream
+
+
+def _as_names(stream, names: frozenset[int]):
+    for tok in stream:
+        if tok.type == "KEY" and tok.start_pos in names:
+            tok = Token.new_borrow_pos("NAME", tok.value, tok)
+        yield tok
 
 
 def _cache_path() -> str | bool:

@@ -280,8 +280,8 @@ class _Run:
         end = field.span  # the field ends with its `key`
         if not self.starts_line(Name("key", Span(self.file, end.end_line, end.end_col - 3, 0, 0))):
             return ""
-        return ("`key` after a field marks that field as the key; a field named `key` "
-                "must come first in its entity")
+        return ("`key` after a field's type marks that field as the key (and this entity "
+                "does not read with `key` as a field name either)")
 
     def fix_typo(self, tok: Token) -> bool:
         """A misspelt keyword (`sorce`): read it as the keyword it resembles."""

@@ -91,24 +91,33 @@ _span = _span_maker()
 
 @dataclass
 class ParseRun:
-    """One parse's own state: the file's name (for spans) and the problems found."""
+    """One parse's own state: the file's name (for spans), the problems found, and the
+    offsets of the `key` words after a type that name a field (`dsl.keys`)."""
 
     file: str
     problems: list[tuple[str, Span]] = field(default_factory=list)
+    key_names: frozenset[int] = frozenset()
 
 
 _RUN: ContextVar[ParseRun] = ContextVar("swfc_parse_run")  # no default: parse inside `parse_run`
 
 
 @contextmanager
-def parse_run(file: str) -> Iterator[ParseRun]:
-    """Whatever is parsed inside belongs to `file`; yields the run to read its problems."""
-    run = ParseRun(file)
+def parse_run(file: str, key_names: frozenset[int] = frozenset()) -> Iterator[ParseRun]:
+    """Whatever is parsed inside belongs to `file` (with `key_names` of `dsl.keys`); yields
+    the run to read its problems."""
+    run = ParseRun(file, key_names=key_names)
     token = _RUN.set(run)
     try:
         yield run
     finally:
         _RUN.reset(token)
+
+
+def current_key_names() -> frozenset[int]:
+    """The `key_names` of the parse under way (none outside `parse_run`)."""
+    run = _RUN.get(None)
+    return run.key_names if run is not None else frozenset()
 
 
 class ToAst(Transformer):

@@ -5,7 +5,8 @@ starts them) on the real dev server against a real loopback API serving those bo
 - GitHub `/repos/{owner}/{repo}/issues`: a bare array of ~3 KB issues (nested `user`,
   `labels` objects, `milestone`/`assignee` null on some, `pull_request` on some), `Link`
   pages, integer keys;
-- Jira `/rest/api/3/search`: `{startAt, maxResults, total, issues: [{id, key, fields}]}`;
+- Jira `/rest/api/3/search`: `{startAt, maxResults, total, issues: [{id, self, key, fields}]}`,
+  declared in Jira's order: a field `key` after `id`, marked as the key;
 - Zendesk `/api/v2/tickets.json`: `{tickets, next_page, previous_page, count}`;
 - Stripe `/v1/customers`: `{object: "list", data, has_more, url}`, the next page asked for with
   `starting_after=<id of the page's last customer>` until `has_more` is false;
@@ -239,8 +240,8 @@ api jira {
   retry 2 times backoff 100ms .. 200ms
 }
 
-entity JiraProject { key string key  name string  issues [JiraIssue] }
-entity JiraIssue   { key string key  id string  self string  fields json }
+entity JiraProject { id string  key string key  name string  issues [JiraIssue] }
+entity JiraIssue   { id string  self string  key string key  fields json }
 
 workflow ProjectWorkflow manages JiraProject {
   source jira get "/rest/api/3/project/{key}"
