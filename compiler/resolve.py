@@ -15,6 +15,11 @@ from dsl import ast
 from dsl.diagnostics import Collector, Note
 
 PRIMITIVES = ("string", "number", "integer", "boolean", "datetime", "json")
+# A type `key` is left only where no reading of the entity has `key` as a field name with
+# every field typed and one key at most (dsl/keys.py): say so, since the text looks fine.
+KEY_AS_TYPE = ("`key` after a field's type marks that field as the key, so the next word "
+               "is read as a field and `key` as its type; read as a field named `key`, this "
+               "entity does not work either (a field without a type, or two keys)")
 
 
 @dataclass
@@ -253,7 +258,7 @@ class Referencer:
         name = t.name.value
         if name not in PRIMITIVES and name not in self.s.entities:
             self.diags.add("SWF024", f"unknown type `{name}`", t.name.span,
-                           hint=suggest(name, [*PRIMITIVES, *self.s.entities])
+                           hint=KEY_AS_TYPE if name == "key" else suggest(name, [*PRIMITIVES, *self.s.entities])
                            or "expected a type such as `string` or an entity name")
 
     def workflow(self, wf: WorkflowView) -> None:

@@ -134,3 +134,11 @@ deploy PW "p1" {{ with label "x" }}
     assert diags == [], [(d.code, d.message) for d in diags]
     assert ir["entities"]["E"]["key"] == word
     assert [c["field"] for c in ir["workflows"]["PW"]["children"]] == [word]
+
+
+def test_a_type_key_left_after_two_readings_fail_says_why():
+    """`key` as a type only stays where neither reading works (here two keys either way)."""
+    ir, diags = compile_sources({"a.swf": "entity J { id string key  key2 string  key string key }"}, ["a.swf"])
+    assert ir is None
+    (unknown,) = [d for d in diags if d.code == "SWF024"]
+    assert unknown.message == "unknown type `key`" and "marks that field as the key" in unknown.hint
