@@ -284,3 +284,26 @@ def test_a_collection_relation_is_left_out_of_the_record_schema_and_needs_the_to
     assert ir["workflows"]["RepoWorkflow"]["needs"] == ["gh"]
     edge = ir["workflows"]["RepoWorkflow"]["children"][0]
     assert edge["collection"]["template"] == "{+url}/issues" and edge["collection"]["max_pages"] == 1000
+
+
+LAST = ('api pay {{\n  base "http://127.0.0.1:8787"\n  auth query "api_key"\n}}\n'
+        'entity Account {{ id string  charges [Charge] }}\n'
+        'entity Charge {{ id string  created integer  meta json  tags [string] }}\n'
+        'workflow AccountWorkflow manages Account {{\n  child charges -> ChargeWorkflow {{\n'
+        '    from pay get "/v1/charges"\n    select "data"\n    paginate {paginate}\n    autostart\n  }}\n}}\n'
+        'workflow ChargeWorkflow manages Charge {{ token none }}\n')
+
+
+@pytest.mark.parametrize("paginate, expected", [
+    ('last "id" as "starting_after" while "has_more"', []),
+    ('last "created" as "created_after"', []),                       # any scalar field of the item
+    ('last "meta.cursor" as "after" while "page.has_more"', []),     # a path into a json field
+    ('last "uid" as "starting_after"', ["SWF039"]),                  # not a field of Charge
+    ('last "tags" as "starting_after"', ["SWF039"]),                 # a list: no one value to send
+    ('last "created.at" as "after"', ["SWF039"]),                    # an integer has no fields
+    ('last "id" as "starting after"', ["SWF039"]),                   # not a query parameter name
+    ('last "id" as "starting_after" while "has..more"', ["SWF039"]),  # not a body path
+    ('last "id" as "api_key"', ["SWF064"]),                          # the token's own parameter
+])
+def test_paginate_last_names_a_field_of_the_listed_entity_and_a_parameter(paginate, expected):
+    assert [c for c in codes(LAST.format(paginate=paginate)) if c != "SWF081"] == expected
