@@ -18,7 +18,7 @@ from runtime.ir import Child
 from runtime.normalize import nested
 from runtime.selectors import any_match, changed_paths
 from runtime.protocol import Attach, Cancel, ChildRef, Effect, Send, Start, Subscription, WorkflowInput
-from runtime.state import Ctx
+from runtime.state import Ctx, PlanBasis
 
 
 def child_id(entity: str, rid: str) -> str:
@@ -46,6 +46,10 @@ def plan(ctx: Ctx, adopt_limit: int | None = None) -> list[Effect]:
     of 10,000 would be one workflow task of 10,000 starts); `ctx.backlog` says how many
     wait for the next rounds.
     """
+    quick = _updated_children(ctx)
+    ctx.changed = None  # until the caller, which knows every change it makes, tracks them
+    if quick is not None:
+        return quick
     s = ctx.state
     want = wanted(ctx)
     effects: list[Effect] = []
@@ -65,6 +69,32 @@ def plan(ctx: Ctx, adopt_limit: int | None = None) -> list[Effect]:
             budget -= 1
             effects += _adopt(ctx, wid, edge, rid, record)
         elif record is not None and ctx.digest(edge.entity, rid, record) != entry.known:
+            entry.known = ctx.digest(edge.entity, rid, record)
+            effects.append(to_child(ctx, wid, entry, Send(wid, "update", _child_update(ctx, edge.entity, rid, record))))
+    ctx.planned = None if ctx.backlog else PlanBasis(
+        ctx.record, ctx.index_sizes(), {wid: (i, edge, rid) for i, (wid, (edge, rid)) in enumerate(want.items())})
+    return effects
+
+
+def _updated_children(ctx: Ctx) -> list[Effect] | None:
+    """The effects of a round in which only `update` signals changed the state since the
+    last plan (`Ctx.changed`, tracked by the interpreter from a plan on): the children whose
+    records they merged, in the order a full plan gives; None when the round must plan in
+    full (nothing tracked, a backlog, or the own record or an index changed)."""
+    basis, changed = ctx.planned, ctx.changed
+    if basis is None or changed is None or basis.record is not ctx.record or basis.sizes != ctx.index_sizes():
+        return None
+    s = ctx.state
+    wids = {child_id(entity, rid) for entity, rid in changed}
+    places = sorted(basis.wanted[wid] for wid in wids if wid in basis.wanted)
+    if any(child_id(edge.entity, rid) not in s.children for _, edge, rid in places):
+        return None  # not reached: children leave only in a full plan or where a replan is asked
+    effects: list[Effect] = []
+    for _, edge, rid in places:
+        wid = child_id(edge.entity, rid)
+        entry = s.children[wid]
+        record = s.store.get(edge.entity, {}).get(rid)
+        if record is not None and ctx.digest(edge.entity, rid, record) != entry.known:
             entry.known = ctx.digest(edge.entity, rid, record)
             effects.append(to_child(ctx, wid, entry, Send(wid, "update", _child_update(ctx, edge.entity, rid, record))))
     return effects

@@ -215,10 +215,12 @@ class Run:
         """Load the own record if due, then list each collection due; the effects not yet
         carried out (those before are carried out first: they go out before the requests)."""
         if self._load_due():
+            self.ctx.replan()  # a body may hold children's records
             await self._carry_out(effects)
             await self._load()
             effects = []
         for edge in [] if self._rate_limited() else listing.due_edges(self.ctx):
+            self.ctx.replan()  # a listing changes the relation and its items' records
             await self._carry_out(effects)
             await self._list(edge)
             effects = []
@@ -475,6 +477,7 @@ class Run:
                 child = s.children[wid]
                 child.owned, child.deployment = child.owned or result.owned, result.deployment
             return
+        ctx.replan()  # a child forgotten, or its `known` reset
         if result.foreign:  # another spec's workflow: left alone, never retried
             s.children.pop(wid, None)
             s.foreign[wid] = result.foreign
@@ -497,6 +500,7 @@ class Run:
     def _retry_start(self, effect: Start) -> None:
         """Forget a child that did not start; a round after `START_RETRY_MS` plans it again."""
         self.ctx.state.children.pop(effect.workflow_id, None)
+        self.ctx.replan()
         self.ctx.state.retry_ms = _now_ms() + START_RETRY_MS
 
     # ------------------------------------------------------------------ continue-as-new
@@ -564,6 +568,7 @@ def _plan(ctx: Ctx) -> list[Effect]:
     effects = plan(ctx, START_BATCH)
     if ctx.backlog and not workflow.patched(BOUNDED_ROUNDS):
         effects += plan(ctx, LEGACY_START_BATCH - START_BATCH)
+    ctx.changed = set()  # every other change to children or their records calls `ctx.replan()`
     return effects
 
 

@@ -30,6 +30,8 @@ def apply_signal(ctx: Ctx, name: str, arg: Any) -> list[Effect]:
     if handler is None:
         ctx.error("signal", f"unknown signal refused (accepted: {', '.join(sorted(HANDLERS))})")
         return []
+    if name != "update":
+        ctx.replan()  # only an `update`'s records are tracked for the next round's plan
     return handler(ctx, arg)
 
 
@@ -136,6 +138,7 @@ def on_update(ctx: Ctx, arg: Any) -> list[Effect]:
     # updates planned from it (and the commands an older history replays) stay the same.
     _note_sender(ctx, arg.get("from"), entity, rid, {k: v for k, v in store[entity][rid].items() if k in sent})
     merge_stores(ctx.state.store, store)
+    ctx.touched(store)
     if ctx.record is not None and ctx.wf.source is None:
         ctx.state.loaded = True
     return []

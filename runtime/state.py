@@ -91,6 +91,20 @@ class WorkflowState:
 
 
 @dataclass
+class PlanBasis:
+    """What a full `plan` left (no backlog): the own record (the object: records are
+    replaced, never changed in place) and the sizes of the indexes only rounds and deliveries
+    change, and each wanted child's place, edge and id: a round in which only `update`s
+    merged records gives the same effects from them alone (a parent of 10,000 children
+    replays ~2,500 `update`s after an eviction: one walk of all its children each was
+    quadratic)."""
+
+    record: Any
+    sizes: tuple[int, int, int]
+    wanted: dict[str, tuple[int, Any, str]]
+
+
+@dataclass
 class Ctx:
     """What the pure helpers need: the registration, this workflow's type, its state and
     the workflow clock (`now`, ISO text; `now_ms`, epoch milliseconds). `backlog`: the new
@@ -107,6 +121,21 @@ class Ctx:
     backlog: int = 0
     checks_deployments: bool = False
     _digests: dict[tuple[str | None, str], tuple[Any, str]] = field(default_factory=dict, repr=False)
+    # What a round may plan from (`runtime.children.plan`): `changed` the records `update`
+    # signals merged since the last plan, tracked only where the interpreter plans (it
+    # calls `replan` wherever else children or their records change; None: plan in full);
+    # `planned` what the last full plan left (None: a backlog, or none yet).
+    changed: set[tuple[str, str]] | None = field(default=None, repr=False)
+    planned: PlanBasis | None = field(default=None, repr=False)
+
+    def replan(self) -> None:
+        """The next round plans every child again: its state changed other than by `touched`."""
+        self.changed = None
+
+    def touched(self, store: Store) -> None:
+        """Note the records an `update` merged: the next round looks at their children only."""
+        if self.changed is not None:
+            self.changed.update((entity, rid) for entity, table in store.items() for rid in table)
 
     def digest(self, entity: str | None, rid: str, record: Any) -> str:
         """`normalize.digest(record)`, computed once per version of the record: records are
@@ -134,6 +163,10 @@ class Ctx:
         """The base URL this workflow uses for `api`: own override, deployment's, IR's."""
         s = self.state
         return s.api_urls.get(api) or s.api_bases.get(api) or self.ir.apis[api].base
+
+    def index_sizes(self) -> tuple[int, int, int]:
+        s = self.state
+        return len(s.children), len(s.foreign), len(s.unstartable)
 
     def related_ids(self, field_name: str) -> list[str]:
         """Ids the own record holds in relation `field_name` (in order, no repeats)."""

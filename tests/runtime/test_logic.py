@@ -215,6 +215,41 @@ def test_dropping_thousands_of_children_reads_the_relations_once_not_once_per_ch
     assert _CountingCtx.reads <= len(IR.entities["User"].relations)
 
 
+def _tracked_parent(tracked: bool) -> Ctx:
+    """A parent of three listings after its first round; `tracked`: as the interpreter
+    plans, which tracks the `update`s merged from then on (`Ctx.changed`)."""
+    ctx = _CountingCtx(IR, IR.workflows["UserWorkflow"], _user_ctx(["l1", "l2", "l3"]).state)
+    ctx.state.store["Listing"] = {lid: _listing(lid) for lid in ("l1", "l2", "l3")}
+    plan(ctx)
+    ctx.changed = set() if tracked else None
+    return ctx
+
+
+def _updates(ctx: Ctx) -> list:
+    """A patch of l3 from elsewhere (sent on to Listing-l3) and l1's own change (no echo)."""
+    apply_signal(ctx, "update", {"entity": "Listing", "id": "l3", "record": {"price": 2}, "from": "User-u2"})
+    apply_signal(ctx, "update", {"entity": "Listing", "id": "l1", "record": _listing("l1", title="new"),
+                                 "from": "Listing-l1"})
+    return plan(ctx)
+
+
+def test_a_round_after_updates_only_looks_at_the_children_they_changed():
+    full = _updates(_tracked_parent(tracked=False))
+    ctx = _tracked_parent(tracked=True)
+    _CountingCtx.reads = 0
+    assert _updates(ctx) == full and [(e.workflow_id, e.arg["record"]["price"]) for e in full] == [("Listing-l3", 2)]
+    assert _CountingCtx.reads == 0  # the relations (10,000 ids in a big parent) are not walked
+
+
+def test_any_other_change_plans_the_next_round_in_full():
+    ctx = _tracked_parent(tracked=True)
+    apply_signal(ctx, "delete", {"entity": "Listing", "id": "l2"})
+    assert ctx.changed is None  # tracked are `update`s only
+    ctx.changed = set()
+    ctx.state.store["User"]["u1"] = {**ctx.record, "listings": ["l1"]}  # the own record replaced: a load
+    assert sorted(e.workflow_id for e in plan(ctx)) == ["Listing-l2", "Listing-l3"]  # both let go
+
+
 def test_a_record_is_hashed_once_per_version():
     ctx = _user_ctx(["l1"])
     record = _listing("l1")

@@ -1,0 +1,161 @@
+"""A parent holding N children's records, without Temporal: what each event costs it.
+
+`bench/scale.py`'s parent (a `GroupWorkflow` subscribed to every `MemberWorkflow`, each
+member's record about 2 KB) built as `runtime.state` holds it after loading N members, for
+N = 1,000 / 5,000 / 10,000. A parent that replays a history of ~5,000 events (after an
+eviction) pays (a) once per `update` in it, so (a) must not grow with the store. Prints,
+at each N, medians over interleaved rounds:
+
+  (a) one `update` signal from a child (a changed record) and the round that follows it:
+      `signals.apply_signal`, the interpreter's `_plan` (no backlog: it never asks Temporal
+      for a patch), `children.publish`;
+  (b) the first round of a run begun from a carried state: `WorkflowState.from_dict` of the
+      decoded input, `Ctx`, then one round (every child's digest is computed afresh);
+  (c) the continue-as-new input: `WorkflowState.to_dict`, `WorkflowInput.to_json`, and the
+      JSON the payload converter makes of it (decoding it is in (b));
+
+and the ratio of (a) at the largest N to (a) at the smallest (target: near 1).
+
+Usage: python bench/big_parent.py [--sizes 1000,5000,10000] [--record-bytes 2048] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from compiler import compile_sources  # noqa: E402
+from runtime import ir as ir_mod  # noqa: E402
+from runtime.children import publish  # noqa: E402
+from runtime.interpreter import _plan  # noqa: E402  (the round's plan as the interpreter makes it)
+from runtime.protocol import ChildRef, Status, WorkflowInput  # noqa: E402
+from runtime.signals import apply_signal  # noqa: E402
+from runtime.state import Ctx, WorkflowState  # noqa: E402
+
+SPEC = """\
+api hr { base "http://127.0.0.1:9" auth bearer }
+entity Group  { id string  name string  members [Member] }
+entity Member { id string  name string  bio string }
+workflow GroupWorkflow manages Group {
+  source hr get "/groups/{id}"
+  child members -> MemberWorkflow { autostart  subscribe update "*" }
+}
+workflow MemberWorkflow manages Member { source hr get "/members/{id}" }
+"""
+UPDATES_PER_ROUND = 200  # (a) is timed over this many updates, each to another member
+
+
+def member(i: int, record_bytes: int, version: int = 0) -> dict[str, Any]:
+    return {"id": f"m{i}", "name": f"member {i}", "bio": f"{version:08d}" + "x" * record_bytes}
+
+
+def loaded_parent(ir: ir_mod.IR, n: int, record_bytes: int) -> Ctx:
+    """The parent after loading `n` members: every child started, subscribed and heard from."""
+    wf = ir.workflows["GroupWorkflow"]
+    ids = [f"m{i}" for i in range(n)]
+    state = WorkflowState(ir_hash=ir.hash, workflow_type=wf.name, workflow_id="Group-g", entity="Group",
+                          entity_id="g", status=Status.RUNNING, loaded=True, deployment="bench")
+    ctx = Ctx(ir, wf, state, checks_deployments=True)
+    state.store = {"Group": {"g": {"id": "g", "name": "scale", "members": ids}},
+                   "Member": {rid: member(i, record_bytes) for i, rid in enumerate(ids)}}
+    for rid in ids:
+        record = state.store["Member"][rid]
+        state.children[f"Member-{rid}"] = ChildRef("members", "MemberWorkflow", "Member", rid, owned=True,
+                                                   known=ctx.digest("Member", rid, record), deployment="bench")
+    _plan(ctx)
+    publish(ctx)
+    return ctx
+
+
+def one_round(ctx: Ctx, signals: list[tuple[str, Any]]) -> list[Any]:
+    """What `runtime.interpreter.Run._cycle` does with queued signals, minus Temporal."""
+    effects: list[Any] = []
+    for name, arg in signals:
+        effects += apply_signal(ctx, name, arg)
+    return effects + _plan(ctx) + publish(ctx)
+
+
+def per_update_us(ctx: Ctx, n: int, record_bytes: int, version: int) -> float:
+    """Median µs of one `update` and its round, over `UPDATES_PER_ROUND` members."""
+    times = []
+    for k in range(UPDATES_PER_ROUND):
+        i = (k * 7919 + version) % n
+        arg = {"entity": "Member", "id": f"m{i}", "record": member(i, record_bytes, version), "from": f"Member-m{i}"}
+        start = time.perf_counter()
+        effects = one_round(ctx, [("update", arg)])
+        times.append(time.perf_counter() - start)
+        if effects:
+            sys.exit(f"an update from the child itself was echoed back: {effects[:1]}")
+    return statistics.median(times) * 1e6
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def continue_as_new_input(ctx: Ctx) -> str:
+    """(c): what `_continue_as_new_unless_signalled` hands the SDK, encoded as its JSON converter does."""
+    s = ctx.state
+    carried = s.to_dict()
+    return json.dumps(WorkflowInput(ir_hash=carried["ir_hash"], entity_id=s.entity_id, carried=carried).to_json(),
+                      separators=(",", ":"), sort_keys=True)
+
+
+def begun(ir: ir_mod.IR, encoded: str) -> Ctx:
+    """(b): `_begin` of the encoded input (decoded as the converter does), then its first round."""
+    inp = WorkflowInput.parse(json.loads(encoded))
+    ctx = Ctx(ir, ir.workflows["GroupWorkflow"], WorkflowState.from_dict(inp.carried or {}), checks_deployments=True)
+    one_round(ctx, [])
+    return ctx
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="1000,5000,10000")
+    p.add_argument("--record-bytes", type=int, default=2048)
+    p.add_argument("--rounds", type=int, default=5)
+    args = p.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",")]
+    doc, diags = compile_sources({"bench.swf": SPEC}, ["bench.swf"])
+    if doc is None:
+        sys.exit(f"the bench spec does not compile: {diags[:3]}")
+    ir = ir_mod.load(doc)
+    parents = {n: loaded_parent(ir, n, args.record_bytes) for n in sizes}
+    update: dict[int, list[float]] = {n: [] for n in sizes}
+    begin: dict[int, list[float]] = {n: [] for n in sizes}
+    carry: dict[int, list[float]] = {n: [] for n in sizes}
+    size_mb: dict[int, float] = {}
+    for r in range(args.rounds):  # interleaved: load on the machine weighs on every size alike
+        for n in sizes:
+            update[n].append(per_update_us(parents[n], n, args.record_bytes, r + 1))
+            seconds, encoded = timed(lambda: continue_as_new_input(parents[n]))
+            carry[n].append(seconds)
+            size_mb[n] = len(encoded) / 1e6
+            seconds, ctx = timed(lambda: begun(ir, encoded))
+            begin[n].append(seconds)
+            if ctx.state.store != parents[n].state.store:
+                sys.exit("the carried state does not give back the store")
+    print(f"parent of N members ({args.record_bytes} B records, subscribed), {args.rounds} rounds, "
+          f"(a) over {UPDATES_PER_ROUND} updates each")
+    print(f"{'N':>7}  {'(a) update+round':>17}  {'(b) begin+round':>16}  {'(c) carry':>10}  {'input':>8}")
+    for n in sizes:
+        print(f"{n:>7}  {statistics.median(update[n]):>14.0f} µs  {statistics.median(begin[n]) * 1e3:>13.0f} ms"
+              f"  {statistics.median(carry[n]) * 1e3:>7.0f} ms  {size_mb[n]:>5.1f} MB")
+    first, last = sizes[0], sizes[-1]
+    ratio = statistics.median(update[last]) / statistics.median(update[first])
+    print(f"ratio (a) at {last:,} / at {first:,}: {ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
