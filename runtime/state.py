@@ -77,7 +77,13 @@ class WorkflowState:
     listings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The state as JSON-friendly values, for continue-as-new to encode at once: the
+        store's records themselves, not copies (`dataclasses.asdict` deep-copied a big
+        parent's 20 MB in the last workflow task of each of its runs: 0.5 s at 10,000)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["subscribers"] = {w: dataclasses.asdict(sub) for w, sub in self.subscribers.items()}
+        out["children"] = {w: dataclasses.asdict(child) for w, child in self.children.items()}
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WorkflowState:
