@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.ir import IR, Workflow
+from runtime.ir import IR, Child, Workflow
 from runtime.normalize import Store, digest
 from runtime.protocol import ChildRef, Status, Subscriber
 
@@ -107,7 +107,7 @@ class PlanBasis:
 
     record: Any
     sizes: tuple[int, int, int]
-    wanted: dict[str, tuple[int, Any, str]]
+    wanted: dict[str, tuple[int, Child, str]]  # workflow id -> (place in the relation, edge, id)
 
 
 @dataclass
