@@ -4,9 +4,10 @@
 started on a Temporal dev server with that state carried in its input (External Storage in
 a temporary directory carries it; the children need not run: the parent hears from them
 only by signal), then sent U `update` signals, one per member, as its children send them
-after each load. Its history is then replayed by `temporalio.worker.Replayer`, as a worker
-does when a task of the parent was refused (`UnhandledCommand` at continue-as-new) and the
-run was evicted. Prints the history's events and the replay's seconds:
+after each load. The history of its first run (the whole run, if the updates make it continue
+as new) is then replayed by `temporalio.worker.Replayer`, as a worker does when a task of the
+parent was refused (`UnhandledCommand` at continue-as-new) and the run was evicted. Prints
+the run's events, its failed and timed-out workflow tasks, and the replay's seconds:
 
   (a) now: a round after `update`s plans only the children whose records they merged;
   (b) before: every round plans every child (`runtime.children` with its shortcut off: the
@@ -31,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from temporalio.api.enums.v1 import EventType  # noqa: E402
 from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from temporalio.worker import Replayer  # noqa: E402
@@ -64,15 +66,27 @@ async def send_updates(handle: WorkflowHandle, members: int, updates: int, recor
             for i in range(first, min(first + SIGNALS_AT_ONCE, updates))))
 
 
-async def settled_history(handle: WorkflowHandle):
-    """The history once the parent has applied every signal (no event for a second)."""
+async def settled_first_run(client: Client, handle: WorkflowHandle):
+    """The history of the parent's first run once the parent has applied every signal (no
+    new event for a second): the longest run a worker may have to replay (it continues as
+    new at 5,000 events or at the server's suggestion, about 4 MB of history)."""
     length = -1
     while True:
-        history = await handle.fetch_history()
-        if len(history.events) == length:
-            return history
-        length = len(history.events)
+        latest = await handle.fetch_history()
+        if len(latest.events) == length:
+            break
+        length = len(latest.events)
         await asyncio.sleep(1.0)
+    return await client.get_workflow_handle(handle.id, run_id=handle.result_run_id).fetch_history()
+
+
+def task_troubles(history) -> str:
+    """The run's failed and timed-out workflow tasks, and how it ended."""
+    kinds = [event.event_type for event in history.events]
+    ended = ("continued as new" if kinds[-1] == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+             else "did not end")
+    return (f"{kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)} failed and "
+            f"{kinds.count(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)} timed-out workflow tasks, {ended}")
 
 
 async def replay_seconds(client: Client, history) -> float:
@@ -99,7 +113,7 @@ async def main() -> int:
             async with build_worker(client, doc, task_queue=task_queue, seal_key=os.urandom(32)):  # no token here
                 handle = await started_parent(client, doc, task_queue, args.members, args.record_bytes)
                 await send_updates(handle, args.members, args.updates, args.record_bytes)
-                history = await settled_history(handle)
+                history = await settled_first_run(client, handle)
                 await handle.terminate()
             now = await replay_seconds(client, history)
             shortcut = children._updated_children
@@ -111,7 +125,7 @@ async def main() -> int:
     finally:
         await env.shutdown()
     print(f"parent of {args.members:,} members ({args.record_bytes} B records), {args.updates:,} updates: "
-          f"history of {len(history.events):,} events")
+          f"first run of {len(history.events):,} events, {task_troubles(history)}")
     print(f"(a) now:    replay {now:6.2f} s")
     print(f"(b) before: replay {before:6.2f} s")
     print(f"ratio (b)/(a): {before / now:.1f}x")
