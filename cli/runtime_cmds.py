@@ -255,7 +255,8 @@ async def _deploy_view(client: Any, ids: list[str]) -> list[Any]:
     summaries = []
     for wid in ids:
         description = await client.get_workflow_handle(wid).describe()
-        found = await visible_summary(client, wid, description, shown=views.ATTENTION_SHOWN)
+        found = await visible_summary(client, wid, description, shown=views.ATTENTION_SHOWN,
+                                      ask_all_up_to=views.TREE_LIMIT)
         summaries.append(found if found is not None else summarize([await collect_status(client, wid)]))
     return summaries
 
@@ -338,7 +339,8 @@ def _status_view(args: Any, client: Any, wid: str, description: Any) -> tuple[Ca
         return partial(collect_all, client, [wid]), partial(views.hierarchy, tree=True)
 
     async def summary() -> Any:
-        found = await visible_summary(client, wid, description, shown=views.ATTENTION_SHOWN)
+        found = await visible_summary(client, wid, description, shown=views.ATTENTION_SHOWN,
+                                      ask_all_up_to=views.TREE_LIMIT)
         return found if found is not None else summarize([await collect_status(client, wid)])
 
     return summary, views.render_summary

@@ -200,27 +200,39 @@ async def visible_count(client: Client, root_id: str) -> int | None:
         return None
 
 
-async def visible_summary(client: Client, workflow_id: str, description: Any, *, shown: int) -> Summary | None:
+async def visible_summary(client: Client, workflow_id: str, description: Any, *, shown: int,
+                          ask_all_up_to: int = 0) -> Summary | None:
     """The summary of the hierarchy below ``workflow_id`` (``description``: its
     ``describe()``) from the visibility store, with the first ``shown`` workflows that need
-    attention queried for their errors; None when the workflow carries no swfc attributes."""
+    attention queried for their errors; None when the workflow carries no swfc attributes.
+    A hierarchy of at most ``ask_all_up_to`` workflows has every one asked: only their
+    answers show a running workflow's recorded problem (a refused signal)."""
     scope = await _scope(client, workflow_id, description)
     if scope is None:
         return None
     # Asked alongside the counts: a root too busy to answer costs its query's timeout once.
     root_answer = asyncio.ensure_future(query_status(client, workflow_id))
+    ask_all = False
     if scope.rows is None:
         counts = await _group_counts(client, scope.query)
-        attention_query = f"{scope.query} AND {STATUS} IN {_statuses(ATTENTION_STATUSES)}"
-        attention_total = await _count(client, attention_query)
-        named = [w.id async for w in client.list_workflows(attention_query, limit=shown)]
+        if sum(counts.values()) <= ask_all_up_to:
+            ask_all, attention_total = True, 0
+            named = [w.id async for w in client.list_workflows(scope.query, limit=ask_all_up_to)]
+        else:
+            attention_query = f"{scope.query} AND {STATUS} IN {_statuses(ATTENTION_STATUSES)}"
+            attention_total = await _count(client, attention_query)
+            named = [w.id async for w in client.list_workflows(attention_query, limit=shown)]
     else:
         counts = {}
         for _, wtype, status in scope.rows:
             counts[(wtype, status)] = counts.get((wtype, status), 0) + 1
-        attention_rows = [wid for wid, _, status in scope.rows if status in ATTENTION_STATUSES]
-        attention_total, named = len(attention_rows), attention_rows[:shown]
-    attention = sorted((node for node, _ in await _query_all(client, named)), key=lambda n: n.workflow_id)
+        ask_all = len(scope.rows) <= ask_all_up_to
+        attention_rows = [wid for wid, _, status in scope.rows if ask_all or status in ATTENTION_STATUSES]
+        attention_total, named = len(attention_rows), attention_rows if ask_all else attention_rows[:shown]
+    answers = [node for node, _ in await _query_all(client, named)]
+    attention = sorted((node for node in answers if needs_attention(node)), key=lambda n: n.workflow_id)
+    if ask_all:  # every workflow was asked: what needs attention is what they answered
+        attention_total, attention = len(attention), attention[:shown]
     root, _ = await root_answer
     return Summary([root], sum(counts.values()), None, _by_type(counts), attention, attention_total,
                    from_visibility=True)

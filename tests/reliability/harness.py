@@ -319,7 +319,8 @@ class Deployment:
             stack += node.get("children") or []
         for wid in self.expected_ids:
             node = seen.get(wid)
-            if node is not None and node.get("loaded") and node.get("status") == "running":
+            # `loading` on loaded data is a refresh in flight (`every`): the data is held
+            if node is not None and node.get("loaded") and node.get("status") in ("running", "loading"):
                 out.loaded += 1
             elif node is not None and node.get("last_error"):
                 out.errored += 1
