@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -43,6 +44,11 @@ from temporalio.testing import WorkflowEnvironment
 from cli.devserver import find_temporal_binary
 from sample_api import SampleAPI
 from tests.helpers import stop_process
+
+# A shell starts a background job (`bash .ci/run &`) with SIGINT ignored, and a process
+# inherits that: the CLI subprocesses the tests stop with Ctrl-C would never see it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Set before anything imports runtime.sealing, and inherited by CLI subprocesses.
 os.environ.setdefault("SWFC_SEAL_KEY", base64.b64encode(os.urandom(32)).decode())
