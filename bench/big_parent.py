@@ -9,10 +9,11 @@ at each N, medians over interleaved rounds:
   (a) one `update` signal from a child (a changed record) and the round that follows it:
       `signals.apply_signal`, the interpreter's `_plan` (no backlog: it never asks Temporal
       for a patch), `children.publish`;
-  (b) the first round of a run begun from a carried state: `WorkflowState.from_dict` of the
-      decoded input, `Ctx`, then one round (every child's digest is computed afresh);
-  (c) the continue-as-new input: `WorkflowState.to_dict`, `WorkflowInput.to_json`, and the
-      JSON the payload converter makes of it (decoding it is in (b));
+  (b) the first round of a run begun from a carried state: the decoded input taken on as
+      `runtime.interpreter` does (`_resumed`), then one round (it hashes no record: the
+      children's digests are carried);
+  (c) the continue-as-new input as `runtime.interpreter` makes it (`_carried_input`), and
+      the JSON the payload converter makes of it (decoding it is in (b));
 
 and the ratio of (a) at the largest N to (a) at the smallest (target: near 1).
 
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from compiler import compile_sources  # noqa: E402
 from runtime import ir as ir_mod  # noqa: E402
 from runtime.children import publish  # noqa: E402
-from runtime.interpreter import _plan  # noqa: E402  (the round's plan as the interpreter makes it)
+from runtime.interpreter import _carried_input, _plan, _resumed  # noqa: E402  (as the interpreter does them)
 from runtime.protocol import ChildRef, Status, WorkflowInput  # noqa: E402
 from runtime.signals import apply_signal  # noqa: E402
 from runtime.state import Ctx, WorkflowState  # noqa: E402
@@ -105,16 +106,14 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def continue_as_new_input(ctx: Ctx) -> str:
     """(c): what `_continue_as_new_unless_signalled` hands the SDK, encoded as its JSON converter does."""
-    s = ctx.state
-    carried = s.to_dict()
-    return json.dumps(WorkflowInput(ir_hash=carried["ir_hash"], entity_id=s.entity_id, carried=carried).to_json(),
-                      separators=(",", ":"), sort_keys=True)
+    return json.dumps(_carried_input(ctx, None), separators=(",", ":"), sort_keys=True)
 
 
 def begun(ir: ir_mod.IR, encoded: str) -> Ctx:
     """(b): `_begin` of the encoded input (decoded as the converter does), then its first round."""
     inp = WorkflowInput.parse(json.loads(encoded))
-    ctx = Ctx(ir, ir.workflows["GroupWorkflow"], WorkflowState.from_dict(inp.carried or {}), checks_deployments=True)
+    ctx = _resumed(ir, ir.workflows["GroupWorkflow"], inp.carried or {})
+    ctx.checks_deployments = True
     one_round(ctx, [])
     return ctx
 

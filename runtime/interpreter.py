@@ -33,7 +33,7 @@ from rules.names import DELIVER_ACTIVITY, LIST_ACTIVITY, LOAD_ACTIVITY
 from runtime import listing, search_attributes
 from runtime.registry import get as registration, holding, is_current, unknown_ir_grace_s
 from runtime.children import cleanup, plan, publish
-from runtime.ir import IR, Api, Child, Source
+from runtime.ir import IR, Api, Child, Source, Workflow
 from runtime.normalize import InvalidData, cut, digest, merge_stores, normalize
 from runtime.queries import QUERIES, iso_time
 from runtime.sealing import is_sealed_token
@@ -516,9 +516,8 @@ class Run:
         if self._inbox:
             return
         s = self.ctx.state
-        carried = carried_state(self.ctx, self._upgrade) if self._upgrade is not None else s.to_dict()
         workflow.continue_as_new(
-            WorkflowInput(ir_hash=carried["ir_hash"], entity_id=s.entity_id, carried=carried).to_json(),
+            _carried_input(self.ctx, self._upgrade),
             workflow=workflow.info().workflow_type,
             memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
         )
@@ -629,12 +628,9 @@ def _begin(raw: Any) -> Ctx:
     wf = ir.workflows[info.workflow_type]
     if inp.carried:
         try:
-            ctx = Ctx(ir, wf, WorkflowState.from_dict(inp.carried))
+            return _resumed(ir, wf, inp.carried)
         except (TypeError, ValueError):  # only by hand: continue-as-new always carries a whole state
             raise _unusable_input("`carried` is not the state of a run") from None
-        if ctx.state.upgrade_children:
-            adopt(ctx)
-        return ctx
     state = WorkflowState(
         ir_hash=ir.hash,
         workflow_type=wf.name,
@@ -658,6 +654,26 @@ def _begin(raw: Any) -> Ctx:
         _parent_holds(ctx)
     if inp.ir_hash is None:
         _continue_adopted(ctx, unknown)
+    return ctx
+
+
+def _carried_input(ctx: Ctx, upgrade: dict[str, Any] | None) -> dict[str, Any]:
+    """The input of the next run: this one's state (under the upgrade's registration, if
+    one was asked for), noting whether every child's `known` is current (`Ctx.settled`)."""
+    s = ctx.state
+    s.children_current = ctx.settled()
+    carried = carried_state(ctx, upgrade) if upgrade is not None else s.to_dict()
+    return WorkflowInput(ir_hash=carried["ir_hash"], entity_id=s.entity_id, carried=carried).to_json()
+
+
+def _resumed(ir: IR, wf: Workflow, carried: dict[str, Any]) -> Ctx:
+    """The context of a run begun from `carried` state (continue-as-new)."""
+    ctx = Ctx(ir, wf, WorkflowState.from_dict(carried))
+    if ctx.state.children_current:
+        ctx.state.children_current = False
+        ctx.trust_known()
+    if ctx.state.upgrade_children:
+        adopt(ctx)
     return ctx
 
 

@@ -78,6 +78,9 @@ class Subscriber:
     def from_dict(cls, d: dict[str, Any]) -> Subscriber:
         return cls(**_known(cls, d))
 
+    def to_dict(self) -> dict[str, Any]:
+        return _shallow(self)
+
 
 @dataclass(slots=True)
 class ChildRef:
@@ -97,6 +100,9 @@ class ChildRef:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ChildRef:
         return cls(**_known(cls, d))
+
+    def to_dict(self) -> dict[str, Any]:
+        return _shallow(self)
 
 
 # -- the workflow input --------------------------------------------------------------------

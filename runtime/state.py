@@ -73,16 +73,20 @@ class WorkflowState:
     proxy: str | None = None  # the origin of the proxy the last load went through (None: direct)
     history_limit: int = DEFAULT_HISTORY_LIMIT
     upgrade_children: bool = False  # set by an `upgrade`: pass it on in the next run's first round
+    # Set at continue-as-new when every child's `known` is its record's digest (`Ctx.settled`):
+    # the next run's first round takes them as they are instead of hashing every record.
+    children_current: bool = False
     given: dict[str, Any] = field(default_factory=dict)
     listings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The state as JSON-friendly values, for continue-as-new to encode at once: the
         store's records themselves, not copies (`dataclasses.asdict` deep-copied a big
-        parent's 20 MB in the last workflow task of each of its runs: 0.5 s at 10,000)."""
+        parent's 20 MB in the last workflow task of each of its runs: 0.5 s at 10,000; on
+        its 10,000 children alone, 0.2 s)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["subscribers"] = {w: dataclasses.asdict(sub) for w, sub in self.subscribers.items()}
-        out["children"] = {w: dataclasses.asdict(child) for w, child in self.children.items()}
+        out["subscribers"] = {w: sub.to_dict() for w, sub in self.subscribers.items()}
+        out["children"] = {w: child.to_dict() for w, child in self.children.items()}
         return out
 
     @classmethod
@@ -137,6 +141,23 @@ class Ctx:
     def replan(self) -> None:
         """The next round plans every child again: its state changed other than by `touched`."""
         self.changed = None
+
+    def settled(self) -> bool:
+        """Whether the last full plan still holds and no `update` merged a record since (the
+        conditions under which `children.plan` looks at changed records only, and none
+        changed): then every child's `known` is the digest of the record this state holds."""
+        basis = self.planned
+        return (basis is not None and self.changed == set() and basis.record is self.record
+                and basis.sizes == self.index_sizes())
+
+    def trust_known(self) -> None:
+        """Take each child's `known` as its record's digest (a state carried when `settled`):
+        the first round of a run hashes no record (10,000 records of 2 KB: 0.3 s)."""
+        store = self.state.store
+        for child in self.state.children.values():
+            record = store.get(child.entity, {}).get(child.id)
+            if record is not None and child.known is not None:
+                self._digests[(child.entity, child.id)] = (record, child.known)
 
     def touched(self, store: Store) -> None:
         """Note the records an `update` merged: the next round looks at their children only."""
