@@ -227,8 +227,9 @@ async def _deploy_roots(args: Any, client: Any, ir: dict, roots: list[Root], tas
         print(f"swfc: this is {_spec_paths(args)[0]} deployed as {_deployment_name(args)!r}; nothing was "
               f"started: give one of the two specs other ids", file=sys.stderr)
         return 1
-    spec = _deployment_name(args) if await _search_attributes_registered(client, "deploy") else None
-    for outcome in await start_roots(client, roots, task_queue, ir["hash"], spec=spec):
+    missing = await _search_attributes_missing(client, "deploy")
+    spec = _deployment_name(args) if missing is None or missing.only_problem else None
+    for outcome in await start_roots(client, roots, task_queue, ir["hash"], spec=spec, with_problem=missing is None):
         say(problems.root_outcome(outcome))
     ids = [r.workflow_id for r in roots]
     if _opt(args, "until_loaded"):
@@ -261,15 +262,16 @@ async def _deploy_view(client: Any, ids: list[str]) -> list[Any]:
     return summaries
 
 
-async def _search_attributes_registered(client: Any, command: str) -> bool:
+async def _search_attributes_missing(client: Any, command: str) -> Any:
     """Make sure the namespace has the swfc search attributes; where they cannot be created
-    here, say which command an operator runs (the hierarchy runs without them)."""
+    here, say which command an operator runs (the hierarchy runs without them) and answer
+    the ``runtime.search_attributes.NotRegistered`` (None when they are all there)."""
     from runtime.search_attributes import ensure_registered
 
     not_registered = await ensure_registered(client)
     if not_registered is not None:
         warn(problems.not_registered(not_registered, command))
-    return not_registered is None
+    return not_registered
 
 
 def _build_worker(client: Any, ir: dict, task_queue: str, key: bytes, proxy: ProxyChoice | None) -> Any:
@@ -292,7 +294,7 @@ async def _worker(args: Any) -> int:
     task_queue = _opt(args, "task_queue", DEFAULT_TASK_QUEUE)
     # As `deploy` does: a cluster's workers often start before any deploy, and `swfc status`
     # counts a hierarchy with the attributes.
-    await _search_attributes_registered(client, "worker")
+    await _search_attributes_missing(client, "worker")
     worker = _build_worker(client, ir, task_queue, key, proxy)
     say(f"worker on {address}, task queue {task_queue}, IR {short_hash(ir['hash'])}{_proxy_line(proxy)} "
         f"(Ctrl-C to stop)")

@@ -590,10 +590,13 @@ def _tick(ctx: Ctx) -> None:
 
 
 def _record_status(ctx: Ctx) -> None:
-    """Upsert `SwfcStatus` when the workflow settles in another status (see
-    `runtime.search_attributes`; a workflow started without them never upserts, so the
-    stored histories of runs before them replay unchanged)."""
-    update = search_attributes.status_update(workflow.info().typed_search_attributes, ctx.state.status)
+    """Upsert `SwfcStatus` when the workflow settles in another status, and `SwfcProblem`
+    when the kind of the error it holds changes (see `runtime.search_attributes`; a workflow
+    started without them never upserts them, so the stored histories of runs before them
+    replay unchanged)."""
+    s = ctx.state
+    problem = s.errors[-1]["kind"] if s.last_error is not None and s.errors else None
+    update = search_attributes.updates(workflow.info().typed_search_attributes, s.status, problem)
     if update:
         workflow.upsert_search_attributes(update)
 

@@ -162,15 +162,18 @@ class RootOutcome:
 
 
 async def start_roots(client: Client, roots: list[Root], task_queue: str, ir_hash: str, *,
-                      spec: str | None = None) -> list[RootOutcome]:
+                      spec: str | None = None, with_problem: bool = True) -> list[RootOutcome]:
     """Start each root unless it already runs; a root running another IR is asked to
     upgrade. With ``spec`` (the deployment's name; the namespace has the swfc search
     attributes) each root starts with them, and hands them down its hierarchy
-    (``runtime.search_attributes``)."""
-    return list(await asyncio.gather(*(_start_root(client, r, task_queue, ir_hash, spec) for r in roots)))
+    (``runtime.search_attributes``); without ``SwfcProblem`` unless ``with_problem``
+    (a namespace that has only the other four)."""
+    return list(await asyncio.gather(*(_start_root(client, r, task_queue, ir_hash, spec, with_problem)
+                                       for r in roots)))
 
 
-async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str, spec: str | None) -> RootOutcome:
+async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str, spec: str | None,
+                      with_problem: bool) -> RootOutcome:
     outcome = RootOutcome(root.workflow_id, "started", root.workflow_type, task_queue)
     handle = client.get_workflow_handle(root.workflow_id)
     try:
@@ -190,7 +193,8 @@ async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str,
                                          api_bases=root.input["api_bases"])
             return replace(found, kind="upgrade", upgrade=upgrade)
         return replace(found, kind="running")
-    attributes = search_attributes.for_root(root.workflow_id, spec) if spec is not None else None
+    attributes = (search_attributes.for_root(root.workflow_id, spec, with_problem=with_problem)
+                  if spec is not None else None)
     if not await start_unless_running(client, root.workflow_type, root.input, workflow_id=root.workflow_id,
                                       task_queue=task_queue, memo=root.memo, search_attributes=attributes):
         return replace(outcome, kind="raced")

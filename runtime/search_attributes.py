@@ -5,19 +5,34 @@ activity (starts children with them) and the interpreter (keeps `SwfcStatus` cur
 Takes and gives plain `{name: value}` dicts at the boundaries (activity inputs are JSON);
 `typed` turns one into the SDK's `TypedSearchAttributes`.
 
-Every workflow of a hierarchy carries four Keyword attributes:
+Every workflow of a hierarchy carries five Keyword attributes:
 - `SwfcRoot`: the workflow id of its root (the root's own id on the root);
 - `SwfcParent`: the id of the workflow that started it (absent on a root);
 - `SwfcSpec`: the deployment's name (the spec file's stem);
 - `SwfcStatus`: the status it settled in (`waiting_for_token`, `error`, `running`, ...),
   upserted when it settles in another one, so a refresh that loads and succeeds as before
   adds nothing to history. `starting` until it first settles.
+- `SwfcProblem`: the kind of the error a workflow holds as its `last_error` (`signal`,
+  `load`, `list`, `item`, `child`, `input`: what `Ctx.error` records), `none` while it holds
+  none. So a workflow that keeps `running` with a recorded problem (a refused signal) is
+  found by a visibility query, at any hierarchy size, as the `status` query and `--tree`
+  show it (`runtime.status_tree.needs_attention`: its `last_error` is set). It is cleared
+  when `last_error` is: a good load answers a failed load, a good listing a failed listing;
+  a refused signal or a failed child start stays until a later error of a load or listing is
+  answered that way. A kind, not the message: a kind is one of a few words written in the
+  code, never text from a request, a response or a signal, so it cannot hold a token; and a
+  kind changes far less often than the time of the last error would (the same signal
+  refused a hundred times upserts once). Upserted with `SwfcStatus`, in one command, only
+  when one of them changes.
 
 A workflow carries them only if it was started with them: the CLI starts roots with them
 once the namespace has them, and a parent hands its own down to the children it starts.
 So a namespace without them (an operator who may not create them) runs exactly as before,
 and no workflow ever upserts an attribute the server does not know (which would fail its
-workflow tasks).
+workflow tasks). The same holds for `SwfcProblem` alone: it came after the other four, so a
+namespace may have the four without it (its Keyword attributes used up): roots then start
+with the four, and a workflow started without `SwfcProblem` (there, or before it existed)
+never upserts it.
 """
 
 from __future__ import annotations
@@ -28,32 +43,40 @@ from typing import Any
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-ROOT, PARENT, SPEC, STATUS = "SwfcRoot", "SwfcParent", "SwfcSpec", "SwfcStatus"
-NAMES = (ROOT, PARENT, SPEC, STATUS)
+ROOT, PARENT, SPEC, STATUS, PROBLEM = "SwfcRoot", "SwfcParent", "SwfcSpec", "SwfcStatus", "SwfcProblem"
+NAMES = (ROOT, PARENT, SPEC, STATUS, PROBLEM)
 STARTING = "starting"
+NO_PROBLEM = "none"
 KEYS = {name: SearchAttributeKey.for_keyword(name) for name in NAMES}
 
 
-def for_root(workflow_id: str, spec: str) -> dict[str, str]:
-    """The attributes a root starts with."""
-    return {ROOT: workflow_id, SPEC: spec, STATUS: STARTING}
+def for_root(workflow_id: str, spec: str, *, with_problem: bool = True) -> dict[str, str]:
+    """The attributes a root starts with (without `SwfcProblem` where the namespace lacks it)."""
+    return {ROOT: workflow_id, SPEC: spec, STATUS: STARTING, **({PROBLEM: NO_PROBLEM} if with_problem else {})}
 
 
 def for_child(parent: TypedSearchAttributes, parent_id: str) -> dict[str, str] | None:
-    """The attributes a child of `parent_id` starts with: its parent's root and spec; None
-    when the parent has none (the namespace may not know them)."""
+    """The attributes a child of `parent_id` starts with: its parent's root and spec, and
+    `SwfcProblem` if the parent has it; None when the parent has none (the namespace may
+    not know them)."""
     root, spec = parent.get(KEYS[ROOT]), parent.get(KEYS[SPEC])
     if root is None:
         return None
-    return {ROOT: root, PARENT: parent_id, SPEC: spec or "", STATUS: STARTING}
+    problem = {PROBLEM: NO_PROBLEM} if parent.get(KEYS[PROBLEM]) is not None else {}
+    return {ROOT: root, PARENT: parent_id, SPEC: spec or "", STATUS: STARTING, **problem}
 
 
-def status_update(current: TypedSearchAttributes, status: str) -> list[Any]:
-    """The upsert that records `status`, or [] when it is recorded already or the workflow
-    carries no swfc attributes."""
-    if current.get(KEYS[ROOT]) is None or current.get(KEYS[STATUS]) == status:
+def updates(current: TypedSearchAttributes, status: str, problem: str | None) -> list[Any]:
+    """The upsert that records `status` and `problem` (the kind of the error held, None for
+    none): [] when both are recorded already; an attribute the workflow was not started
+    with is never among them."""
+    if current.get(KEYS[ROOT]) is None:
         return []
-    return [KEYS[STATUS].value_set(status)]
+    changed = [] if current.get(KEYS[STATUS]) == status else [KEYS[STATUS].value_set(status)]
+    held = current.get(KEYS[PROBLEM])
+    if held is not None and held != (problem or NO_PROBLEM):
+        changed.append(KEYS[PROBLEM].value_set(problem or NO_PROBLEM))
+    return changed
 
 
 def typed(values: Mapping[str, str] | None) -> TypedSearchAttributes | None:
@@ -93,9 +116,14 @@ class NotRegistered:
     def command(self) -> str:
         return create_command(self.namespace, list(self.missing))
 
+    @property
+    def only_problem(self) -> bool:
+        """Only `SwfcProblem` is missing: roots still start with the other four."""
+        return self.missing == (PROBLEM,)
+
 
 async def ensure_registered(client: Any) -> NotRegistered | None:
-    """Make sure the client's namespace has the four attributes, creating the missing ones.
+    """Make sure the client's namespace has the five attributes, creating the missing ones.
 
     Returns:
         None when they are there (now); else what is missing and why it could not be created.

@@ -4,10 +4,17 @@ workflows that need attention, from Temporal's visibility store rather than a wa
 Stage: the caller's side of the runtime (``swfc status`` without ``--tree``, ``--status``,
 the waiting of ``swfc deploy --until-loaded``). Takes a client and a workflow id; gives a
 ``Summary`` (or a ``Filtered`` list), asking the visibility store with the swfc search
-attributes (``runtime.search_attributes``: ``SwfcRoot``, ``SwfcParent``, ``SwfcStatus``)
-and querying only the workflows listed by name (those that need attention, at most
-``shown``) for their errors. So it costs a few dozen small requests at 10,000 workflows
-where a walk (``runtime.status_tree``) costs one query per workflow.
+attributes (``runtime.search_attributes``: ``SwfcRoot``, ``SwfcParent``, ``SwfcStatus``,
+``SwfcProblem``) and querying only the workflows listed by name (those that need attention,
+at most ``shown``) for their errors. So it costs a few dozen small requests at 10,000
+workflows where a walk (``runtime.status_tree``) costs one query per workflow.
+
+Needing attention is what ``runtime.status_tree.needs_attention`` says of a workflow's
+answer: a status of error or waiting for a token, or a recorded problem it keeps running
+with (a refused signal). The visibility store finds the first by ``SwfcStatus`` and the
+second by ``SwfcProblem`` (not ``none``), at any size. A hierarchy started without
+``SwfcProblem`` (a namespace that has only the other four) has its running workflows with
+a recorded problem found only where every workflow is asked (``ask_all_up_to``).
 
 What the visibility store says is eventually consistent: a workflow's ``SwfcStatus`` is the
 status it last settled in (upserted when that changes), and the store shows a change about a
@@ -29,7 +36,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from runtime.protocol import Status, StatusNode
-from runtime.search_attributes import KEYS, PARENT, ROOT, STARTING, STATUS
+from runtime.search_attributes import KEYS, NO_PROBLEM, PARENT, PROBLEM, ROOT, STARTING, STATUS
 from runtime.status_tree import (CONCURRENCY, collect_all, distinct, failed_for_good, needs_attention, not_loaded,
                                  query_status)
 
@@ -101,13 +108,38 @@ def _by_type(counts: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
 
 
 @dataclass(frozen=True)
+class _Row:
+    """One workflow as the visibility store lists it."""
+
+    workflow_id: str
+    workflow_type: str
+    status: str
+    problem: str | None  # the kind of error it holds; None when not recorded (`none`, or no attribute)
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.status in ATTENTION_STATUSES or self.problem is not None
+
+
+@dataclass(frozen=True)
 class _Scope:
     """The hierarchy below a workflow in the visibility store: ``query`` finds its root's
     running workflows; for a workflow that is not a root, ``rows`` are those below it
-    (found level by level through ``SwfcParent``), since a count cannot follow parents."""
+    (found level by level through ``SwfcParent``), since a count cannot follow parents.
+    ``problems``: the workflow carries ``SwfcProblem``, so the namespace knows it and its
+    hierarchy records it."""
 
     query: str
-    rows: tuple[tuple[str, str, str], ...] | None  # (workflow id, type, status)
+    rows: tuple[_Row, ...] | None
+    problems: bool
+
+    def attention_query(self) -> str:
+        """The workflows of the hierarchy that need attention by what they record."""
+        statuses = f"{STATUS} IN {_statuses(ATTENTION_STATUSES)}"
+        if not self.problems:
+            return f"{self.query} AND {statuses}"
+        # `IS NOT NULL` too: on Elasticsearch `!=` also matches a workflow without the attribute.
+        return f'{self.query} AND ({statuses} OR ({PROBLEM} != "{NO_PROBLEM}" AND {PROBLEM} IS NOT NULL))'
 
 
 PARENTS_PER_LISTING = 100  # parent ids in one `SwfcParent IN (...)` listing
@@ -119,12 +151,13 @@ async def _scope(client: Client, workflow_id: str, description: Any) -> _Scope |
     if root is None or _literal(root) is None or _literal(workflow_id) is None:
         return None
     query = f'{ROOT} = {_literal(root)} AND ExecutionStatus = "Running"'
+    problems = description.typed_search_attributes.get(KEYS[PROBLEM]) is not None
     if root == workflow_id:
-        return _Scope(query, None)
-    return _Scope(query, tuple(await _rows_below(client, query, workflow_id)))
+        return _Scope(query, None, problems)
+    return _Scope(query, tuple(await _rows_below(client, query, workflow_id)), problems)
 
 
-async def _rows_below(client: Client, query: str, workflow_id: str) -> list[tuple[str, str, str]]:
+async def _rows_below(client: Client, query: str, workflow_id: str) -> list[_Row]:
     """The workflow and those below it, by the parent that started each: one listing per
     level (per ``PARENTS_PER_LISTING`` parents), so the cost follows the subtree's size."""
     rows = [_row(w) async for w in client.list_workflows(f"{query} AND WorkflowId = {_literal(workflow_id)}",
@@ -143,8 +176,11 @@ async def _rows_below(client: Client, query: str, workflow_id: str) -> list[tupl
     return rows
 
 
-def _row(execution: Any) -> tuple[str, str, str]:
-    return execution.id, execution.workflow_type, execution.typed_search_attributes.get(KEYS[STATUS]) or "?"
+def _row(execution: Any) -> _Row:
+    recorded = execution.typed_search_attributes
+    problem = recorded.get(KEYS[PROBLEM])
+    return _Row(execution.id, execution.workflow_type, recorded.get(KEYS[STATUS]) or "?",
+                None if problem in (None, NO_PROBLEM) else problem)
 
 
 def _literal(value: str) -> str | None:
@@ -205,8 +241,9 @@ async def visible_summary(client: Client, workflow_id: str, description: Any, *,
     """The summary of the hierarchy below ``workflow_id`` (``description``: its
     ``describe()``) from the visibility store, with the first ``shown`` workflows that need
     attention queried for their errors; None when the workflow carries no swfc attributes.
-    A hierarchy of at most ``ask_all_up_to`` workflows has every one asked: only their
-    answers show a running workflow's recorded problem (a refused signal)."""
+    A hierarchy of at most ``ask_all_up_to`` workflows has every one asked: their answers
+    show a running workflow's recorded problem (a refused signal) before the visibility
+    store does, and where the hierarchy does not record ``SwfcProblem`` at all."""
     scope = await _scope(client, workflow_id, description)
     if scope is None:
         return None
@@ -219,15 +256,14 @@ async def visible_summary(client: Client, workflow_id: str, description: Any, *,
             ask_all, attention_total = True, 0
             named = [w.id async for w in client.list_workflows(scope.query, limit=ask_all_up_to)]
         else:
-            attention_query = f"{scope.query} AND {STATUS} IN {_statuses(ATTENTION_STATUSES)}"
-            attention_total = await _count(client, attention_query)
-            named = [w.id async for w in client.list_workflows(attention_query, limit=shown)]
+            attention_total = await _count(client, scope.attention_query())
+            named = [w.id async for w in client.list_workflows(scope.attention_query(), limit=shown)]
     else:
         counts = {}
-        for _, wtype, status in scope.rows:
-            counts[(wtype, status)] = counts.get((wtype, status), 0) + 1
+        for row in scope.rows:
+            counts[(row.workflow_type, row.status)] = counts.get((row.workflow_type, row.status), 0) + 1
         ask_all = len(scope.rows) <= ask_all_up_to
-        attention_rows = [wid for wid, _, status in scope.rows if ask_all or status in ATTENTION_STATUSES]
+        attention_rows = [row.workflow_id for row in scope.rows if ask_all or row.needs_attention]
         attention_total, named = len(attention_rows), attention_rows if ask_all else attention_rows[:shown]
     answers = [node for node, _ in await _query_all(client, named)]
     attention = sorted((node for node in answers if needs_attention(node)), key=lambda n: n.workflow_id)
@@ -254,7 +290,7 @@ async def visible_with_status(client: Client, workflow_id: str, description: Any
         ids = [w.id async for w in client.list_workflows(f"{scope.query} AND {STATUS} = {_literal(status)}",
                                                          page_size=PAGE_SIZE)]
     else:
-        total, ids = len(scope.rows), [wid for wid, _, recorded in scope.rows if recorded == status]
+        total, ids = len(scope.rows), [row.workflow_id for row in scope.rows if row.status == status]
     answers = await _query_all(client, sorted(ids))
     return Filtered(status, total, [(node, children) for node, children in answers
                                     if node.status in (status, Status.UNREACHABLE)])

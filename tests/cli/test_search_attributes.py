@@ -1,7 +1,9 @@
 """The hierarchy in Temporal's own tools: `swfc deploy` registers the swfc search attributes
 on the namespace and every workflow of the hierarchy carries them, so `temporal workflow
 list --query` (and the Web UI, which takes the same queries) finds a whole hierarchy by its
-root, and the workflows waiting for a token by their status, kept current as it changes."""
+root, the workflows waiting for a token by their status, kept current as it changes, and those
+running with a recorded problem (a refused signal) by `SwfcProblem`, so that `swfc status`
+lists them at any size."""
 
 from __future__ import annotations
 
@@ -18,10 +20,13 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 from temporalio.service import RPCError
 
 from cli.devserver import find_temporal_binary
+from runtime import search_attributes
 from runtime.search_attributes import NAMES, create_command, not_yet_known
 from sample_api import SampleAPI
 from tests.cli.marketplace import make_marketplace
 from tests.helpers import assert_eventually, spawn_swfc, stop_process, unique
+
+PROBLEM = SearchAttributeKey.for_keyword("SwfcProblem")
 
 
 def temporal_list(address: str, query: str) -> set[str]:
@@ -65,6 +70,8 @@ async def test_a_hierarchy_by_root_and_its_waiting_workflows_by_status(api, tmp_
         await assert_eventually(lambda: temporal_list(temporal_address, by_root) == hierarchy, timeout=60, interval=1)
         await assert_eventually(lambda: temporal_list(temporal_address, waits) == {f"Listing-{waiting}"},
                                 timeout=60, interval=1)
+        problems = f'{by_root} AND SwfcProblem != "none"'
+        assert temporal_list(temporal_address, f'{by_root} AND SwfcProblem = "load"') == {f"Listing-{waiting}"}
         children = temporal_list(temporal_address, f'SwfcParent = "Listing-{loading}"')
         assert children == {f"Photo-{p}" for p in market.listings[loading]}
         table = (["running", "waiting_for_token"], {"ListingWorkflow": ["1", "1"], "PhotoWorkflow": ["2"],
@@ -91,6 +98,8 @@ async def test_a_hierarchy_by_root_and_its_waiting_workflows_by_status(api, tmp_
         assert rotated.returncode == 0, rotated.stderr
         everything = hierarchy | {f"Photo-{p}" for p in market.listings[waiting]}
         await assert_eventually(lambda: temporal_list(temporal_address, waits) == set(), timeout=60, interval=1)
+        # The good load answers the refused one: the problem is cleared, as `last_error` is.
+        await assert_eventually(lambda: temporal_list(temporal_address, problems) == set(), timeout=60, interval=1)
         await assert_eventually(lambda: temporal_list(temporal_address, by_root) == everything, timeout=60, interval=1)
         running = temporal_list(temporal_address, f'{by_root} AND SwfcStatus = "running"')
         assert running == everything
@@ -103,6 +112,113 @@ async def test_a_hierarchy_by_root_and_its_waiting_workflows_by_status(api, tmp_
                 pass
 
 
+async def test_beyond_50_workflows_the_summary_lists_one_running_with_a_refused_signal(
+        api, tmp_path, temporal_address: str, client: Client):
+    """Past 50 workflows the summary does not ask each one: `SwfcProblem` finds the one that
+    keeps running with a recorded problem, upserted once for the same kind of problem."""
+    market = make_marketplace(api, tmp_path, temporal_address, photos=(30, 30))
+    assert len(market.workflow_ids) == 63
+    worker = market.spawn_worker()
+    try:
+        deployed = market.deploy("--no-worker", "--until-loaded")
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        photo = f"Photo-{market.listings[list(market.listings)[1]][7]}"
+        handle = client.get_workflow_handle(photo)
+        await handle.signal("nonsense", {})
+        by_root = f'SwfcRoot = "{market.root}"'
+        await assert_eventually(lambda: temporal_list(temporal_address, f'{by_root} AND SwfcProblem = "signal"')
+                                == {photo}, timeout=60, interval=1)
+
+        def summary() -> str:
+            return market.swfc("status", market.root, "--address", temporal_address).stdout
+
+        shown = summary()
+        assert "63 workflows\n" in shown and "visibility" in shown
+        assert "needs attention: 1\n" in shown and f"{photo} PhotoWorkflow  running" in shown
+        assert "last error: unknown signal refused" in shown
+
+        # Refused again: the same kind of problem, nothing more to record.
+        await handle.signal("nonsense", {})
+
+        async def refused_twice() -> None:
+            answer = await handle.query("status")
+            assert [e["kind"] for e in answer["errors"]] == ["signal", "signal"]
+            assert answer["status"] == "running"
+
+        await assert_eventually(refused_twice, timeout=60)
+        assert await _problem_upserts(client, photo) == ["signal"]
+        assert await _problem_upserts(client, market.root) == []
+    finally:
+        stop_process(worker)
+        await _terminate(client, [market.root, *(f"Listing-{lid}" for lid in market.listings)])
+
+
+async def test_a_namespace_with_the_four_but_not_swfc_problem_runs_with_the_four(api, tmp_path, client: Client,
+                                                                               temporal_address: str):
+    """An operator's namespace that had the first four and no room for a fifth: deploy says
+    how to create it and starts the hierarchy with the four; no workflow upserts it (its
+    workflow tasks would fail), and the summary still lists the refused signal it asks for."""
+    namespace = await new_namespace(client, "four-ns")
+    await client.operator_service.add_search_attributes(AddSearchAttributesRequest(namespace=namespace, search_attributes={
+        **{f"Filler{i}": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for i in range(6)},
+        **{name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in NAMES if name != "SwfcProblem"}}))
+    market = make_marketplace(api, tmp_path, temporal_address)
+    other = await Client.connect(temporal_address, namespace=namespace)
+    worker = spawn_swfc("worker", str(market.spec), *market.connection(), "--namespace", namespace,
+                        env=market.env(), cwd=market.spec.parent, log=tmp_path / "worker.log")
+    try:
+        deployed = market.deploy("--no-worker", "--until-loaded", "--namespace", namespace)
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        assert (f"temporal operator search-attribute create --namespace {namespace} --name SwfcProblem "
+                f"--type Keyword") in deployed.stderr
+        for wid in market.workflow_ids:
+            recorded = (await other.get_workflow_handle(wid).describe()).typed_search_attributes
+            assert recorded.get(search_attributes.KEYS["SwfcRoot"]) == market.root and recorded.get(PROBLEM) is None
+        listing = f"Listing-{list(market.listings)[0]}"
+        await other.get_workflow_handle(listing).signal("nonsense", {})
+
+        def summary() -> str:
+            return market.swfc("status", market.root, "--address", temporal_address, "--namespace", namespace).stdout
+
+        await assert_eventually(lambda: f"{listing} ListingWorkflow  running" in summary(), timeout=60, interval=1)
+        assert "last error: unknown signal refused" in summary()
+        assert await _problem_upserts(other, listing) == []
+    finally:
+        stop_process(worker)
+        await _terminate(other, [market.root, *(f"Listing-{lid}" for lid in market.listings)])
+
+
+async def _problem_upserts(client: Client, workflow_id: str) -> list[str]:
+    """The values of `SwfcProblem` the workflow's history upserts, in order."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    converter = client.data_converter.payload_converter
+    return [converter.from_payload(event.upsert_workflow_search_attributes_event_attributes.search_attributes
+                                   .indexed_fields["SwfcProblem"], str)
+            for event in history.events
+            if "SwfcProblem" in event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields]
+
+
+async def _terminate(client: Client, workflow_ids: list[str]) -> None:
+    for wid in workflow_ids:
+        try:
+            await client.get_workflow_handle(wid).terminate("test done")
+        except Exception:  # noqa: BLE001 - already closed
+            pass
+
+
+def test_an_attribute_a_workflow_was_not_started_with_is_never_upserted():
+    started = {"SwfcRoot": "User-1", "SwfcSpec": "m", "SwfcStatus": "running"}
+    without = search_attributes.typed(started)
+    assert [u.key.name for u in search_attributes.updates(without, "error", "load")] == ["SwfcStatus"]
+    assert search_attributes.updates(without, "running", "signal") == []
+    with_problem = search_attributes.typed({**started, "SwfcProblem": "none"})
+    assert [(u.key.name, u.value) for u in search_attributes.updates(with_problem, "running", "signal")] == [
+        ("SwfcProblem", "signal")]
+    assert search_attributes.updates(with_problem, "running", None) == []
+    assert search_attributes.updates(search_attributes.typed({**started, "SwfcProblem": "signal"}),
+                                     "running", "signal") == []
+
+
 async def test_where_they_cannot_be_created_deploy_says_how_and_deploys_without(api, tmp_path, client: Client,
                                                                                 temporal_address: str):
     namespace = await full_namespace(client)
@@ -111,7 +227,7 @@ async def test_where_they_cannot_be_created_deploy_says_how_and_deploys_without(
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     assert "cannot have more than 10 search attribute of type Keyword" in deployed.stderr
     assert (f"temporal operator search-attribute create --namespace {namespace} --name SwfcRoot --name SwfcParent "
-            f"--name SwfcSpec --name SwfcStatus --type Keyword") in deployed.stderr
+            f"--name SwfcSpec --name SwfcStatus --name SwfcProblem --type Keyword") in deployed.stderr
     assert f"{market.root}: started" in deployed.stdout
     other = await Client.connect(temporal_address, namespace=namespace)
     description = await other.get_workflow_handle(market.root).describe()
