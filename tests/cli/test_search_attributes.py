@@ -141,7 +141,7 @@ async def test_beyond_50_workflows_the_summary_lists_one_running_with_a_refused_
         await handle.signal("nonsense", {})
 
         async def refused_twice() -> None:
-            answer = await handle.query("status")
+            answer = await handle.query("state")
             assert [e["kind"] for e in answer["errors"]] == ["signal", "signal"]
             assert answer["status"] == "running"
 
