@@ -84,14 +84,14 @@ def unanswered_rotation(workflow_id: str, api: str) -> str:
 
 def not_registered(n: Any, command: str) -> str:
     """A ``runtime.search_attributes.NotRegistered``, as ``deploy`` or ``worker`` (``command``) warns."""
-    then = ("deploy again" if command == "deploy"
-            else "the workflows started after that carry them (`swfc deploy` starts the roots with them)")
     if n.only_problem:
         return (f"the search attribute SwfcProblem is not on namespace {n.namespace} and could not be created "
                 f"here ({n.reason}); the hierarchy runs with the other four, and the summary of `swfc status` "
                 f"beyond 50 workflows lists the errored and waiting ones but not those running with a recorded "
-                f"problem (a refused signal; `--tree` shows them). Create it (on a cluster that needs an operator) "
-                f"and {then}:\n  {n.command}")
+                f"problem (a refused signal; `--tree` shows them). Create it (on a cluster that needs an operator); "
+                f"the hierarchies started after that carry it (running ones keep the four):\n  {n.command}")
+    then = ("deploy again" if command == "deploy"
+            else "the workflows started after that carry them (`swfc deploy` starts the roots with them)")
     return (f"the search attributes {', '.join(n.missing)} are not on namespace {n.namespace} and could not be "
             f"created here ({n.reason}); the hierarchy runs without them, and `swfc status` walks it. To find it "
             f"in the Web UI and `temporal workflow list`, create them (on a cluster that needs an operator) and "
