@@ -116,13 +116,14 @@ async def test_beyond_50_workflows_the_summary_lists_one_running_with_a_refused_
         api, tmp_path, temporal_address: str, client: Client):
     """Past 50 workflows the summary does not ask each one: `SwfcProblem` finds the one that
     keeps running with a recorded problem, upserted once for the same kind of problem."""
-    market = make_marketplace(api, tmp_path, temporal_address, photos=(30, 30))
+    market = make_marketplace(api, tmp_path, temporal_address, photos=(52, 8))
     assert len(market.workflow_ids) == 63
     worker = market.spawn_worker()
     try:
         deployed = market.deploy("--no-worker", "--until-loaded")
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-        photo = f"Photo-{market.listings[list(market.listings)[1]][7]}"
+        listing = list(market.listings)[0]
+        photo = f"Photo-{market.listings[listing][7]}"
         handle = client.get_workflow_handle(photo)
         await handle.signal("nonsense", {})
         by_root = f'SwfcRoot = "{market.root}"'
@@ -136,6 +137,8 @@ async def test_beyond_50_workflows_the_summary_lists_one_running_with_a_refused_
         assert "63 workflows\n" in shown and "visibility" in shown
         assert "needs attention: 1\n" in shown and f"{photo} PhotoWorkflow  running" in shown
         assert "last error: unknown signal refused" in shown
+        below = market.swfc("status", f"Listing-{listing}", "--address", temporal_address).stdout
+        assert "53 workflows\n" in below and "needs attention: 1\n" in below and photo in below
 
         # Refused again: the same kind of problem, nothing more to record.
         await handle.signal("nonsense", {})
