@@ -68,8 +68,8 @@ def for_child(parent: TypedSearchAttributes, parent_id: str) -> dict[str, str] |
 
 def updates(current: TypedSearchAttributes, status: str, problem: str | None) -> list[Any]:
     """The upsert that records `status` and `problem` (the kind of the error held, None for
-    none): [] when both are recorded already; an attribute the workflow was not started
-    with is never among them."""
+    none): [] when both are recorded already or the workflow carries no swfc attributes;
+    `SwfcProblem` only if the workflow was started with it."""
     if current.get(KEYS[ROOT]) is None:
         return []
     changed = [] if current.get(KEYS[STATUS]) == status else [KEYS[STATUS].value_set(status)]
