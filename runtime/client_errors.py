@@ -33,10 +33,16 @@ class TLSFileUnreadable(ClientError):
 
 
 @dataclass(eq=False)
-class PayloadStoreUnusable(ClientError):
-    """The payload store named for this deployment cannot be used."""
+class Unusable(ClientError):
+    """A setting the user gave (or left out) that cannot be used; ``reason``: why, in the
+    words of the module that found it. Raised only as one of its kinds (``PayloadStoreUnusable``,
+    ``SealKeyUnusable``, ``NoSealKey``), which the command line words each its own way."""
 
     reason: str
+
+
+class PayloadStoreUnusable(Unusable):
+    """The payload store named for this deployment cannot be used."""
 
 
 @dataclass(eq=False)
@@ -65,19 +71,13 @@ class WorkflowNotFound(ClientError):
     address: str
 
 
-@dataclass(eq=False)
-class SealKeyUnusable(ClientError):
+class SealKeyUnusable(Unusable):
     """The seal key (``SWFC_SEAL_KEY`` or the key file) is malformed or cannot be made."""
 
-    reason: str
 
-
-@dataclass(eq=False)
-class NoSealKey(ClientError):
+class NoSealKey(Unusable):
     """There is no usable seal key here, and a fresh one would not do: the tokens the
     workers hold are sealed with the deployment's existing key."""
-
-    reason: str
 
 
 @dataclass(frozen=True)
