@@ -19,7 +19,13 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
+
+import pytest
+from temporalio.client import Client
 
 from runtime.ir import load
 from runtime.roots import prepare_roots, start_roots
@@ -64,6 +70,47 @@ async def settled(client, root: str, children: int) -> dict[str, dict[str, Any]]
         return {root: st, **answers}
 
     return await eventually(check, timeout=90)
+
+
+async def in_error(client, root: str) -> dict[str, Any]:
+    """`root`'s status once it says `error`."""
+    async def failed():
+        st = await query(client, root)
+        assert st["status"] == "error", st
+        return st
+
+    return await eventually(failed)
+
+
+class Deployed:
+    """This test's specs as the user deploys them, against this test's API: `swfc validate`d and
+    compiled (`declared`), the roots started as `swfc deploy` starts them, a worker running them."""
+
+    def __init__(self, client: Client, api: SampleAPI, tmp_path: Path) -> None:
+        self.client, self.api, self.tmp_path = client, api, tmp_path
+
+    @asynccontextmanager
+    async def running(self, spec: str, *, tokens: dict[str, str] | None = None,
+                      **placeholders: str) -> AsyncIterator[None]:
+        """`spec` deployed (`tokens`: the token variables in its environment), its worker running
+        until the block ends."""
+        ir = declared(self.api, spec, self.tmp_path, **placeholders)
+        async with new_worker(self.client, ir) as worker:
+            await deploy(self.client, ir, worker.task_queue, **(tokens or {}))
+            yield
+
+    async def loaded(self, spec: str, root: str, children: int, *, tokens: dict[str, str] | None = None,
+                     states: Iterable[str] = (), **placeholders: str) -> tuple[dict[str, dict[str, Any]], list[Any]]:
+        """`spec` running until `root` and its `children` children have loaded: their statuses
+        (`settled`), and the `state` query's answer of each workflow of `states`, in order."""
+        async with self.running(spec, tokens=tokens, **placeholders):
+            tree = await settled(self.client, root, children)
+            return tree, [await query(self.client, wid, "state") for wid in states]
+
+
+@pytest.fixture
+def deployed(client, http_api, tmp_path) -> Deployed:
+    return Deployed(client, http_api, tmp_path)
 
 
 def number_base() -> int:
@@ -184,21 +231,16 @@ deploy RepoWorkflow "@REPO@" { token github from env "GITHUB_TOKEN" }
 """
 
 
-async def test_github_issues_with_nulls_labels_pull_requests_and_integer_keys(client, http_api, tmp_path):
+async def test_github_issues_with_nulls_labels_pull_requests_and_integer_keys(deployed, http_api):
     repo, base, token = f"octocat/{unique('hello')}", number_base(), unique("ghp")
     issues = [gh_issue(http_api, repo, base, n) for n in range(1, 6)]
     http_api.set_entity(f"/repos/{repo}", {"id": 1296269, "full_name": repo, "url": f"{http_api.url}/repos/{repo}",
                                            "owner": gh_user("octocat", 1), "private": False, "description": None})
     http_api.set_list(f"/repos/{repo}/issues", issues, style="link")
     http_api.require_auth("/", token, scheme="token")
-    ir = declared(http_api, GITHUB, tmp_path, REPO=repo)
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue, GITHUB_TOKEN=token)
-        tree = await settled(client, f"Repo-{repo}", 5)
-        state = await query(client, f"Repo-{repo}", "state")
-        pull = await query(client, f"Issue-{base + 1}", "state")
-        plain = await query(client, f"Issue-{base + 2}", "state")
-
+    tree, (state, pull, plain) = await deployed.loaded(
+        GITHUB, f"Repo-{repo}", 5, tokens={"GITHUB_TOKEN": token},
+        states=[f"Repo-{repo}", f"Issue-{base + 1}", f"Issue-{base + 2}"], REPO=repo)
     assert sorted(tree) == sorted([f"Repo-{repo}"] + [f"Issue-{base + n}" for n in range(1, 6)])
     assert all(st["last_error"] is None for st in tree.values()), {w: st["last_error"] for w, st in tree.items()}
     assert state["store"]["Repo"][repo]["issues"] == [str(base + n) for n in range(1, 6)]
@@ -262,24 +304,21 @@ deploy ProjectWorkflow "@PROJ@" { token jira from env "JIRA_TOKEN" }
 """
 
 
-async def test_jira_search_pages_by_offset_with_string_keys(client, http_api, tmp_path):
+async def test_jira_search_pages_by_offset_with_string_keys(deployed, http_api):
     key = unique("P").upper().replace("-", "")
     issues = [jira_issue(http_api, key, n) for n in range(1, 6)]
     http_api.set_entity(f"/rest/api/3/project/{key}", {"id": "10000", "key": key, "name": "Ünïcode ∂roject",
                                                         "self": f"{http_api.url}/rest/api/3/project/10000"})
     http_api.set_list("/rest/api/3/search", issues, style="offset", wrap="issues")
-    ir = declared(http_api, JIRA, tmp_path, PROJ=key)
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue, JIRA_TOKEN="jira-t0k")
-        tree = await settled(client, f"JiraProject-{key}", 5)
-        issue = await query(client, f"JiraIssue-{key}-2", "state")
+    tree, (issue,) = await deployed.loaded(JIRA, f"JiraProject-{key}", 5, tokens={"JIRA_TOKEN": "jira-t0k"},
+                                           states=[f"JiraIssue-{key}-2"], PROJ=key)
     assert all(st["last_error"] is None for st in tree.values())
     assert [r.query.split("&", 1)[1] for r in http_api.requests_to("/rest/api/3/search")] == [
         "startAt=0&maxResults=2", "startAt=2&maxResults=2", "startAt=4&maxResults=2"]
     assert issue["store"]["JiraIssue"][f"{key}-2"]["fields"] == issues[1]["fields"]
 
 
-async def test_jira_pages_past_a_page_the_server_cut_to_its_own_maximum(client, http_api, tmp_path):
+async def test_jira_pages_past_a_page_the_server_cut_to_its_own_maximum(deployed, http_api):
     """Jira answers at most 100 issues a page whatever `maxResults` asks (and says so in
     the page's `maxResults`): a short page before `total` is not the last one."""
     key = unique("Q").upper().replace("-", "")
@@ -287,10 +326,7 @@ async def test_jira_pages_past_a_page_the_server_cut_to_its_own_maximum(client, 
     http_api.set_entity(f"/rest/api/3/project/{key}", {"id": "10001", "key": key, "name": "Capped"})
     http_api.set_list("/rest/api/3/search", issues, style="offset", wrap="issues", max_size=2)
     spec = JIRA.replace('size "maxResults" 2', 'size "maxResults" 100')
-    ir = declared(http_api, spec, tmp_path, PROJ=key)
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue, JIRA_TOKEN="jira-t0k")
-        tree = await settled(client, f"JiraProject-{key}", 5)
+    tree, _ = await deployed.loaded(spec, f"JiraProject-{key}", 5, tokens={"JIRA_TOKEN": "jira-t0k"}, PROJ=key)
     assert all(st["last_error"] is None for st in tree.values())
     assert [r.query.split("&", 1)[1] for r in http_api.requests_to("/rest/api/3/search")] == [
         "startAt=0&maxResults=100", "startAt=2&maxResults=100", "startAt=4&maxResults=100"]
@@ -349,15 +385,12 @@ deploy DeskWorkflow "@DESK@" { token zendesk from env "ZENDESK_TOKEN" }
 """
 
 
-async def test_zendesk_tickets_follow_next_page_until_null(client, http_api, tmp_path):
+async def test_zendesk_tickets_follow_next_page_until_null(deployed, http_api):
     desk, base = unique("desk"), number_base()
     tickets = [zendesk_ticket(http_api, base + n, n) for n in range(1, 6)]
     http_api.set_list("/api/v2/tickets.json", tickets, style="next", wrap="tickets")
-    ir = declared(http_api, ZENDESK, tmp_path, DESK=desk)
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue, ZENDESK_TOKEN="zd-t0k")
-        tree = await settled(client, f"Desk-{desk}", 5)
-        ticket = await query(client, f"Ticket-{base + 1}", "state")
+    tree, (ticket,) = await deployed.loaded(ZENDESK, f"Desk-{desk}", 5, tokens={"ZENDESK_TOKEN": "zd-t0k"},
+                                            states=[f"Ticket-{base + 1}"], DESK=desk)
     assert all(st["last_error"] is None for st in tree.values())
     assert len(http_api.requests_to("/api/v2/tickets.json")) == 3
     assert ticket["store"]["Ticket"][str(base + 1)]["priority"] is None
@@ -405,15 +438,13 @@ def stripe_customers(count: int) -> list[dict[str, Any]]:
     return [stripe_customer(f"cus_{uuid.uuid4().hex[:14]}", n) for n in range(count)]
 
 
-async def test_stripe_customers_page_after_the_last_id_until_has_more_is_false(client, http_api, tmp_path):
+async def test_stripe_customers_page_after_the_last_id_until_has_more_is_false(deployed, http_api):
     account = unique("acct")
     customers = stripe_customers(250)
     http_api.set_list("/v1/customers", customers, style="last", page_size=10)
     http_api.require_auth("/v1/", "sk_test_t0k")
-    ir = declared(http_api, STRIPE, tmp_path, ACCOUNT=account)
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue, STRIPE_KEY="sk_test_t0k")
-        tree = await settled(client, f"Account-{account}", 250)
+    tree, _ = await deployed.loaded(STRIPE, f"Account-{account}", 250, tokens={"STRIPE_KEY": "sk_test_t0k"},
+                                    ACCOUNT=account)
     assert sorted(tree) == sorted([f"Account-{account}"] + [f"Customer-{c['id']}" for c in customers])
     assert all(st["last_error"] is None for st in tree.values())
     pages = http_api.requests_to("/v1/customers")
@@ -424,25 +455,22 @@ async def test_stripe_customers_page_after_the_last_id_until_has_more_is_false(c
     assert len(http_api.log()) == 3
 
 
-async def test_stripe_pages_stop_at_max_pages_and_say_so(client, http_api, tmp_path):
+async def test_stripe_pages_stop_at_max_pages_and_say_so(deployed, http_api):
     account = unique("acct")
     customers = stripe_customers(25)
     http_api.set_list("/v1/customers", customers, style="last")
     spec = STRIPE.replace("limit=100", "limit=10").replace("autostart", "max 2 pages\n    autostart")
-    ir = declared(http_api, spec, tmp_path, ACCOUNT=account)
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue, STRIPE_KEY="sk_test_t0k")
-        tree = await settled(client, f"Account-{account}", 20)
+    tree, _ = await deployed.loaded(spec, f"Account-{account}", 20, tokens={"STRIPE_KEY": "sk_test_t0k"},
+                                    ACCOUNT=account)
     assert "stopped after 2 pages (max 2 pages)" in tree[f"Account-{account}"]["last_error"]
     assert len(http_api.requests_to("/v1/customers")) == 2
 
 
-async def test_a_stripe_while_path_the_body_lacks_is_an_error_not_page_one_only(client, http_api, tmp_path):
+async def test_a_stripe_while_path_the_body_lacks_is_an_error_not_page_one_only(client, deployed, http_api):
     account = unique("acct")
     http_api.set_list("/v1/customers", stripe_customers(3), style="last")
-    ir = declared(http_api, STRIPE.replace('while "has_more"', 'while "hasMore"'), tmp_path, ACCOUNT=account)
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue, STRIPE_KEY="sk_test_t0k")
+    spec = STRIPE.replace('while "has_more"', 'while "hasMore"')
+    async with deployed.running(spec, tokens={"STRIPE_KEY": "sk_test_t0k"}, ACCOUNT=account):
 
         async def refused():
             st = await try_query(client, f"Account-{account}")
@@ -487,28 +515,22 @@ def thing(tid: str, title: str = "a thing", **more: Any) -> dict[str, Any]:
     return {"id": tid, "title": title, "note": None, "size": 1, **more}
 
 
-async def test_an_empty_list_loads_with_no_children(client, http_api, tmp_path):
+async def test_an_empty_list_loads_with_no_children(deployed, http_api):
     shelf = unique("shelf")
     http_api.set_list(f"/shelves/{shelf}/things", [], style="bare")
-    ir = declared(http_api, THINGS, tmp_path, SHELF=shelf)
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue)
-        tree = await settled(client, f"Shelf-{shelf}", 0)
-        state = await query(client, f"Shelf-{shelf}", "state")
+    tree, (state,) = await deployed.loaded(THINGS, f"Shelf-{shelf}", 0, states=[f"Shelf-{shelf}"], SHELF=shelf)
     assert tree[f"Shelf-{shelf}"]["status"] == "running" and tree[f"Shelf-{shelf}"]["last_error"] is None
     assert state["store"]["Shelf"][shelf]["things"] == []
 
 
-async def test_keys_with_slashes_spaces_and_unicode_name_their_workflows_and_escape_in_urls(client, http_api, tmp_path,
+async def test_keys_with_slashes_spaces_and_unicode_name_their_workflows_and_escape_in_urls(client, deployed, http_api,
                                                                                           temporal_address):
     shelf, tag = unique("shelf"), uuid.uuid4().hex[:8]
     slashed, unicode_key = f"docs/{tag} draft", f"ключ-🔑-{tag}"
     items = [thing(slashed, "slashed"), thing(unicode_key, "ユニコード ✓")]
     http_api.set_list(f"/shelves/{shelf}/things", items, style="bare")
     http_api.set_entity(f"/things/docs%2F{tag}%20draft", thing(slashed, "slashed, reloaded"))
-    ir = declared(http_api, THINGS, tmp_path, SHELF=shelf)
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue)
+    async with deployed.running(THINGS, SHELF=shelf):
         tree = await settled(client, f"Shelf-{shelf}", 2)
         assert sorted(tree) == sorted([f"Shelf-{shelf}", f"Thing-{slashed}", f"Thing-{unicode_key}"])
         await client.get_workflow_handle(f"Thing-{slashed}").signal("update", {})  # reload: its own URL
@@ -525,7 +547,7 @@ async def test_keys_with_slashes_spaces_and_unicode_name_their_workflows_and_esc
     assert f"Thing-{slashed}" in shown.stdout and f"Thing-{unicode_key}" in shown.stdout
 
 
-async def test_bad_items_are_left_out_with_their_path_and_at_most_120_characters(client, http_api, tmp_path):
+async def test_bad_items_are_left_out_with_their_path_and_at_most_120_characters(deployed, http_api):
     shelf, tag = unique("shelf"), uuid.uuid4().hex[:8]
     huge = "x" * 5000
     items = [
@@ -539,13 +561,8 @@ async def test_bad_items_are_left_out_with_their_path_and_at_most_120_characters
         thing(f"ok-{tag}", "fine", note="sometimes a note"),
     ]
     http_api.set_list(f"/shelves/{shelf}/things", items, style="bare")
-    ir = declared(http_api, THINGS, tmp_path, SHELF=shelf)
     root = f"Shelf-{shelf}"
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue)
-        tree = await settled(client, root, 3)
-        state = await query(client, root, "state")
-        dup = await query(client, f"Thing-dup-{tag}", "state")
+    tree, (state, dup) = await deployed.loaded(THINGS, root, 3, states=[root, f"Thing-dup-{tag}"], SHELF=shelf)
     assert sorted(tree) == sorted([root, f"Thing-big-{tag}", f"Thing-dup-{tag}", f"Thing-ok-{tag}"])
     assert state["store"]["Shelf"][shelf]["things"] == [f"big-{tag}", f"dup-{tag}", f"ok-{tag}"]
     messages = [e["message"] for e in state["errors"] if e["kind"] == "item"]
@@ -597,7 +614,7 @@ deploy RepoWorkflow "@REPO@" { token github from env "GITHUB_TOKEN" }
 """
 
 
-async def test_a_child_started_from_a_list_item_holds_the_objects_embedded_in_it(client, http_api, tmp_path):
+async def test_a_child_started_from_a_list_item_holds_the_objects_embedded_in_it(client, deployed, http_api):
     """An item's embedded objects (`user`, `milestone`) go with it into its child: the
     child's own children start with their records, and its templates can name them."""
     repo, base = f"octocat/{unique('embedded')}", number_base()
@@ -607,9 +624,7 @@ async def test_a_child_started_from_a_list_item_holds_the_objects_embedded_in_it
     http_api.set_entity(f"/repos/{repo}", {"full_name": repo, "url": f"{http_api.url}/repos/{repo}"})
     http_api.set_list(f"/repos/{repo}/issues", [issue], style="link")
     http_api.set_list(f"/repos/{repo}/milestones/{base}/labels", [BUG], style="link")
-    ir = declared(http_api, GITHUB_AUTHORS, tmp_path, REPO=repo)
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue, GITHUB_TOKEN="t0k")
+    async with deployed.running(GITHUB_AUTHORS, tokens={"GITHUB_TOKEN": "t0k"}, REPO=repo):
         await settled(client, f"Repo-{repo}", 1)
         tree = await settled(client, f"Issue-{base + 1}", 2)
         author = await query(client, f"GhUser-author-{base}", "state")
@@ -617,7 +632,7 @@ async def test_a_child_started_from_a_list_item_holds_the_objects_embedded_in_it
     assert author["store"]["GhUser"][f"author-{base}"]["id"] == base
 
 
-async def test_an_item_whose_key_cannot_name_a_workflow_is_left_out_once(client, http_api, tmp_path):
+async def test_an_item_whose_key_cannot_name_a_workflow_is_left_out_once(client, deployed, http_api):
     """Temporal refuses workflow ids over 1,000 bytes: such an item is a recorded error (its
     id cut to 120 characters), never tried again, not even when the list is read again; the
     others start and the parent settles."""
@@ -625,10 +640,8 @@ async def test_an_item_whose_key_cannot_name_a_workflow_is_left_out_once(client,
     long_key = f"long-{tag}-" + "k" * 1100
     items = [thing(long_key, "too long to be a workflow id"), thing(f"ok-{tag}", "fine")]
     http_api.set_list(f"/shelves/{shelf}/things", items, style="bare")
-    ir = declared(http_api, THINGS, tmp_path, SHELF=shelf)
     root = f"Shelf-{shelf}"
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue)
+    async with deployed.running(THINGS, SHELF=shelf):
         tree = await settled(client, root, 1)
         await client.get_workflow_handle(root).signal("update", {})  # list again
         await eventually(lambda: len(http_api.requests_to(f"/shelves/{shelf}/things")) == 2)
@@ -641,27 +654,19 @@ async def test_an_item_whose_key_cannot_name_a_workflow_is_left_out_once(client,
     assert errors[0].endswith("; left out") and len(errors[0]) < 300
 
 
-async def test_a_wrapped_list_read_without_select_says_where_the_lists_are(client, http_api, tmp_path):
+async def test_a_wrapped_list_read_without_select_says_where_the_lists_are(client, deployed, http_api):
     """The user forgot `select "tickets"`: the error says the body is an object and names
     its fields that hold lists, in at most 120 characters of them."""
     desk, base = unique("desk"), number_base()
     http_api.set_list("/api/v2/tickets.json", [zendesk_ticket(http_api, base + 1, 1)], style="next", wrap="tickets")
-    ir = declared(http_api, ZENDESK.replace('select "tickets"', ""), tmp_path, DESK=desk)
     root = f"Desk-{desk}"
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue, ZENDESK_TOKEN="zd-t0k")
-
-        async def failed():
-            st = await query(client, root)
-            assert st["status"] == "error", st
-            return st
-
-        st = await eventually(failed)
+    async with deployed.running(ZENDESK.replace('select "tickets"', ""), tokens={"ZENDESK_TOKEN": "zd-t0k"}, DESK=desk):
+        st = await in_error(client, root)
     assert "$: expected a list of Ticket records, got an object" in st["last_error"], st["last_error"]
     assert '"tickets"' in st["last_error"] and "Help, my printer" not in st["last_error"]
 
 
-async def test_a_record_nested_hundreds_deep_is_left_out_without_failing_a_workflow_task(client, http_api, tmp_path):
+async def test_a_record_nested_hundreds_deep_is_left_out_without_failing_a_workflow_task(deployed, http_api):
     """JSON that parses (850 nested lists in a `json` field) but would stop the workflow's
     own code at Python's recursion limit: the item is left out as a recorded error."""
     account = unique("acct")
@@ -671,82 +676,61 @@ async def test_a_record_nested_hundreds_deep_is_left_out_without_failing_a_workf
     fine, odd = (stripe_customer(f"cus_{uuid.uuid4().hex[:14]}", n) for n in range(2))
     http_api.set_entity("/v1/customers", {"object": "list", "url": "/v1/customers", "has_more": False,
                                           "data": [fine, {**odd, "metadata": {"layers": deep}}]})
-    ir = declared(http_api, STRIPE, tmp_path, ACCOUNT=account)
     root = f"Account-{account}"
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue, STRIPE_KEY="sk_test_t0k")
-        tree = await settled(client, root, 1)
+    tree, _ = await deployed.loaded(STRIPE, root, 1, tokens={"STRIPE_KEY": "sk_test_t0k"}, ACCOUNT=account)
     assert sorted(tree) == [root, f"Customer-{fine['id']}"]
     assert "$.data[1].metadata.layers[0][0]" in tree[root]["last_error"]
     assert "nested deeper than 100 levels" in tree[root]["last_error"]
 
 
-async def test_a_string_cut_inside_an_emoji_is_kept_as_sent(client, http_api, tmp_path):
+async def test_a_string_cut_inside_an_emoji_is_kept_as_sent(deployed, http_api):
     """JavaScript services cut strings between the halves of a surrogate pair and send a lone
     `\\ud83d` escape (valid JSON): the record loads and the child starts with it; a bad value
     holding one is quoted in an error that prints (the surrogate spelled `\\ud83d`)."""
     shelf, tag = unique("shelf"), uuid.uuid4().hex[:8]
     items = [thing(f"cut-{tag}", "truncated \ud83d"), thing(f"ok-{tag}"), thing(f"bad-{tag}", size="\ud83d")]
     http_api.set_list(f"/shelves/{shelf}/things", items, style="bare")
-    ir = declared(http_api, THINGS, tmp_path, SHELF=shelf)
     root = f"Shelf-{shelf}"
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue)
-        tree = await settled(client, root, 2)
-        state = await query(client, f"Thing-cut-{tag}", "state")
+    tree, (state,) = await deployed.loaded(THINGS, root, 2, states=[f"Thing-cut-{tag}"], SHELF=shelf)
     assert tree[root]["last_error"].endswith('$[2].size: expected an integer, got "\\ud83d"')
     tree[root]["last_error"].encode("utf-8")  # prints, logs, goes into JSON as it is
     assert state["store"]["Thing"][f"cut-{tag}"]["title"] == "truncated \ud83d"
 
 
-async def test_a_key_no_workflow_id_can_hold_keeps_no_other_child_from_starting(client, http_api, tmp_path):
+async def test_a_key_no_workflow_id_can_hold_keeps_no_other_child_from_starting(deployed, http_api):
     """A key with a lone surrogate cannot be a Temporal workflow id (ids are UTF-8): that
     item is left out once, as a recorded error; the children beside it start."""
     shelf, tag = unique("shelf"), uuid.uuid4().hex[:8]
     items = [thing(f"ok-{tag}-{n}") for n in range(3)]
     items.insert(1, thing(f"cut-{tag}-\ud83d"))
     http_api.set_list(f"/shelves/{shelf}/things", items, style="bare")
-    ir = declared(http_api, THINGS, tmp_path, SHELF=shelf)
     root = f"Shelf-{shelf}"
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue)
-        tree = await settled(client, root, 3)
-        state = await query(client, root, "state")
+    tree, (state,) = await deployed.loaded(THINGS, root, 3, states=[root], SHELF=shelf)
     assert sorted(tree) == sorted([root] + [f"Thing-ok-{tag}-{n}" for n in range(3)])
     errors = [e["message"] for e in state["errors"]]
     assert len(errors) == 1 and errors[0].startswith(f"cannot start Thing-cut-{tag}-\\ud83d: "), errors
 
 
-async def test_a_body_nested_too_deep_to_parse_is_malformed_not_retried(client, http_api, tmp_path):
+async def test_a_body_nested_too_deep_to_parse_is_malformed_not_retried(client, deployed, http_api):
     account = unique("acct")
     deep = b'{"object": "list", "url": "/v1/customers", "has_more": false, "data": [' + b"[" * 5000 + b"]" * 5000 + b"]}"
     http_api.invalid("/v1/customers", deep, times=None)  # valid JSON, 5,000 lists deep
-    ir = declared(http_api, STRIPE, tmp_path, ACCOUNT=account)
     root = f"Account-{account}"
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue, STRIPE_KEY="sk_test_t0k")
-
-        async def failed():
-            st = await query(client, root)
-            assert st["status"] == "error", st
-            return st
-
-        st = await eventually(failed)
+    async with deployed.running(STRIPE, tokens={"STRIPE_KEY": "sk_test_t0k"}, ACCOUNT=account):
+        st = await in_error(client, root)
     assert "MalformedResponse" in st["last_error"] and "maximum recursion depth" in st["last_error"]
     assert len(http_api.requests_to("/v1/customers")) == 1  # no retry cures it
 
 
-async def test_an_item_that_turns_invalid_keeps_its_last_valid_record_and_its_child(client, http_api, tmp_path):
+async def test_an_item_that_turns_invalid_keeps_its_last_valid_record_and_its_child(client, deployed, http_api):
     """A field that is sometimes null where the spec says it never is: the item that turns
     invalid is a recorded error, and the state stays as it was (its last valid record, its
     key in the relation, its child running, not cancelled); valid again, it is taken."""
     shelf, tag = unique("shelf"), uuid.uuid4().hex[:8]
     a, b = thing(f"a-{tag}", "A"), thing(f"b-{tag}", "B")
     http_api.set_list(f"/shelves/{shelf}/things", [a, b], style="bare")
-    ir = declared(http_api, THINGS, tmp_path, SHELF=shelf)
     root, listed = f"Shelf-{shelf}", f"/shelves/{shelf}/things"
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue)
+    async with deployed.running(THINGS, SHELF=shelf):
         await settled(client, root, 2)
         http_api.set_list(listed, [a, {**b, "title": None}], style="bare")
         await client.get_workflow_handle(root).signal("update", {})
@@ -767,22 +751,19 @@ async def test_an_item_that_turns_invalid_keeps_its_last_valid_record_and_its_ch
         await eventually(taken)
 
 
-async def test_a_page_of_non_ascii_records_is_read_in_slices_that_fit_a_payload(client, http_api, tmp_path):
+async def test_a_page_of_non_ascii_records_is_read_in_slices_that_fit_a_payload(deployed, http_api):
     """20 records of 20,000 "ß" each: 400,000 characters, but 2.4 MB as Temporal's JSON
     writes them (`\\u00df`), over its 2 MB payload limit in one activity result."""
     shelf, tag = unique("shelf"), uuid.uuid4().hex[:8]
     items = [thing(f"de-{tag}-{n}", f"Straße {n}", note="ß" * 20_000) for n in range(20)]
     http_api.set_list(f"/shelves/{shelf}/things", items, style="bare")
-    ir = declared(http_api, THINGS, tmp_path, SHELF=shelf)
     root = f"Shelf-{shelf}"
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue)
-        tree = await settled(client, root, 20)
+    tree, _ = await deployed.loaded(THINGS, root, 20, SHELF=shelf)
     assert tree[root]["last_error"] is None, tree[root]["last_error"]
     assert len(http_api.requests_to(f"/shelves/{shelf}/things")) == 3  # one slice per MB
 
 
-async def test_children_started_with_their_items_do_not_echo_them_back(client, http_api, tmp_path):
+async def test_children_started_with_their_items_do_not_echo_them_back(client, deployed, http_api):
     """`subscribe update "*"` on a collection: a child started with its item holds what its
     parent holds, so it sends nothing back until its record changes (no signal per child;
     no refusal once the parent's records pass the 1 MB an update may grow a state to)."""
@@ -790,10 +771,8 @@ async def test_children_started_with_their_items_do_not_echo_them_back(client, h
     items = [thing(f"big-{tag}-{n}", f"thing {n}", note="x" * 20_000) for n in range(60)]  # 60 × 20 KB
     http_api.set_list(f"/shelves/{shelf}/things", items, style="bare")
     spec = THINGS.replace("    cancel on delete\n", '    cancel on delete\n    subscribe update "*"\n')
-    ir = declared(http_api, spec, tmp_path, SHELF=shelf)
     root = f"Shelf-{shelf}"
-    async with new_worker(client, ir) as worker:
-        await deploy(client, ir, worker.task_queue)
+    async with deployed.running(spec, SHELF=shelf):
         tree = await settled(client, root, 60)
         history = await client.get_workflow_handle(root).fetch_history()
     signals = [e for e in history.events if e.HasField("workflow_execution_signaled_event_attributes")]
