@@ -7,6 +7,9 @@ store read a page at a time, and a subscribed parent holding its children's reco
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 
@@ -27,6 +30,22 @@ async def _settled(client, root: str, count: int) -> None:
     await assert_eventually(check, timeout=90)
 
 
+@asynccontextmanager
+async def _settled_user(client, http_api, listings: int, *, upgrade_to: dict[str, Any] | None = None,
+                        root_options: dict[str, Any] | None = None, **worker_options: Any) -> AsyncIterator[str]:
+    """A user of the marketplace IR with `listings` listings (no photos), its root started on a
+    fresh worker and settled with every child: yields the root's workflow id, the worker
+    running until the block ends. `upgrade_to`: an IR the worker runs too, for an upgrade."""
+    uid = unique("u")
+    put_user(http_api, uid, [listing(unique("l"), uid, photos=0) for _ in range(listings)])
+    ir = marketplace_ir(http_api)
+    runs = [upgrade_to, ir] if upgrade_to else [ir]
+    async with new_worker(client, runs[0], also=runs[1:], **worker_options) as worker:
+        await start_root(client, ir, worker.task_queue, uid, "t", **(root_options or {}))
+        await _settled(client, f"User-{uid}", 1 + listings)
+        yield f"User-{uid}"
+
+
 async def test_an_eviction_is_not_a_deletion(client, http_api, monkeypatch):
     # A worker whose cache holds fewer workflows than a parent has children evicts the
     # parent (to replay it later) while it runs. Before this was told apart from a
@@ -41,12 +60,8 @@ async def test_an_eviction_is_not_a_deletion(client, http_api, monkeypatch):
         return real_cleanup(ctx, **kwargs)
 
     monkeypatch.setattr(runtime.interpreter, "cleanup", recording_cleanup)
-    uid = unique("u")
-    put_user(http_api, uid, [listing(unique("l"), uid, photos=0) for _ in range(12)])
-    ir = marketplace_ir(http_api)
-    async with new_worker(client, ir, max_cached_workflows=3) as worker:
-        await start_root(client, ir, worker.task_queue, uid, "t")
-        await _settled(client, f"User-{uid}", 1 + 12)
+    async with _settled_user(client, http_api, 12, max_cached_workflows=3):
+        pass  # settled, the parent evicted and replayed on the way
     assert cleaned_up == []
 
 
@@ -73,13 +88,7 @@ def _deliveries_by_task(history) -> list[list[int]]:
 
 async def test_a_first_round_of_many_children_starts_them_in_bounded_batches(client, http_api, monkeypatch):
     monkeypatch.setattr(runtime.interpreter, "START_BATCH", 4)
-    uid = unique("u")
-    put_user(http_api, uid, [listing(unique("l"), uid, photos=0) for _ in range(10)])
-    ir = marketplace_ir(http_api)
-    root = f"User-{uid}"
-    async with new_worker(client, ir) as worker:
-        await start_root(client, ir, worker.task_queue, uid, "t")
-        await _settled(client, root, 1 + 10)
+    async with _settled_user(client, http_api, 10) as root:
         history = await client.get_workflow_handle(root).fetch_history()
         assert _delivered_batches(history)[:3] == [4, 4, 2]
         assert _deliveries_by_task(history)[:3] == [[4], [4], [2]]  # a workflow task per round
@@ -95,13 +104,7 @@ async def test_a_backlog_of_starts_does_not_hold_off_continue_as_new(client, htt
     # A parent of 10,000 went on taking its children's `update`s in one run until its
     # history was past what a worker could replay within a workflow task, and wedged.
     monkeypatch.setattr(runtime.interpreter, "START_BATCH", 2)
-    uid = unique("u")
-    put_user(http_api, uid, [listing(unique("l"), uid, photos=0) for _ in range(12)])
-    ir = marketplace_ir(http_api)
-    root = f"User-{uid}"
-    async with new_worker(client, ir) as worker:
-        await start_root(client, ir, worker.task_queue, uid, "t", history_limit=20)
-        await _settled(client, root, 1 + 12)
+    async with _settled_user(client, http_api, 12, root_options={"history_limit": 20}) as root:
         runs = sorted([r async for r in client.list_workflows(f"WorkflowId = '{root}'")], key=lambda r: r.start_time)
         first = await client.get_workflow_handle(root, run_id=runs[0].run_id).fetch_history()
         assert sum(_delivered_batches(first)) < 12  # it continued as new before it had started them all
@@ -113,13 +116,8 @@ async def test_an_upgrade_of_many_children_goes_out_in_small_batches_over_severa
     # the children whose batch failed were never upgraded.
     monkeypatch.setattr(runtime.interpreter, "UPGRADE_BATCH", 3)
     monkeypatch.setattr(runtime.interpreter, "BIG_DELIVERIES_AT_ONCE", 2)
-    uid = unique("u")
-    put_user(http_api, uid, [listing(unique("l"), uid, photos=0) for _ in range(10)])
-    ir, edited = marketplace_ir(http_api), marketplace_ir(http_api, timeout_ms=4000)
-    root = f"User-{uid}"
-    async with new_worker(client, edited, also=[ir]) as worker:
-        await start_root(client, ir, worker.task_queue, uid, "t")
-        await _settled(client, root, 1 + 10)
+    edited = marketplace_ir(http_api, timeout_ms=4000)
+    async with _settled_user(client, http_api, 10, upgrade_to=edited) as root:
         await client.get_workflow_handle(root).execute_update("upgrade", {"ir_hash": edited["hash"]})
 
         async def all_upgraded():
