@@ -45,6 +45,7 @@ from cli.devserver import find_temporal_binary  # noqa: E402
 from compiler import compile_files  # noqa: E402
 from runtime.worker import build_worker  # noqa: E402
 from sample_api import SampleAPI  # noqa: E402
+from tests.helpers import gather_bounded  # noqa: E402
 
 API = """
 api items {{
@@ -107,29 +108,20 @@ async def history(client: Client, wid: str) -> tuple[int, int]:
 
 
 async def totals(client: Client, wids: list[str]) -> tuple[int, int]:
-    sem = asyncio.Semaphore(32)
-
-    async def one(wid: str) -> tuple[int, int]:
-        async with sem:
-            return await history(client, wid)
-
-    sizes = await asyncio.gather(*(one(w) for w in wids))
+    sizes = await gather_bounded((history(client, w) for w in wids), limit=32)
     return sum(e for e, _ in sizes), sum(b for _, b in sizes)
 
 
 async def settled(client: Client, wids: list[str], api: SampleAPI, timeout: float = 600) -> None:
     """Every workflow loaded, then no request and no history event for 2 s."""
-    sem = asyncio.Semaphore(32)
-
     async def loaded(wid: str) -> bool:
-        async with sem:
-            try:
-                return (await client.get_workflow_handle(wid).query("status"))["loaded"]
-            except Exception:  # noqa: BLE001 - not started yet
-                return False
+        try:
+            return (await client.get_workflow_handle(wid).query("status"))["loaded"]
+        except Exception:  # noqa: BLE001 - not started yet
+            return False
 
     deadline = time.monotonic() + timeout
-    while not all(await asyncio.gather(*(loaded(w) for w in wids))):
+    while not all(await gather_bounded((loaded(w) for w in wids), limit=32)):
         if time.monotonic() > deadline:
             raise TimeoutError("the hierarchy did not load")
         await asyncio.sleep(0.5)

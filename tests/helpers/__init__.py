@@ -15,6 +15,8 @@
   return its exit code and which of ``packages`` it imported (start-up cost, layering).
 - ``decoded_payloads(json_node)``: every payload ``data`` of an exported history or
   describe output, base64-decoded (a search of the raw export proves nothing).
+- ``gather_bounded(coros, limit=16)``: ``asyncio.gather`` with at most ``limit`` at once
+  (the reliability harness and the benches ask thousands of workflows).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,18 @@ async def new_worker(client: Any, ir: dict, *, task_queue: str | None = None, **
     worker = build_worker(client, ir, task_queue=task_queue or unique("tq"), **kwargs)
     async with worker:
         yield worker
+
+
+async def gather_bounded(coros: Iterable[Awaitable[Any]], limit: int = 16) -> list[Any]:
+    """`asyncio.gather` with at most `limit` running at once: a poller or an audit should
+    not be what overloads a 2-core dev server."""
+    sem = asyncio.Semaphore(limit)
+
+    async def one(coro: Awaitable[Any]) -> Any:
+        async with sem:
+            return await coro
+
+    return list(await asyncio.gather(*(one(c) for c in coros)))
 
 
 async def assert_eventually(fn: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1) -> Any:

@@ -30,12 +30,12 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable
 
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from sample_api import SampleAPI
-from tests.helpers import assert_eventually, decoded_payloads, run_swfc, spawn_swfc
+from tests.helpers import assert_eventually, decoded_payloads, gather_bounded, run_swfc, spawn_swfc
 
 SPEC = """\
 api shop {{
@@ -86,18 +86,6 @@ def kill_stray_workers() -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-
-async def gather_bounded(coros: Iterable[Awaitable[Any]], limit: int = 16) -> list[Any]:
-    """`asyncio.gather` with at most `limit` running at once: a poller or an audit should
-    not be what overloads a 2-core dev server."""
-    sem = asyncio.Semaphore(limit)
-
-    async def one(coro: Awaitable[Any]) -> Any:
-        async with sem:
-            return await coro
-
-    return list(await asyncio.gather(*(one(c) for c in coros)))
 
 
 async def poll_until(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.5) -> bool:

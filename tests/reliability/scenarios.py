@@ -20,8 +20,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from runtime.sealing import fingerprint
 from sample_api import SampleAPI
-from tests.helpers import free_port
-from tests.reliability.harness import Deployment, Outcome, gather_bounded, new_token, poll_until
+from tests.helpers import free_port, gather_bounded
+from tests.reliability.harness import Deployment, Outcome, new_token, poll_until
 
 
 @dataclass
