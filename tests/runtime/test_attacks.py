@@ -18,7 +18,7 @@ from temporalio.service import RPCError
 from runtime.sealing import deployment, seal
 from sample_api import SampleAPI
 from tests.helpers import assert_eventually, compile_text, new_worker, unique
-from tests.runtime.util import query
+from tests.runtime.util import error_recorded, query
 
 SPEC = """
 api crm    { base "{crm}"  auth bearer  {allow} }
@@ -68,15 +68,6 @@ async def _loaded(client, wid: str) -> None:
     assert st["loaded"], (st["status"], st["last_error"])
 
 
-async def _error(client, wid: str, *words: str) -> dict:
-    async def check():
-        st = await query(client, wid, "state")
-        assert any(all(w in e["message"] for w in words) for e in st["errors"]), st["errors"]
-        return st
-
-    return await assert_eventually(check)
-
-
 # -- 1. a sealed token for one api, given for another -------------------------------------
 
 async def test_a_crm_token_given_as_the_vendor_token_never_reaches_the_vendor(client, servers, tmp_path):
@@ -91,12 +82,12 @@ async def test_a_crm_token_given_as_the_vendor_token_never_reaches_the_vendor(cl
         await client.start_workflow("InvoiceWorkflow", {"ir_hash": ir["hash"], "entity_id": iid,
                                                         "tokens": {"vendor": crm_sealed}},
                                     id=f"Invoice-{iid}", task_queue=worker.task_queue)
-        st = await _error(client, f"Invoice-{iid}", "vendor token", "sealed for another api")
+        st = await error_recorded(client, f"Invoice-{iid}", "vendor token", "sealed for another api")
         assert (await query(client, f"Invoice-{iid}"))["status"] == "waiting_for_token"
         # ... and the same through an apiToken signal: the api is the token's own field, so
         # it can only ever be set as the crm token, which an invoice does not use.
         await client.get_workflow_handle(f"Invoice-{iid}").signal("apiToken", crm_sealed)
-        await _error(client, f"Invoice-{iid}", "apiToken refused")
+        await error_recorded(client, f"Invoice-{iid}", "apiToken refused")
     assert _secret_seen(secret, vendor) == [] and vendor.log() == []
     assert secret not in json.dumps(st)
 
@@ -173,7 +164,7 @@ async def test_an_https_api_never_sends_its_token_over_plain_http(client, server
                                     id=f"User-{uid}", task_queue=worker.task_queue)
         wid = f"User-{uid}"
         await client.get_workflow_handle(wid).signal("apiUrl", {"api": "crm", "url": crm.url})  # http://, same host:port
-        await _error(client, wid, "apiUrl refused", "over https only")
+        await error_recorded(client, wid, "apiUrl refused", "over https only")
         assert (await query(client, wid, "apiUrl")) != crm.url
     assert _secret_seen(secret, crm) == []
 
@@ -205,7 +196,7 @@ async def test_updates_for_unrelated_or_huge_records_are_refused_and_the_workflo
         for n in range(4):
             await handle.signal("update", {"entity": "Invoice", "id": f"stranger-{n}", "record": {"total": n}})
             await handle.signal("update", {"entity": "Invoice", "id": "i1", "record": big})
-        st = await _error(client, root, "update refused", "at most")
+        st = await error_recorded(client, root, "update refused", "at most")
         assert "stranger-0" not in json.dumps(st["store"]) and len(json.dumps(st)) < 100_000
         await handle.signal("update", {"entity": "Invoice", "id": "i1", "record": {"total": 7}})
 

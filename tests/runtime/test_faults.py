@@ -10,7 +10,7 @@ from temporalio.client import WorkflowExecutionStatus
 from runtime.sealing import deployment, fingerprint, seal
 from tests.helpers import assert_eventually, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
-from tests.runtime.util import query, start_root, try_query
+from tests.runtime.util import error_recorded, query, start_root, try_query
 
 
 async def _root_loaded(client, root: str, timeout: float = 30) -> dict:
@@ -20,15 +20,6 @@ async def _root_loaded(client, root: str, timeout: float = 30) -> dict:
         return st
 
     return await assert_eventually(check, timeout=timeout)
-
-
-async def _error_seen(client, wid: str, *fragments: str) -> dict:
-    async def check():
-        st = await query(client, wid, "state")
-        assert any(all(f in e["message"] for f in fragments) for e in st["errors"]), st["errors"]
-        return st
-
-    return await assert_eventually(check)
 
 
 def _user_only(api, uid: str) -> None:
@@ -67,7 +58,7 @@ async def test_retries_exhausted_is_a_recorded_error_not_a_failed_workflow(clien
     root = f"User-{uid}"
     async with new_worker(client, ir) as worker:
         await start_root(client, ir, worker.task_queue, uid, "t")
-        st = await _error_seen(client, root, "HttpServerError", "HTTP 500")
+        st = await error_recorded(client, root, "HttpServerError", "HTTP 500")
         assert st["status"] == "error" and not st["loaded"]
         assert (await client.get_workflow_handle(root).describe()).status == WorkflowExecutionStatus.RUNNING
         http_api.clear_faults()
@@ -88,14 +79,14 @@ async def test_malformed_and_schema_invalid_bodies_leave_state_unchanged(client,
 
         http_api.malformed(f"/users/{uid}")
         await handle.signal("update", {})
-        st = await _error_seen(client, root, "MalformedResponse", "malformed JSON")
+        st = await error_recorded(client, root, "MalformedResponse", "malformed JSON")
         assert st["store"] == before
 
         bad = {"data": {"id": uid, "name": "Ann", "tags": [], "listings": [
             {**listing(lid, uid), "photos": [{"id": "p0", "url": 5}]}]}}
         http_api.invalid(f"/users/{uid}", bad)
         await handle.signal("update", {})
-        st = await _error_seen(client, root, "SchemaInvalid", "$.data.listings[0].photos[0].url")
+        st = await error_recorded(client, root, "SchemaInvalid", "$.data.listings[0].photos[0].url")
         assert st["store"] == before
         assert (await query(client, root))["last_error"].startswith("SchemaInvalid")
         # only one request each: bad bodies are not retried
@@ -172,7 +163,7 @@ async def test_bad_and_unknown_signals_are_recorded_errors(client, http_api):
         await handle.signal("update", {"entity": "User", "id": uid, "record": {"name": 3}})
         await handle.signal("subscribe", {"workflow_id": "X-1", "selectors": []})
         await handle.signal("launchMissiles", {})
-        st = await _error_seen(client, root, "unknown signal refused")
+        st = await error_recorded(client, root, "unknown signal refused")
         messages = [e["message"] for e in st["errors"]]
         assert any(m.startswith("apiToken refused") for m in messages)
         assert any(m.startswith("apiUrl refused") for m in messages)

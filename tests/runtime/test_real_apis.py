@@ -14,10 +14,9 @@ from temporalio.api.enums.v1 import EventType
 
 from runtime.status_summary import wait_until_loaded
 from runtime.status_tree import failed_for_good, not_loaded
-from runtime.sealing import seal
 from tests.helpers import assert_eventually as eventually, decoded_payloads, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user, rehash, root_input
-from tests.runtime.util import query, start_root, try_query
+from tests.runtime.util import error_recorded, query, start_root, try_query
 
 
 async def _status(client, wid: str, **expected) -> dict:
@@ -223,7 +222,7 @@ async def test_a_workflow_of_another_deployment_is_never_adopted(client, http_ap
                 await _status(client, f"Listing-{shared['id']}", loaded=True)
         st = await _status(client, f"User-{bob}", loaded=True)
         state = await query(client, f"User-{bob}", "state")
-        await eventually(lambda: _error_names(client, f"User-{bob}", "'alpha'", "'beta'", "not adopted"))
+        await error_recorded(client, f"User-{bob}", "'alpha'", "'beta'", "not adopted")
         child = await query(client, f"Listing-{shared['id']}", "subscriptions")
     assert st["children"] == [] and state["store"]["User"][bob]["listings"] == [shared["id"]]
     assert f"User-{bob}" not in json.dumps(child)  # bob's root neither subscribed nor sent it anything
@@ -249,15 +248,10 @@ async def test_an_edge_that_does_not_autostart_never_attaches_to_another_deploym
             await _status(client, f"User-{uid}", loaded=True)
         listing_id = f"Listing-{shared['id']}"
         await _status(client, listing_id, loaded=True)
-        await eventually(lambda: _error_names(client, listing_id, "'alpha'", "'beta'", "not adopted"))
+        await error_recorded(client, listing_id, "'alpha'", "'beta'", "not adopted")
         subscriptions = await query(client, f"User-{bob}", "subscriptions")
         st = await query(client, listing_id)
     assert subscriptions["subscribers"] == [] and st["children"] == []
-
-
-async def _error_names(client, wid: str, *fragments: str) -> None:
-    errors = (await query(client, wid, "state"))["errors"]
-    assert any(all(f in e["message"] for f in fragments) for e in errors), errors
 
 
 # ------------------------------------------------------------------ --until-loaded

@@ -1,4 +1,5 @@
-"""Small async helpers for the runtime tests: start a root, query, walk a hierarchy."""
+"""Small async helpers for the runtime tests: start a root, query, wait for a recorded error,
+walk a hierarchy."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError
 
+from tests.helpers import assert_eventually
 from tests.runtime.irs import root_input
 
 
@@ -30,6 +32,16 @@ async def try_query(client: Client, wid: str, name: str = "status") -> Any:
         return await query(client, wid, name)
     except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):  # not started, or no worker has run it yet
         return None
+
+
+async def error_recorded(client: Client, wid: str, *fragments: str) -> dict[str, Any]:
+    """`wid`'s `state` once one of its recorded errors holds every one of `fragments`."""
+    async def check():
+        st = await query(client, wid, "state")
+        assert any(all(f in e["message"] for f in fragments) for e in st["errors"]), st["errors"]
+        return st
+
+    return await assert_eventually(check)
 
 
 async def tree(client: Client, root: str) -> dict[str, dict[str, Any]]:
