@@ -229,8 +229,10 @@ class Bench:
     async def start(self, kind: str, entity: str, rid: str, *, mode: str = "client", **extra: Any) -> str:
         wid = f"{entity}-{rid}"
         if kind == "swfc":
+            from runtime.protocol import GENERATION
+
             arg = {"ir_hash": self.ir["hash"], "entity_id": rid, "tokens": {API: self.sealed(kind)},
-                   "api_bases": {API: self.api.url}, **extra}
+                   "api_bases": {API: self.api.url}, "generation": GENERATION, **extra}  # as `deploy` starts roots
             await self.client.start_workflow(SWFC_TYPES[entity], arg, id=wid, task_queue=self.workers["swfc"].queue,
                                              memo={"entity": entity, "id": rid})
         else:

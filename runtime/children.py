@@ -182,6 +182,7 @@ def child_input(ctx: Ctx, edge: Child, rid: str, record: dict[str, Any] | None) 
         subscribers=[Subscription(s.workflow_id, list(edge.subscribe))] if edge.subscribe else [],
         history_limit=s.history_limit,
         deployment=s.deployment,
+        generation=s.generation,
     )
 
 

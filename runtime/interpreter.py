@@ -46,13 +46,18 @@ from runtime.upgrade import adopt, carried_state, child_upgrades, upgrade_proble
 
 ACTIVITY_MARGIN_MS = 5000
 START_RETRY_MS = 5000
-DELIVERY_BATCH = 100  # starts/signals/cancels per local activity (each start carries data)
-DELIVERIES_AT_ONCE = 5  # local activities in flight: 500 client calls, not one per effect
+# The pace of a run of generation 2 and later (`runtime.protocol.GENERATION`); a run of
+# generation 1 keeps the pace it was recorded with: the `V1_` sizes, bounded only where its
+# history has the BOUNDED_ROUNDS patch (before it: `LEGACY_START_BATCH` per round).
+DELIVERY_BATCH = 200  # starts/signals/cancels per local activity (each start carries data)
+START_BATCH = 200  # new children per round, one round per workflow task (1 + 200: one round)
+V1_DELIVERY_BATCH = 100
+V1_START_BATCH = 50
+LEGACY_START_BATCH = 500
+BOUNDED_ROUNDS = "bounded-rounds"  # patch: rounds of V1_START_BATCH; big deliveries over several tasks
+DELIVERIES_AT_ONCE = 5  # local activities in flight: 1,000 client calls, not one per effect
 BIG_DELIVERIES_AT_ONCE = 2  # per workflow task in a big delivery (the task waits for them)
 UPGRADE_BATCH = 10  # `upgrade` updates per local activity: each waits for its child's workflow task
-START_BATCH = 50  # new children per round, one round per workflow task (100 starts took 10 s under load)
-LEGACY_START_BATCH = 500  # per round in runs from before BOUNDED_ROUNDS (their replay)
-BOUNDED_ROUNDS = "bounded-rounds"  # patch: rounds of START_BATCH; big deliveries over several tasks
 SIGNAL_BATCH = 500  # queued signals applied per round (each `update` is validated)
 # A run begun before signals to children were checked for their deployment (`Attach`) goes
 # on without the check: its recorded deliveries are of the effects it planned then.
@@ -178,7 +183,7 @@ class Run:
                 continue
             await self._carry_out(effects + _plan(ctx) + publish(ctx))
             if self._inbox or (ctx.backlog and ctx.state.retry_ms is None):  # failed starts wait
-                if ctx.backlog and workflow.patched(BOUNDED_ROUNDS):
+                if ctx.backlog and _bounded(ctx):
                     # A backlog does not hold off continue-as-new (the next run plans it
                     # again): 10,000 children's `update`s in one run made a history no
                     # worker could replay within a workflow task.
@@ -434,12 +439,13 @@ class Run:
         run), upgrades `UPGRADE_BATCH` to one: each `upgrade` waits for its child's workflow
         task, and 500 of them at once outlasted the activity's timeout."""
         upgrades = [e for e in effects if isinstance(e, Upgrade)]
-        big = len(effects) > DELIVERY_BATCH * DELIVERIES_AT_ONCE or len(upgrades) > UPGRADE_BATCH
-        if big and workflow.patched(BOUNDED_ROUNDS):
+        size = DELIVERY_BATCH if self.ctx.state.generation >= 2 else V1_DELIVERY_BATCH
+        big = len(effects) > size * DELIVERIES_AT_ONCE or len(upgrades) > UPGRADE_BATCH
+        if big and _bounded(self.ctx):
             others = [e for e in effects if not isinstance(e, Upgrade)]
-            batches = _batches(others, DELIVERY_BATCH) + _batches(upgrades, UPGRADE_BATCH)
+            batches = _batches(others, size) + _batches(upgrades, UPGRADE_BATCH)
         else:
-            big, batches = False, _batches(effects, DELIVERY_BATCH)
+            big, batches = False, _batches(effects, size)
         at_once = BIG_DELIVERIES_AT_ONCE if big else DELIVERIES_AT_ONCE
         for at in range(0, len(batches), at_once):
             if big and at:
@@ -563,12 +569,20 @@ def _decode(raw: RawValue) -> Any:
 
 def _plan(ctx: Ctx) -> list[Effect]:
     """One round of child management (`children.plan`) with at most `START_BATCH` new
-    children; `LEGACY_START_BATCH` in a run replayed from before `BOUNDED_ROUNDS`."""
-    effects = plan(ctx, START_BATCH)
-    if ctx.backlog and not workflow.patched(BOUNDED_ROUNDS):
-        effects += plan(ctx, LEGACY_START_BATCH - START_BATCH)
+    children (`V1_START_BATCH` in generation 1; `LEGACY_START_BATCH` in a run of it replayed
+    from before `BOUNDED_ROUNDS`)."""
+    effects = plan(ctx, START_BATCH if ctx.state.generation >= 2 else V1_START_BATCH)
+    if ctx.backlog and not _bounded(ctx):
+        effects += plan(ctx, LEGACY_START_BATCH - V1_START_BATCH)
     ctx.changed = set()  # every other change to children or their records calls `ctx.replan()`
     return effects
+
+
+def _bounded(ctx: Ctx) -> bool:
+    """Whether this run starts its children in bounded rounds, one workflow task each, and
+    spreads a big delivery over several tasks: always from generation 2 on (no patch marker
+    asked for), in generation 1 from `BOUNDED_ROUNDS` on."""
+    return ctx.state.generation >= 2 or workflow.patched(BOUNDED_ROUNDS)
 
 
 def _batches(effects: list[Effect], size: int) -> list[list[Effect]]:
@@ -644,6 +658,7 @@ def _begin(raw: Any) -> Ctx:
         ancestors=list(inp.ancestors),
         subscribers={sub.workflow_id: Subscriber(sub.selectors) for sub in inp.subscribers},
         history_limit=inp.history_limit or WorkflowState.history_limit,
+        generation=inp.generation or 1,
         deployment=inp.deployment,
         given=inp.given,
         stale=wf.source is not None,

@@ -107,6 +107,13 @@ class ChildRef:
 
 # -- the workflow input --------------------------------------------------------------------
 
+# How a run paces its work depends on the generation its hierarchy began under (carried by
+# every input and every continue-as-new), never on the code of the worker that replays it: a
+# change of pace needs no patch marker (each costs every run that meets it two events).
+#   1 (an input without `generation`): rounds of 50 new children, 100 effects per delivery;
+#   2: rounds of 200 new children, 200 effects per delivery (1 + 200 loads in one round).
+GENERATION = 2
+
 HOW_SWFC_STARTS = ("swfc starts its workflows with `swfc deploy SPEC` "
                    "(the input it gives them: docs/runtime.md, \"Workflow input\")")
 
@@ -119,7 +126,8 @@ class WorkflowInput:
     knows, `loaded` whether that is fresh from the API, `given` a root's `with` values,
     `tokens` sealed tokens by api, `api_bases` the deployment's bases, `ancestors` the
     workflow ids above it (root first), `subscribers`, `history_limit` (None: the default),
-    `deployment` its deployment's name, `carried` the whole state on continue-as-new.
+    `deployment` its deployment's name, `generation` the one its hierarchy began under
+    (`GENERATION`; None: 1), `carried` the whole state on continue-as-new.
     """
 
     ir_hash: str | None = None
@@ -133,6 +141,7 @@ class WorkflowInput:
     subscribers: list[Subscription] = field(default_factory=list)
     history_limit: int | None = None
     deployment: str | None = None
+    generation: int | None = None
     carried: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -189,6 +198,7 @@ INPUT_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "loaded": (lambda v: isinstance(v, bool), "true or false (whether `data` is fresh from the API)"),
     "given": (lambda v: isinstance(v, dict), "an object of field values (a root's `with` values)"),
     "deployment": (lambda v: isinstance(v, str), "the deployment's name (text)"),
+    "generation": (_positive_int, "a positive integer (the runtime generation its hierarchy began under)"),
     "carried": (lambda v: isinstance(v, dict), "a carried state (object)"),
 }
 

@@ -24,7 +24,7 @@ from runtime import search_attributes
 from runtime.client_errors import MissingToken, MissingTokens
 from runtime.delivery import start_unless_running
 from runtime.ir import IR, Deployment
-from runtime.protocol import WorkflowInput
+from runtime.protocol import GENERATION, WorkflowInput
 from runtime.root_upgrade import UpgradeOutcome, upgrade_root
 from runtime.tokens import seal_from_env, seal_key
 
@@ -72,7 +72,8 @@ def _root(ir: IR, dep: Deployment, environ: Mapping[str, str], bases: dict[str, 
     tokens = {api: seal_from_env(api, environ, var, key, deployment) for api, var in sorted(dep.tokens.items())}
     named = {"deployment": deployment_name} if deployment_name else {}
     workflow_input = WorkflowInput(ir_hash=ir.hash, entity_id=dep.id, tokens=tokens, api_bases=bases,
-                                   given=dict(dep.with_values), deployment=deployment_name).to_json()
+                                   given=dict(dep.with_values), deployment=deployment_name,
+                                   generation=GENERATION).to_json()
     memo = {"entity": ir.workflows[dep.workflow].entity, "id": dep.id, **named}
     return Root(dep.workflow_id, dep.workflow, workflow_input, memo)
 

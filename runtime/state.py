@@ -72,6 +72,7 @@ class WorkflowState:
     loads: int = 0
     proxy: str | None = None  # the origin of the proxy the last load went through (None: direct)
     history_limit: int = DEFAULT_HISTORY_LIMIT
+    generation: int = 1  # the one its hierarchy began under (`runtime.protocol.GENERATION`)
     upgrade_children: bool = False  # set by an `upgrade`: pass it on in the next run's first round
     # Set at continue-as-new when every child's `known` is its record's digest (`Ctx.settled`):
     # the next run's first round takes them as they are instead of hashing every record.

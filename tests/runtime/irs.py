@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 
 from rules.ir import ir_hash
+from runtime.protocol import GENERATION
 from runtime.sealing import deployment, seal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,6 +63,7 @@ def root_input(ir: dict[str, Any], uid: str, token: str | None, task_queue: str,
         "ancestors": [],
         "subscribers": [],
         "carried": None,
+        "generation": GENERATION,
         **extra,
     }
 

@@ -100,6 +100,31 @@ async def test_a_first_round_of_many_children_starts_them_in_bounded_batches(cli
         await assert_eventually(paged, timeout=30)
 
 
+async def test_a_round_of_children_starts_in_one_delivery_with_no_timer_or_patch_marker(client, http_api):
+    # As a hand-written parent does (the fan-out of bench/perf.py: history events equal).
+    async with _settled_user(client, http_api, 12) as root:
+        history = await client.get_workflow_handle(root).fetch_history()
+        assert _delivered_batches(history)[0] == 12
+        assert not [e for e in history.events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
+        assert _patch_markers(history) == []
+
+
+async def test_a_hierarchy_begun_before_generations_keeps_its_pace(client, http_api, monkeypatch):
+    # Its recorded histories replay on a worker of any later version: rounds of
+    # `V1_START_BATCH`, bounded where the `bounded-rounds` patch says so.
+    monkeypatch.setattr(runtime.interpreter, "V1_START_BATCH", 4)
+    async with _settled_user(client, http_api, 10, root_options={"generation": None}) as root:
+        history = await client.get_workflow_handle(root).fetch_history()
+        assert _delivered_batches(history)[:3] == [4, 4, 2]
+        assert _patch_markers(history) == [runtime.interpreter.BOUNDED_ROUNDS]
+
+
+def _patch_markers(history) -> list[str]:
+    """The patches a run asked for (`workflow.patched`), in order."""
+    markers = [e.marker_recorded_event_attributes for e in history.events if e.HasField("marker_recorded_event_attributes")]
+    return [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers if m.marker_name == "core_patch"]
+
+
 async def test_a_backlog_of_starts_does_not_hold_off_continue_as_new(client, http_api, monkeypatch):
     # A parent of 10,000 went on taking its children's `update`s in one run until its
     # history was past what a worker could replay within a workflow task, and wedged.
