@@ -23,7 +23,7 @@ from typing import Any
 
 from runtime.ir import IR
 from runtime.sealing import is_sealed_token, sealed_at
-from runtime.protocol import Status, Upgrade
+from runtime.protocol import GENERATION, Status, Upgrade
 from runtime.state import Ctx
 
 
@@ -79,8 +79,8 @@ def upgrade_refusal(request: dict[str, Any], new_ir: IR, current: bool) -> str |
 
 
 def carried_state(ctx: Ctx, request: dict[str, Any]) -> dict[str, Any]:
-    """The state the next run starts from: this one's, under the new hash, with the
-    request's tokens and bases added, and a note to pass the upgrade down."""
+    """The state the next run starts from: this one's, under the new hash and the current
+    generation, with the request's tokens and bases added, and a note to pass the upgrade down."""
     carried = ctx.state.to_dict()
     carried["ir_hash"] = request["ir_hash"]
     # A token older than the one held (copied from an old history) does not replace it.
@@ -89,6 +89,7 @@ def carried_state(ctx: Ctx, request: dict[str, Any]) -> dict[str, Any]:
     carried["tokens"] = {**carried["tokens"], **newer}
     carried["api_bases"] = {**carried["api_bases"], **(request.get("api_bases") or {})}
     carried["upgrade_children"] = True
+    carried["generation"] = GENERATION  # a new run under a new spec: the pace of this worker's code
     return carried
 
 

@@ -10,12 +10,13 @@ import pytest
 from runtime import ir as ir_mod
 from runtime.children import cleanup, plan, publish
 from runtime.interpreter import _carried_input, _resumed
+from runtime.upgrade import carried_state
 from runtime.normalize import digest
 from runtime.queries import QUERIES
 from runtime.sealing import deployment, seal
 from runtime.signals import apply_signal
-from runtime.protocol import (Attach, Cancel, ChildRef, DeliveryResult, Send, Start, Status, Subscriber, WorkflowInput,
-                              foreign_fields, shape_problems)
+from runtime.protocol import (GENERATION, Attach, Cancel, ChildRef, DeliveryResult, Send, Start, Status,
+                              Subscriber, WorkflowInput, foreign_fields, shape_problems)
 from runtime.state import Ctx, WorkflowState
 from tests.runtime.irs import marketplace_ir, root_input
 
@@ -271,6 +272,12 @@ def test_a_change_not_yet_sent_to_a_child_when_it_continued_is_sent_by_the_next_
     apply_signal(ctx, "update", {"entity": "Listing", "id": "l3", "record": {"price": 2}, "from": "User-u2"})
     continued = _continued(ctx)
     assert [(e.workflow_id, e.arg["record"]["price"]) for e in plan(continued)] == [("Listing-l3", 2)]
+
+
+def test_an_upgrade_moves_a_hierarchy_begun_before_generations_to_the_current_pace():
+    ctx = _user_ctx([])
+    assert ctx.state.generation == 1  # an input without `generation`
+    assert carried_state(ctx, {"ir_hash": IR.hash})["generation"] == GENERATION
 
 
 def test_a_record_is_hashed_once_per_version():
