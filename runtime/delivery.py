@@ -34,7 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from rules.names import DELIVER_ACTIVITY, UPGRADE_UPDATE
 from runtime.normalize import cut
-from runtime.protocol import DeliveryItem, DeliveryResult, Signal, StartRequest
+from runtime.protocol import WORKFLOW_TASK_TIMEOUT, DeliveryItem, DeliveryResult, Signal, StartRequest
 from runtime.search_attributes import SETTLING_WAITS, not_yet_known, typed
 
 
@@ -110,7 +110,7 @@ async def start_unless_running(client: Client, workflow: str, arg: Any, *, workf
     while True:
         try:
             await client.start_workflow(workflow, arg, id=workflow_id, task_queue=task_queue, memo=memo,
-                                        search_attributes=typed(search_attributes),
+                                        search_attributes=typed(search_attributes), task_timeout=WORKFLOW_TASK_TIMEOUT,
                                         id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
             return True
         except WorkflowAlreadyStartedError:

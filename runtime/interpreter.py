@@ -38,8 +38,8 @@ from runtime.normalize import InvalidData, cut, digest, merge_stores, normalize
 from runtime.queries import QUERIES, iso_time
 from runtime.sealing import is_sealed_token
 from runtime.signals import apply_signal
-from runtime.protocol import (HOW_SWFC_STARTS, Attach, DeliveryItem, DeliveryResult, Effect, InvalidInput, Send,
-                              Start, Status, Subscriber, Upgrade, WorkflowInput, foreign_fields)
+from runtime.protocol import (HOW_SWFC_STARTS, WORKFLOW_TASK_TIMEOUT, Attach, DeliveryItem, DeliveryResult, Effect,
+                              InvalidInput, Send, Start, Status, Subscriber, Upgrade, WorkflowInput, foreign_fields)
 from runtime.state import Ctx, WorkflowState
 from runtime.templates import template_values
 from runtime.upgrade import adopt, carried_state, child_upgrades, upgrade_problem, upgrade_refusal
@@ -526,6 +526,7 @@ class Run:
             _carried_input(self.ctx, self._upgrade),
             workflow=workflow.info().workflow_type,
             memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
+            task_timeout=WORKFLOW_TASK_TIMEOUT,  # a run started with Temporal's 10 s takes it on here
         )
 
 
@@ -754,6 +755,7 @@ def _continue_adopted(ctx: Ctx, unknown: str) -> None:
     workflow.continue_as_new(
         WorkflowInput(ir_hash=s.ir_hash, entity_id=s.entity_id, carried=s.to_dict()).to_json(),
         memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
+        task_timeout=WORKFLOW_TASK_TIMEOUT,
     )
 
 

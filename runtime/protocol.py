@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Callable, Union
 
@@ -113,6 +114,15 @@ class ChildRef:
 #   1 (an input without `generation`): rounds of 50 new children, 100 effects per delivery;
 #   2: rounds of 200 new children, 200 effects per delivery (1 + 200 loads in one round).
 GENERATION = 2
+
+# Every swfc workflow's workflow task timeout (Temporal's default: 10 s). A parent of
+# thousands replays a run of ~5,000 events of 2 KB `update`s in about 7 s on a quiet worker
+# (the SDK's share: ~1.3 ms an event), and must replay it after each eviction, including the
+# one that follows a continue-as-new refused because signals arrived meanwhile; at 10 s, on
+# a busy worker, such replays timed out and were started over (16 timeouts in one 1 + 10,000
+# run of bench/scale.py). 60 s is within Temporal's maximum (120 s); the price: a task taken
+# by a worker that dies during it is handed to another one after 60 s, not 10.
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=60)
 
 HOW_SWFC_STARTS = ("swfc starts its workflows with `swfc deploy SPEC` "
                    "(the input it gives them: docs/runtime.md, \"Workflow input\")")

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 
 import runtime.interpreter
+from runtime.protocol import WORKFLOW_TASK_TIMEOUT
 from runtime.roots import running_ir_hash
 from runtime.sealing import deployment, seal
 from tests.helpers import assert_eventually, compile_text, new_worker, unique
@@ -123,6 +125,19 @@ def _patch_markers(history) -> list[str]:
     """The patches a run asked for (`workflow.patched`), in order."""
     markers = [e.marker_recorded_event_attributes for e in history.events if e.HasField("marker_recorded_event_attributes")]
     return [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers if m.marker_name == "core_patch"]
+
+
+async def test_a_run_has_a_workflow_task_timeout_a_big_parents_replay_fits_in(client, http_api):
+    # 10 s (Temporal's default) timed a big parent's replays out on a busy worker.
+    async with _settled_user(client, http_api, 3, root_options={"history_limit": 12}) as root:
+        async def continued_as_new():  # the root was started with 10 s: its next run takes it on
+            assert len([r async for r in client.list_workflows(f"WorkflowId = '{root}'")]) > 1
+
+        await assert_eventually(continued_as_new, timeout=30)
+        child = next(iter((await tree(client, root)).keys() - {root}))
+        for wid in (root, child):
+            config = (await client.get_workflow_handle(wid).describe()).raw_description.execution_config
+            assert config.default_workflow_task_timeout.ToTimedelta() == WORKFLOW_TASK_TIMEOUT == timedelta(seconds=60)
 
 
 async def test_a_backlog_of_starts_does_not_hold_off_continue_as_new(client, http_api, monkeypatch):
