@@ -18,8 +18,9 @@ then, for the largest size:
  4. a token rotation: `swfc token set` at the root, until every workflow holds the new
     token (each workflow's `status` query, asked again only of those that did not yet);
 and at the end of each size: failed workflow tasks (the worker's log: failed activations,
-deadlocks, evictions that could not run; and failed or timed-out tasks in the root's
-histories), the root's longest workflow task, the worker's RSS, the root's history (events,
+deadlocks, evictions that could not run; and failed tasks, or tasks timed out while a worker
+ran them, in the root's histories), the root's tasks requeued from the sticky queue (a busy
+worker), the root's longest workflow task, the worker's RSS, the root's history (events,
 bytes) and the bytes in the payload store. Progress lines every minute of a long phase.
 
 Usage: python bench/scale.py [--sizes 1000,10000] [--record-bytes 2048] [--timeout 3600]
@@ -44,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("SWFC_SEAL_KEY", base64.b64encode(os.urandom(32)).decode())
 
-from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause  # noqa: E402
+from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
 SPEC = """\
@@ -173,11 +174,14 @@ async def history(client: Client, wid: str) -> tuple[int, int]:
     return len(events), sum(e.ByteSize() for e in events)
 
 
-async def task_record(client: Client, wid: str) -> tuple[list[str], float, str]:
-    """Over every run of `wid`: workflow tasks that failed (their causes) or timed out, and
-    the longest task (started to completed, seconds: what the task's 10 s timeout measures)
-    and where it is (the run's start time, the completion's event id)."""
-    failed, longest, where = [], 0.0, ""
+async def task_record(client: Client, wid: str) -> tuple[list[str], float, str, int]:
+    """Over every run of `wid`: workflow tasks that failed (their causes) or timed out while
+    a worker ran them, the longest task (started to completed, seconds: what the task's
+    timeout measures) and where it is (the run's start time, the completion's event id), and
+    how many tasks waited past the sticky queue's schedule-to-start timeout (a worker too busy
+    to take its cached workflow's task within 5 s: the server hands the task to the task
+    queue instead, nothing fails)."""
+    failed, longest, where, requeued = [], 0.0, "", 0
     async for run in client.list_workflows(f"WorkflowId = '{wid}'"):
         started = None
         for event in (await client.get_workflow_handle(wid, run_id=run.run_id).fetch_history()).events:
@@ -191,8 +195,12 @@ async def task_record(client: Client, wid: str) -> tuple[list[str], float, str]:
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
                 failed.append(WorkflowTaskFailedCause.Name(event.workflow_task_failed_event_attributes.cause))
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
-                failed.append("timed out")
-    return failed, longest, where
+                timeout = event.workflow_task_timed_out_event_attributes.timeout_type
+                if timeout == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START:
+                    requeued += 1
+                else:
+                    failed.append("timed out")
+    return failed, longest, where, requeued
 
 
 def status_cli(run: Run) -> float:
@@ -253,7 +261,8 @@ async def measure(address: str, api, size: int, record_bytes: int, timeout: floa
         print(f"  swfc status: {out['status_s']:.1f} s", flush=True)
         if last:
             await upgrade_and_rotate(client, run, out, timeout)
-        out["root_failed_tasks"], out["longest_task_s"], out["longest_task_at"] = await task_record(client, run.root)
+        record = await task_record(client, run.root)
+        out["root_failed_tasks"], out["longest_task_s"], out["longest_task_at"], out["root_requeued_tasks"] = record
         out["failed_tasks"] = run.failed_tasks() + len(out["root_failed_tasks"])
         out["rss_mb"] = run.rss_mb()
         out["root_events"], out["root_bytes"] = await history(client, run.root)
@@ -316,12 +325,13 @@ async def upgrade_and_rotate(client: Client, run: Run, out: dict, timeout: float
 
 def table(results: list[dict]) -> str:
     rows = [("children", "load s", "ms/child", "status s", "upgrade s", "rotation s", "failed tasks",
-             "longest root task s", "worker RSS MB", "root history", "child history", "stored MB")]
+             "root tasks requeued", "longest root task s", "worker RSS MB", "root history", "child history",
+             "stored MB")]
     for r in results:
         rows.append((f"1 + {r['size']:,}", f"{r['load_s']:.0f}", f"{r['per_child_ms']:.1f}", f"{r['status_s']:.1f}",
                      f"{r['upgrade_s']:.0f}" if "upgrade_s" in r else "-",
                      f"{r['rotation_s']:.0f}" if "rotation_s" in r else "-", str(r["failed_tasks"]),
-                     f"{r['longest_task_s']:.1f}",
+                     str(r["root_requeued_tasks"]), f"{r['longest_task_s']:.1f}",
                      f"{r['rss_mb']:.0f}", f"{r['root_events']} ev / {r['root_bytes'] / 1e3:.0f} KB",
                      f"{r['child_events']} ev / {r['child_bytes'] / 1e3:.1f} KB", f"{r['stored_mb']:.1f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
