@@ -521,13 +521,7 @@ class Run:
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._inbox:
             return
-        s = self.ctx.state
-        workflow.continue_as_new(
-            _carried_input(self.ctx, self._upgrade),
-            workflow=workflow.info().workflow_type,
-            memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
-            task_timeout=WORKFLOW_TASK_TIMEOUT,  # a run started with Temporal's 10 s takes it on here
-        )
+        _continue_as_new(self.ctx, self._upgrade)
 
 
 _BAD_PAYLOAD = object()
@@ -676,6 +670,17 @@ def _begin(raw: Any) -> Ctx:
     return ctx
 
 
+def _continue_as_new(ctx: Ctx, upgrade: dict[str, Any] | None) -> None:
+    """End this run; the next one begins from its state (`_carried_input`)."""
+    s = ctx.state
+    workflow.continue_as_new(
+        _carried_input(ctx, upgrade),
+        workflow=workflow.info().workflow_type,
+        memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
+        task_timeout=WORKFLOW_TASK_TIMEOUT,  # a run started with Temporal's 10 s takes it on here
+    )
+
+
 def _carried_input(ctx: Ctx, upgrade: dict[str, Any] | None) -> dict[str, Any]:
     """The input of the next run: this one's state (under the upgrade's registration, if
     one was asked for), noting whether every child's `known` is current (`Ctx.settled`)."""
@@ -752,11 +757,7 @@ def _continue_adopted(ctx: Ctx, unknown: str) -> None:
     s = ctx.state
     ctx.error("input", f"started without `ir_hash`{unknown}: running under {s.ir_hash}, the only "
                        f"registration of {s.workflow_type} held; {HOW_SWFC_STARTS}")
-    workflow.continue_as_new(
-        WorkflowInput(ir_hash=s.ir_hash, entity_id=s.entity_id, carried=s.to_dict()).to_json(),
-        memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
-        task_timeout=WORKFLOW_TASK_TIMEOUT,
-    )
+    _continue_as_new(ctx, None)
 
 
 def _initial_tokens(ctx: Ctx, tokens: dict[str, Any]) -> None:
