@@ -37,6 +37,8 @@ from temporalio.client import Client, WorkflowHandle  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from temporalio.worker import Replayer  # noqa: E402
 
+from cli.process import exit_process  # noqa: E402  (ends past the temporalio runtime's teardown)
+
 from big_parent import SPEC, loaded_parent, member  # noqa: E402  (this directory)
 from cli.devserver import find_temporal_binary  # noqa: E402
 from compiler import compile_sources  # noqa: E402
@@ -133,4 +135,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(exit_process(asyncio.run(main())))

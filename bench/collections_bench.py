@@ -41,6 +41,8 @@ sys.path.insert(0, str(REPO))
 from temporalio.client import Client  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+from cli.process import exit_process  # noqa: E402  (ends past the temporalio runtime's teardown)
+
 from cli.devserver import find_temporal_binary  # noqa: E402
 from compiler import compile_files  # noqa: E402
 from runtime.worker import build_worker  # noqa: E402
@@ -202,4 +204,4 @@ if __name__ == "__main__":
     parser.add_argument("--children", type=int, default=1000)
     parser.add_argument("--page", type=int, default=100)
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.children, args.page)))
+    sys.exit(exit_process(asyncio.run(main(args.children, args.page))))

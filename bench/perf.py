@@ -56,6 +56,8 @@ os.environ.setdefault("SWFC_SEAL_KEY", base64.b64encode(os.urandom(32)).decode()
 
 from temporalio.client import Client  # noqa: E402
 
+from cli.process import exit_process  # noqa: E402  (ends past the temporalio runtime's teardown)
+
 API = "hr"
 MAX_CACHED = 2000  # both workers: room for the memory benchmark's 1,000 + warm-up
 HISTORY_LIMIT = 5000
@@ -681,4 +683,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(exit_process(main()))

@@ -35,6 +35,7 @@ os.environ.setdefault("SWFC_SEAL_KEY", base64.b64encode(os.urandom(32)).decode()
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from cli.devserver import find_temporal_binary  # noqa: E402
+from cli.process import exit_process  # noqa: E402  (ends past the temporalio runtime's teardown)
 from tests.reliability import scenarios as sc  # noqa: E402
 from tests.reliability.harness import Outcome, kill_stray_workers  # noqa: E402
 
@@ -144,4 +145,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(exit_process(main()))

@@ -30,6 +30,8 @@ from temporalio.client import Client  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
+from cli.process import exit_process  # noqa: E402  (ends past the temporalio runtime's teardown)
+
 from cli.devserver import find_temporal_binary  # noqa: E402
 from compiler import compile_files  # noqa: E402
 from runtime.ir import load  # noqa: E402
@@ -148,4 +150,4 @@ async def wait_loaded(client: Client, workflow_ids: list[str], timeout: float = 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--children", type=int, default=50)
-    sys.exit(asyncio.run(main(parser.parse_args().children)))
+    sys.exit(exit_process(asyncio.run(main(parser.parse_args().children))))

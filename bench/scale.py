@@ -48,6 +48,8 @@ os.environ.setdefault("SWFC_SEAL_KEY", base64.b64encode(os.urandom(32)).decode()
 from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
+from cli.process import exit_process  # noqa: E402  (ends past the temporalio runtime's teardown)
+
 SPEC = """\
 api hr {{
   base    "{url}"
@@ -372,3 +374,4 @@ if __name__ == "__main__":
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per phase at most")
     args = parser.parse_args()
     asyncio.run(main([int(s) for s in args.sizes.split(",")], args.record_bytes, args.timeout))
+    sys.exit(exit_process(0))

@@ -51,7 +51,7 @@ def run(command: Callable[[Any], Coroutine[Any, Any, int]], args: Any, *, ctrl_c
         code = _explain(exc)
     if code is None:  # Ctrl-C or SIGTERM: the command has already shut down what it ran
         code = ctrl_c_code
-    return _exit(code)
+    return exit_process(code)
 
 
 def _explain(exc: Exception) -> int:
@@ -80,8 +80,10 @@ async def _interruptible(coro: Coroutine[Any, Any, int]) -> int | None:
         return None
 
 
-def _exit(code: int) -> int:
-    """Flush and end the process with ``code``; under pytest (in-process calls) just return it."""
+def exit_process(code: int) -> int:
+    """Flush and end the process with ``code``, skipping the interpreter's teardown that the
+    temporalio core runtime can abort (status 134); under pytest (in-process calls) just return
+    it. For any script that used a Temporal client (the bench scripts too)."""
     if "pytest" in sys.modules and not os.environ.get("SWFC_HARD_EXIT"):
         return code
     for stream in (sys.stdout, sys.stderr):
