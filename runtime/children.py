@@ -44,9 +44,12 @@ def plan(ctx: Ctx, adopt_limit: int | None = None) -> list[Effect]:
 
     At most `adopt_limit` new children are started or attached in one round (a first round
     of 10,000 would be one workflow task of 10,000 starts); `ctx.backlog` says how many
-    wait for the next rounds.
+    wait for the next rounds. A subscribed child started without a record is `awaiting` its
+    first `update` from then on (generation 3 on: the interpreter's window).
     """
-    quick = _updated_children(ctx)
+    # A round that may start nothing (a full window) takes the quick path too, backlog or not:
+    # a full plan walks every wanted child (10,000), and such rounds come with every `update`.
+    quick = _updated_children(ctx) if adopt_limit == 0 or not ctx.backlog else None
     ctx.changed = None  # until the caller, which knows every change it makes, tracks them
     if quick is not None:
         return quick
@@ -71,7 +74,7 @@ def plan(ctx: Ctx, adopt_limit: int | None = None) -> list[Effect]:
         elif record is not None and ctx.digest(edge.entity, rid, record) != entry.known:
             entry.known = ctx.digest(edge.entity, rid, record)
             effects.append(to_child(ctx, wid, entry, Send(wid, "update", _child_update(ctx, edge.entity, rid, record))))
-    ctx.planned = None if ctx.backlog else PlanBasis(
+    ctx.planned = PlanBasis(
         ctx.record, ctx.index_sizes(), {wid: (i, edge, rid) for i, (wid, (edge, rid)) in enumerate(want.items())})
     return effects
 
@@ -149,6 +152,8 @@ def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | N
         attach.append(Send(wid, "update", _child_update(ctx, edge.entity, rid, record)))
     if not edge.autostart:
         return [Attach(wid, tuple(attach))] if attach and ctx.checks_deployments else list(attach)
+    if edge.subscribe and known is None and s.generation >= 3:
+        s.awaiting[wid] = ctx.now_ms
     memo = {"entity": edge.entity, "id": rid, "started_by": s.workflow_id}
     if s.deployment:
         memo["deployment"] = s.deployment

@@ -59,6 +59,23 @@ DELIVERIES_AT_ONCE = 5  # local activities in flight: 1,000 client calls, not on
 BIG_DELIVERIES_AT_ONCE = 2  # per workflow task in a big delivery (the task waits for them)
 UPGRADE_BATCH = 10  # `upgrade` updates per local activity: each waits for its child's workflow task
 SIGNAL_BATCH = 500  # queued signals applied per round (each `update` is validated)
+# Generation 3 on: new subscribed children are started while fewer than REPORT_WINDOW owe
+# their first `update`, once REPORT_ROOM places are free (or the backlog fits): the task
+# queue holds the tasks of about that many children, not of 10,000, so a task of the parent
+# that leaves its sticky queue is taken within seconds, and no more `update`s than that can
+# pile up meanwhile. A child that has not reported within REPORT_WAIT_MS (failing, slow
+# API) stops counting: a window of failing children cannot stall the rest for long.
+REPORT_WINDOW = 500
+REPORT_ROOM = 100
+REPORT_WAIT_MS = 60_000
+# Generation 3 on, a run whose history nears continue-as-new (WIND_DOWN_AT of its limit, or
+# Temporal's suggestion) starts no new children, and continues as new once none owes it an
+# `update`: Temporal refuses a continue-as-new when a signal arrives during its workflow task
+# (UnhandledCommand), and each refusal cost the parent of 10,000 an eviction and a replay of
+# ~5,000 events (5-13 s of the worker's CPU), 4 or 5 times a run while its children reported.
+# Past twice its limit or HISTORY_BYTES_CAP of history, it continues as new regardless.
+WIND_DOWN_AT = 0.8
+HISTORY_BYTES_CAP = 16 * 1024 * 1024
 # A run begun before signals to children were checked for their deployment (`Attach`) goes
 # on without the check: its recorded deliveries are of the effects it planned then.
 DEPLOYMENT_CHECK_PATCH = "children-checked-for-deployment"
@@ -74,7 +91,7 @@ class Interpreter:
     `Run`, which has the run's context from its start."""
 
     def __init__(self) -> None:
-        self._inbox: list[tuple[str, Any]] = []
+        self._inbox: list[tuple[str, RawValue | None]] = []
         self._run: Run | None = None
 
     async def run(self, args: Sequence[RawValue]) -> dict[str, Any]:
@@ -84,12 +101,11 @@ class Interpreter:
         return await self._run.execute()
 
     def on_signal(self, name: str, args: Sequence[RawValue]) -> None:
-        """Queue the signal; the main loop validates and applies it."""
-        try:
-            arg = _decode(args[0]) if args else None
-        except Exception:  # noqa: BLE001 - a payload that is not JSON is a bad signal
-            arg = _BAD_PAYLOAD
-        self._inbox.append((name, arg))
+        """Queue the signal; the main loop decodes, validates and applies it. Decoding waits
+        for the round that takes it: a parent whose task waited in a busy task queue gets
+        every `update` that came meanwhile in one activation (thousands), which must end
+        within the deadlock detector's 2 s on a busy worker."""
+        self._inbox.append((name, args[0] if args else None))
 
     async def upgrade(self, request: dict[str, Any]) -> dict[str, Any]:
         """Move to another registration (an edited spec): see `runtime.upgrade`."""
@@ -123,10 +139,11 @@ class Run:
     """One run of a workflow: its context (built once, by `_begin`, before anything else
     happens), the queue of signals it shares with the `Interpreter`, and the cycle."""
 
-    def __init__(self, ctx: Ctx, inbox: list[tuple[str, Any]]) -> None:
+    def __init__(self, ctx: Ctx, inbox: list[tuple[str, RawValue | None]]) -> None:
         self.ctx = ctx
         self._inbox = inbox  # appended to by `Interpreter.on_signal`; taken from in place
         self._upgrade: dict[str, Any] | None = None
+        self._window: asyncio.Future | None = None  # `_window_timer`
 
     async def execute(self) -> dict[str, Any]:
         ctx = self.ctx
@@ -176,23 +193,25 @@ class Run:
                 _record_status(ctx)
                 return
             effects = await self._load_and_list(effects)
+            ctx.winding_down = ctx.state.generation >= 3 and self._history_nearly_full()
             if self._inbox:  # signals came meanwhile: apply them before acting on the data
                 await self._carry_out(effects)
                 if backlog and not effects:
                     await _next_activation()  # spread a backlog over workflow tasks
                 continue
             await self._carry_out(effects + _plan(ctx) + publish(ctx))
-            if self._inbox or (ctx.backlog and ctx.state.retry_ms is None):  # failed starts wait
+            # Failed starts wait (`retry_ms`), and so do new children while the window is full.
+            if self._inbox or (ctx.backlog and ctx.state.retry_ms is None and _start_budget(ctx) > 0):
                 if ctx.backlog and _bounded(ctx):
                     # A backlog does not hold off continue-as-new (the next run plans it
                     # again): 10,000 children's `update`s in one run made a history no
                     # worker could replay within a workflow task.
-                    if not self._inbox and self._history_full():
+                    if not self._inbox and self._time_to_continue():
                         await self._continue_as_new_unless_signalled()
                         continue
                     await _next_activation()  # the next round of starts in a workflow task of its own
                 continue
-            if self._upgrade is not None or self._history_full():
+            if self._upgrade is not None or self._time_to_continue():
                 await self._continue_as_new_unless_signalled()
                 continue
             await self._wait_for_reason()
@@ -205,8 +224,10 @@ class Run:
         effects: list[Effect] = []
         batch = self._inbox[:SIGNAL_BATCH]
         del self._inbox[:SIGNAL_BATCH]
-        for name, arg in batch:
-            if arg is _BAD_PAYLOAD:
+        for name, raw in batch:
+            try:
+                arg = _decode(raw) if raw is not None else None
+            except Exception:  # noqa: BLE001 - a payload that is not JSON is a bad signal
                 ctx.error("signal", f"{name} refused: the payload is not JSON")
                 continue
             effects += apply_signal(ctx, name, arg)
@@ -245,16 +266,29 @@ class Run:
         deadlines = [t for t in (reload_at, s.retry_ms, s.rate_limited_until_ms, relist_at) if t is not None]
         # At least 1 ms: a zero timeout returns at once without yielding to Temporal.
         timeout = timedelta(milliseconds=max(1, min(deadlines) - _now_ms())) if deadlines else None
+        window = self._window_timer(_window_deadline(ctx))
         try:
-            await workflow.wait_condition(lambda: bool(self._inbox) or self._upgrade is not None, timeout=timeout)
+            await workflow.wait_condition(
+                lambda: bool(self._inbox) or self._upgrade is not None or (window is not None and window.done()),
+                timeout=timeout)
         except asyncio.TimeoutError:
             pass
+        if window is not None and window.done():
+            self._window = None
         now = _now_ms()
         if s.retry_ms is not None and now >= s.retry_ms:
             s.retry_ms = None
         if reload_at is not None and now >= reload_at:
             s.stale = True
         listing.wake(ctx, now)
+
+    def _window_timer(self, at: int | None) -> asyncio.Future | None:
+        """A timer until `at` (`_window_deadline`), started once and kept over the waits
+        until it fires: a full window waits for every `update` batch, and a timer per wait
+        would add its start and its cancel to the history each time."""
+        if self._window is None and at is not None:
+            self._window = asyncio.ensure_future(workflow.sleep(timedelta(milliseconds=max(1, at - _now_ms()))))
+        return self._window
 
     # ------------------------------------------------------------------ loading
 
@@ -515,6 +549,26 @@ class Run:
         info = workflow.info()
         return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self.ctx.state.history_limit
 
+    def _history_nearly_full(self) -> bool:
+        info = workflow.info()
+        return (info.is_continue_as_new_suggested()
+                or info.get_current_history_length() >= WIND_DOWN_AT * self.ctx.state.history_limit)
+
+    def _time_to_continue(self) -> bool:
+        """Whether to continue as new now: the history is full (before generation 3); from
+        generation 3 on, it is winding down (see WIND_DOWN_AT) and no child owes this run its
+        first `update`, or it is past twice its limit or HISTORY_BYTES_CAP."""
+        ctx = self.ctx
+        if ctx.state.generation < 3:
+            return self._history_full()
+        if not ctx.winding_down:
+            return False
+        if not _awaited(ctx):
+            return True
+        info = workflow.info()
+        return (info.get_current_history_length() >= 2 * self.ctx.state.history_limit
+                or info.get_current_history_size() >= HISTORY_BYTES_CAP)
+
     async def _continue_as_new_unless_signalled(self) -> None:
         """Continue as new (under the upgrade's registration, if one was asked for) once every
         handler has finished; returns only when signals arrived meanwhile (apply them first)."""
@@ -522,9 +576,6 @@ class Run:
         if self._inbox:
             return
         _continue_as_new(self.ctx, self._upgrade)
-
-
-_BAD_PAYLOAD = object()
 
 
 def _signals(effect: Effect) -> tuple[Send, ...]:
@@ -566,11 +617,42 @@ def _plan(ctx: Ctx) -> list[Effect]:
     """One round of child management (`children.plan`) with at most `START_BATCH` new
     children (`V1_START_BATCH` in generation 1; `LEGACY_START_BATCH` in a run of it replayed
     from before `BOUNDED_ROUNDS`)."""
-    effects = plan(ctx, START_BATCH if ctx.state.generation >= 2 else V1_START_BATCH)
+    effects = plan(ctx, _start_budget(ctx))
     if ctx.backlog and not _bounded(ctx):
         effects += plan(ctx, LEGACY_START_BATCH - V1_START_BATCH)
     ctx.changed = set()  # every other change to children or their records calls `ctx.replan()`
     return effects
+
+
+def _start_budget(ctx: Ctx) -> int:
+    """How many new children this round may start: `START_BATCH` (`V1_START_BATCH` in
+    generation 1), and from generation 3 on no more than the window has room for: none until
+    `REPORT_ROOM` places are free, unless the whole backlog fits."""
+    s = ctx.state
+    if s.generation < 3:
+        return START_BATCH if s.generation >= 2 else V1_START_BATCH
+    if ctx.winding_down:
+        return 0
+    room = REPORT_WINDOW - len(_awaited(ctx))
+    return min(START_BATCH, room) if room >= min(REPORT_ROOM, max(ctx.backlog, 1)) else 0
+
+
+def _awaited(ctx: Ctx) -> dict[str, int]:
+    """The started children still owing their first `update` and not given up on (those
+    started more than `REPORT_WAIT_MS` ago, and those no longer children, are dropped)."""
+    s = ctx.state
+    if s.awaiting:
+        s.awaiting = {w: t for w, t in s.awaiting.items() if w in s.children and ctx.now_ms - t < REPORT_WAIT_MS}
+    return s.awaiting
+
+
+def _window_deadline(ctx: Ctx) -> int | None:
+    """When a child owing its first `update` is next given up on, if the run waits for
+    that (a full window, or winding down to continue as new); None if it does not."""
+    s = ctx.state
+    if s.generation < 3 or not _awaited(ctx) or not (ctx.winding_down or (ctx.backlog and _start_budget(ctx) == 0)):
+        return None
+    return min(s.awaiting.values()) + REPORT_WAIT_MS
 
 
 def _bounded(ctx: Ctx) -> bool:

@@ -112,8 +112,14 @@ class ChildRef:
 # every input and every continue-as-new), never on the code of the worker that replays it: a
 # change of pace needs no patch marker (each costs every run that meets it two events).
 #   1 (an input without `generation`): rounds of 50 new children, 100 effects per delivery;
-#   2: rounds of 200 new children, 200 effects per delivery (1 + 200 loads in one round).
-GENERATION = 2
+#   2: rounds of 200 new children, 200 effects per delivery (1 + 200 loads in one round);
+#   3: as 2, and no more new subscribed children started than `REPORT_WINDOW` owe their first
+#      `update` (runtime.interpreter): a parent that started 7,000 of 10,000 children in its
+#      first two minutes had its task queued behind their thousands of tasks for minutes (a
+#      refused continue-as-new loses the sticky queue), meanwhile 5,900 `update`s arrived,
+#      and the one activation that took them all ran past the deadlock detector on every
+#      retry: the parent never ran again.
+GENERATION = 3
 
 # Every swfc workflow's workflow task timeout (Temporal's default: 10 s). A parent of
 # thousands replays a run of ~5,000 events of 2 KB `update`s in about 7 s on a quiet worker

@@ -175,6 +175,7 @@ def _note_sender(ctx: Ctx, sender: Any, entity: str, rid: str, record: dict[str,
     child = s.children.get(sender) if isinstance(sender, str) else None
     if child is not None and (child.entity, child.id) == (entity, rid):
         child.known = digest(record)
+        s.awaiting.pop(sender, None)
     sub = s.subscribers.get(sender) if isinstance(sender, str) else None
     if sub is not None and (entity, rid) == (s.entity, s.entity_id):
         sub.known = digest(record)

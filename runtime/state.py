@@ -39,7 +39,8 @@ class WorkflowState:
     to; `foreign` `{workflow_id: deployment}` the related workflows that run for another one
     and were not adopted; `unstartable` the children the server refused to start for good
     (`DeliveryResult.refused`: an id over its length limit), never tried again. `given` holds a root's `with` values (its templates' values before
-    the first load); `listings` each collection's listing state by field (`runtime.listing`).
+    the first load); `listings` each collection's listing state by field (`runtime.listing`);
+    `awaiting` the started children whose first `update` is still owed (`REPORT_WINDOW`).
     """
 
     ir_hash: str
@@ -79,6 +80,9 @@ class WorkflowState:
     children_current: bool = False
     given: dict[str, Any] = field(default_factory=dict)
     listings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Subscribed children this workflow started that have not sent their first `update` yet:
+    # workflow id -> when it was started (workflow clock, ms). Generation 3 on (the window).
+    awaiting: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The state as JSON-friendly values, for continue-as-new to encode at once: the
@@ -130,6 +134,7 @@ class Ctx:
     now: str = ""
     now_ms: int = 0
     backlog: int = 0
+    winding_down: bool = False  # the run nears continue-as-new: it starts no new children
     checks_deployments: bool = False
     _digests: dict[tuple[str | None, str], tuple[Any, str]] = field(default_factory=dict, repr=False)
     # What a round may plan from (`runtime.children.plan`): `changed` the records `update`

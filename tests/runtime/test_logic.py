@@ -9,7 +9,8 @@ import pytest
 
 from runtime import ir as ir_mod
 from runtime.children import cleanup, plan, publish
-from runtime.interpreter import _carried_input, _resumed
+import runtime.interpreter
+from runtime.interpreter import _carried_input, _plan, _resumed, _start_budget
 from runtime.upgrade import carried_state
 from runtime.normalize import digest
 from runtime.queries import QUERIES
@@ -197,6 +198,40 @@ def test_plan_starts_at_most_a_batch_of_new_children_per_round():
     while not rounds or ctx.backlog:
         rounds.append(len([e for e in plan(ctx, adopt_limit=4) if isinstance(e, Start)]))
     assert rounds == [4, 4, 2] and len(ctx.state.children) == 10
+
+
+def _started(effects: list) -> list[str]:
+    return [e.workflow_id for e in effects if isinstance(e, Start)]
+
+
+def _report(ctx: Ctx, lid: str) -> None:
+    """Listing `lid`'s first `update` to its parent, as it sends it once loaded."""
+    apply_signal(ctx, "update", {"entity": "Listing", "id": lid, "record": _listing(lid), "from": f"Listing-{lid}"})
+
+
+def test_new_subscribed_children_start_while_few_enough_owe_their_first_update(monkeypatch):
+    monkeypatch.setattr(runtime.interpreter, "REPORT_WINDOW", 4)
+    monkeypatch.setattr(runtime.interpreter, "REPORT_ROOM", 2)
+    ctx = _user_ctx([f"l{i}" for i in range(10)])
+    ctx.state.generation, ctx.now_ms = 3, 1_000
+    assert _started(_plan(ctx)) == ["Listing-l0", "Listing-l1", "Listing-l2", "Listing-l3"]
+    assert _started(_plan(ctx)) == [] and _start_budget(ctx) == 0  # the window is full: the cycle waits
+    _report(ctx, "l0")
+    assert _started(_plan(ctx)) == []  # one place free: fewer than REPORT_ROOM
+    _report(ctx, "l1")
+    assert _started(_plan(ctx)) == ["Listing-l4", "Listing-l5"]
+    ctx.now_ms += runtime.interpreter.REPORT_WAIT_MS  # the four owed for that long are given up on
+    assert _started(_plan(ctx)) == ["Listing-l6", "Listing-l7", "Listing-l8", "Listing-l9"]
+    assert ctx.backlog == 0 and len(ctx.state.children) == 10
+
+
+def test_a_hierarchy_of_generation_2_starts_its_children_without_the_window(monkeypatch):
+    # Its recorded histories replay: the same rounds as when they were recorded.
+    monkeypatch.setattr(runtime.interpreter, "REPORT_WINDOW", 4)
+    monkeypatch.setattr(runtime.interpreter, "START_BATCH", 8)
+    ctx = _user_ctx([f"l{i}" for i in range(10)])
+    ctx.state.generation = 2
+    assert len(_started(_plan(ctx))) == 8 and ctx.state.awaiting == {}
 
 
 class _CountingCtx(Ctx):

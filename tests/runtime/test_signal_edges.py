@@ -4,6 +4,9 @@ that can never match a path of the workflow's own record."""
 
 from __future__ import annotations
 
+from temporalio.api.common.v1 import Payload
+from temporalio.common import RawValue
+
 from tests.helpers import assert_eventually, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
 from tests.runtime.util import query, start_root, try_query
@@ -72,3 +75,21 @@ async def test_subscribe_refuses_selectors_that_name_no_field_of_the_record(clie
     assert error["message"].startswith("subscribe refused: selectors[1] can never match")
     assert "a field of User (email, id, listings, name, tags)" in error["message"]
     assert "Listing.*" not in error["message"]
+
+
+async def test_a_signal_whose_payload_is_not_json_is_refused_and_the_next_one_applies(client, http_api):
+    # Payloads are decoded by the round that applies them, not by the handler (a parent
+    # handed thousands of `update`s in one activation must get through it in time).
+    ir = marketplace_ir(http_api)
+    async with new_worker(client, ir) as worker:
+        uid, wid = await _loaded_root(client, http_api, worker, ir)
+        handle = client.get_workflow_handle(wid)
+        await handle.signal("update", RawValue(Payload(metadata={"encoding": b"json/plain"}, data=b"{not json")))
+        await handle.signal("update", {"entity": "User", "id": uid, "record": {"email": "ann@example.org"}})
+        errors = await _errors(client, wid, 1)
+
+        async def applied():
+            assert (await query(client, wid, "state"))["store"]["User"][uid]["email"] == "ann@example.org"
+
+        await assert_eventually(applied)
+    assert errors[-1]["message"] == "update refused: the payload is not JSON"
