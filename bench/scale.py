@@ -10,9 +10,10 @@ parent's store (2 KB × 10,000 = 20 MB: ten times Temporal's payload limit).
 Measured, the same way for both sizes:
  1. load: from `deploy` until the parent's store holds every member's record (the `state`
     query's table count): seconds, and seconds per child; the ratio of the per-child time
-    at the largest size to that at the smallest (target <= 1.2);
+    at the largest size to that at the smallest (target <= 1.2); the worker's and the dev
+    server's CPU per child while loading (/proc);
  2. `swfc status` of the hierarchy (the CLI, as a user runs it): seconds;
-then, for the largest size:
+then, for the largest size (unless `--load-only`):
  3. an upgrade: `deploy` of an edited spec (a worker holding it replaces the first), until
     every workflow has reloaded under it (the API's request log);
  4. a token rotation: `swfc token set` at the root, until every workflow holds the new
@@ -23,7 +24,7 @@ ran them, in the root's histories), the root's tasks requeued from the sticky qu
 worker), the root's longest workflow task, the worker's RSS, the root's history (events,
 bytes) and the bytes in the payload store. Progress lines every minute of a long phase.
 
-Usage: python bench/scale.py [--sizes 1000,10000] [--record-bytes 2048] [--timeout 3600]
+Usage: python bench/scale.py [--sizes 1000,10000] [--record-bytes 2048] [--timeout 3600] [--load-only]
 """
 
 from __future__ import annotations
@@ -239,7 +240,8 @@ async def wait_for_tokens(client: Client, wids: list[str], fingerprint: str, tim
     return await until(everyone, timeout, interval=5, progress=lambda: f"{len(pending):,} not rotated yet")
 
 
-async def measure(address: str, api, size: int, record_bytes: int, timeout: float, last: bool) -> dict:
+async def measure(address: str, api, size: int, record_bytes: int, timeout: float, last: bool,
+                  load_only: bool = False) -> dict:
     from runtime.temporal_client import connect
     from runtime.payloads import stored_bytes
 
@@ -251,6 +253,7 @@ async def measure(address: str, api, size: int, record_bytes: int, timeout: floa
     out: dict = {"size": size}
     try:
         await run.start_worker(spec)
+        server_before = server_cpu(address)
         started = time.monotonic()
         deployed = run.swfc("deploy", str(spec), "--name", "scale", "--address", address,
                             "--task-queue", f"scale-{size}", "--no-worker")
@@ -258,10 +261,13 @@ async def measure(address: str, api, size: int, record_bytes: int, timeout: floa
         await until(lambda: holds_every_member(client, run), timeout, progress=lambda: held_line(client, run))
         out["load_s"] = time.monotonic() - started
         out["per_child_ms"] = out["load_s"] / size * 1000
-        print(f"  loaded in {out['load_s']:.0f} s ({out['per_child_ms']:.0f} ms/child)", flush=True)
+        out["worker_cpu_ms_per_child"] = cpu_seconds(run.worker.pid) / size * 1000
+        out["server_cpu_ms_per_child"] = (server_cpu(address) - server_before) / size * 1000
+        print(f"  loaded in {out['load_s']:.0f} s ({out['per_child_ms']:.0f} ms/child); CPU per child while loading: "
+              f"worker {out['worker_cpu_ms_per_child']:.0f} ms, dev server {out['server_cpu_ms_per_child']:.0f} ms", flush=True)
         out["status_s"] = status_cli(run)
         print(f"  swfc status: {out['status_s']:.1f} s", flush=True)
-        if last:
+        if last and not load_only:
             await upgrade_and_rotate(client, run, out, timeout)
         record = await task_record(client, run.root)
         out["root_failed_tasks"], out["longest_task_s"], out["longest_task_at"], out["root_requeued_tasks"] = record
@@ -274,6 +280,30 @@ async def measure(address: str, api, size: int, record_bytes: int, timeout: floa
         run.stop_worker()
     await terminate(client, [run.root, *member_ids(run)])  # the next size has the server to itself
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds process `pid` has used so far (/proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(address: str) -> float:
+    return sum(cpu_seconds(pid) for pid in dev_server_pids(address))
+
+
+def dev_server_pids(address: str) -> list[int]:
+    """The `temporal server start-dev` process serving `address` (its command line names the port)."""
+    port = address.rsplit(":", 1)[1]
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"start-dev" in argv and port.encode() in argv:
+            pids.append(int(proc.name))
+    return pids
 
 
 async def terminate(client: Client, wids: list[str]) -> None:
@@ -346,7 +376,7 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-async def main(sizes: list[int], record_bytes: int, timeout: float) -> None:
+async def main(sizes: list[int], record_bytes: int, timeout: float, load_only: bool = False) -> None:
     from temporalio.testing import WorkflowEnvironment
 
     from cli.devserver import find_temporal_binary
@@ -360,7 +390,7 @@ async def main(sizes: list[int], record_bytes: int, timeout: float) -> None:
         with SampleAPI().start() as api:
             for size in sizes:
                 print(f"1 + {size:,} children ...", flush=True)
-                results.append(await measure(address, api, size, record_bytes, timeout, size == sizes[-1]))
+                results.append(await measure(address, api, size, record_bytes, timeout, size == sizes[-1], load_only))
                 print(results[-1], flush=True)
     finally:
         await env.shutdown()
@@ -372,6 +402,7 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--record-bytes", type=int, default=2048)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per phase at most")
+    parser.add_argument("--load-only", action="store_true", help="no upgrade and rotation at the largest size")
     args = parser.parse_args()
-    asyncio.run(main([int(s) for s in args.sizes.split(",")], args.record_bytes, args.timeout))
+    asyncio.run(main([int(s) for s in args.sizes.split(",")], args.record_bytes, args.timeout, args.load_only))
     sys.exit(exit_process(0))

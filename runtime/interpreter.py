@@ -74,7 +74,12 @@ REPORT_WAIT_MS = 60_000
 # (UnhandledCommand), and each refusal cost the parent of 10,000 an eviction and a replay of
 # ~5,000 events (5-13 s of the worker's CPU), 4 or 5 times a run while its children reported.
 # Past twice its limit or HISTORY_BYTES_CAP of history, it continues as new regardless.
+# A child may not report for a minute (seen: its first workflow task lost by the worker until
+# the task timed out, several times a 1 + 10,000 run): a run winding down continues as new
+# once no signal came for WIND_DOWN_QUIET_MS, whatever it is still owed (the next run takes
+# those `update`s). Waiting for them stalled every child of the hierarchy meanwhile.
 WIND_DOWN_AT = 0.8
+WIND_DOWN_QUIET_MS = 5_000
 HISTORY_BYTES_CAP = 16 * 1024 * 1024
 # A run begun before signals to children were checked for their deployment (`Attach`) goes
 # on without the check: its recorded deliveries are of the effects it planned then.
@@ -143,7 +148,8 @@ class Run:
         self.ctx = ctx
         self._inbox = inbox  # appended to by `Interpreter.on_signal`; taken from in place
         self._upgrade: dict[str, Any] | None = None
-        self._window: asyncio.Future | None = None  # `_window_timer`
+        self._window: asyncio.Future | None = None  # `_window_timer`, and when it fires
+        self._window_at = 0
 
     async def execute(self) -> dict[str, Any]:
         ctx = self.ctx
@@ -186,6 +192,8 @@ class Run:
         due → manage children → notify subscribers → continue-as-new when history grows →
         wait for the next reason (a signal, an `every`, a retry). Returns once deleted."""
         ctx = self.ctx
+        _tick(ctx)
+        ctx.heard_ms = ctx.now_ms
         while True:
             effects, backlog = self._take_signals()
             if ctx.state.status == Status.DELETED:
@@ -224,6 +232,8 @@ class Run:
         effects: list[Effect] = []
         batch = self._inbox[:SIGNAL_BATCH]
         del self._inbox[:SIGNAL_BATCH]
+        if batch:
+            ctx.heard_ms = ctx.now_ms
         for name, raw in batch:
             try:
                 arg = _decode(raw) if raw is not None else None
@@ -284,10 +294,11 @@ class Run:
 
     def _window_timer(self, at: int | None) -> asyncio.Future | None:
         """A timer until `at` (`_window_deadline`), started once and kept over the waits
-        until it fires: a full window waits for every `update` batch, and a timer per wait
-        would add its start and its cancel to the history each time."""
-        if self._window is None and at is not None:
+        until it fires (or an earlier one is wanted): a full window waits for every `update`
+        batch, and a timer per wait would add its start and its cancel to the history each time."""
+        if at is not None and (self._window is None or at < self._window_at):  # a later one is left to fire
             self._window = asyncio.ensure_future(workflow.sleep(timedelta(milliseconds=max(1, at - _now_ms()))))
+            self._window_at = at
         return self._window
 
     # ------------------------------------------------------------------ loading
@@ -557,13 +568,14 @@ class Run:
     def _time_to_continue(self) -> bool:
         """Whether to continue as new now: the history is full (before generation 3); from
         generation 3 on, it is winding down (see WIND_DOWN_AT) and no child owes this run its
-        first `update`, or it is past twice its limit or HISTORY_BYTES_CAP."""
+        first `update` or none was heard for WIND_DOWN_QUIET_MS, or it is past twice its
+        limit or HISTORY_BYTES_CAP."""
         ctx = self.ctx
         if ctx.state.generation < 3:
             return self._history_full()
         if not ctx.winding_down:
             return False
-        if not _awaited(ctx):
+        if not _awaited(ctx) or _now_ms() - ctx.heard_ms >= WIND_DOWN_QUIET_MS:
             return True
         info = workflow.info()
         return (info.get_current_history_length() >= 2 * self.ctx.state.history_limit
@@ -647,12 +659,17 @@ def _awaited(ctx: Ctx) -> dict[str, int]:
 
 
 def _window_deadline(ctx: Ctx) -> int | None:
-    """When a child owing its first `update` is next given up on, if the run waits for
-    that (a full window, or winding down to continue as new); None if it does not."""
+    """When a run that waits for children's first `update`s looks again without one: winding
+    down, once it has heard nothing for WIND_DOWN_QUIET_MS; with a full window, when the
+    oldest owed child is given up on. None if it does not wait for them."""
     s = ctx.state
-    if s.generation < 3 or not _awaited(ctx) or not (ctx.winding_down or (ctx.backlog and _start_budget(ctx) == 0)):
+    if s.generation < 3 or not _awaited(ctx):
         return None
-    return min(s.awaiting.values()) + REPORT_WAIT_MS
+    if ctx.winding_down:
+        return ctx.heard_ms + WIND_DOWN_QUIET_MS
+    if ctx.backlog and _start_budget(ctx) == 0:
+        return min(s.awaiting.values()) + REPORT_WAIT_MS
+    return None
 
 
 def _bounded(ctx: Ctx) -> bool:

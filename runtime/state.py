@@ -135,6 +135,7 @@ class Ctx:
     now_ms: int = 0
     backlog: int = 0
     winding_down: bool = False  # the run nears continue-as-new: it starts no new children
+    heard_ms: int = 0  # when the run last took a signal (workflow clock): a winding down run waits for quiet
     checks_deployments: bool = False
     _digests: dict[tuple[str | None, str], tuple[Any, str]] = field(default_factory=dict, repr=False)
     # What a round may plan from (`runtime.children.plan`): `changed` the records `update`
