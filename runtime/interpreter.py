@@ -201,7 +201,7 @@ class Run:
                 _record_status(ctx)
                 return
             effects = await self._load_and_list(effects)
-            ctx.winding_down = ctx.state.generation >= 3 and self._history_nearly_full()
+            ctx.winding_down = ctx.state.generation >= 3 and self._history_full(WIND_DOWN_AT)
             if self._inbox:  # signals came meanwhile: apply them before acting on the data
                 await self._carry_out(effects)
                 if backlog and not effects:
@@ -556,14 +556,11 @@ class Run:
 
     # ------------------------------------------------------------------ continue-as-new
 
-    def _history_full(self) -> bool:
-        info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self.ctx.state.history_limit
-
-    def _history_nearly_full(self) -> bool:
+    def _history_full(self, share: float = 1.0) -> bool:
+        """Whether Temporal suggests continuing as new, or the history holds `share` of its limit."""
         info = workflow.info()
         return (info.is_continue_as_new_suggested()
-                or info.get_current_history_length() >= WIND_DOWN_AT * self.ctx.state.history_limit)
+                or info.get_current_history_length() >= share * self.ctx.state.history_limit)
 
     def _time_to_continue(self) -> bool:
         """Whether to continue as new now: the history is full (before generation 3); from
