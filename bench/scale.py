@@ -19,8 +19,10 @@ then, for the largest size (unless `--load-only`):
  4. a token rotation: `swfc token set` at the root, until every workflow holds the new
     token (each workflow's `status` query, asked again only of those that did not yet);
 and at the end of each size: failed workflow tasks (the worker's log: failed activations,
-deadlocks, evictions that could not run; and failed tasks, or tasks timed out while a worker
-ran them, in the root's histories), the root's tasks requeued from the sticky queue (a busy
+deadlocks, evictions that could not run; failed tasks, or tasks timed out while a worker
+ran them, in the root's histories; failed tasks in the members' histories), the members'
+tasks that timed out while a worker held them (each one a child late by its whole task
+timeout), the root's tasks requeued from the sticky queue (a busy
 worker), the root's longest workflow task, the worker's RSS, the root's history (events,
 bytes) and the bytes in the payload store. Progress lines every minute of a long phase.
 
@@ -196,14 +198,48 @@ async def task_record(client: Client, wid: str) -> tuple[list[str], float, str, 
                     longest = (at - started).total_seconds()
                     where = f"run of {run.start_time:%H:%M:%S}, event {event.event_id}"
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-                failed.append(WorkflowTaskFailedCause.Name(event.workflow_task_failed_event_attributes.cause))
+                cause = WorkflowTaskFailedCause.Name(event.workflow_task_failed_event_attributes.cause)
+                failed.append(f"{cause.removeprefix('WORKFLOW_TASK_FAILED_CAUSE_')} at {_clock(event)}")
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
                 timeout = event.workflow_task_timed_out_event_attributes.timeout_type
                 if timeout == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START:
                     requeued += 1
                 else:
-                    failed.append("timed out")
+                    failed.append(f"timed out at {_clock(event)}")
     return failed, longest, where, requeued
+
+
+async def members_task_record(client: Client, wids: list[str]) -> tuple[int, list[str]]:
+    """Over the current run of every workflow of `wids`: how many workflow tasks failed, and
+    each task that timed out while a worker held it (a task the worker took and never
+    completed waits out its whole timeout before it runs again): the workflow, and when the
+    task was scheduled, started and timed out, and who started it."""
+    limit, failed, timed_out = asyncio.Semaphore(32), 0, []
+
+    async def one(wid: str) -> None:
+        nonlocal failed
+        async with limit:
+            events = (await client.get_workflow_handle(wid).fetch_history()).events
+        by_id = {e.event_id: e for e in events}
+        for event in events:
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                failed += 1
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                attributes = event.workflow_task_timed_out_event_attributes
+                if attributes.timeout_type != TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE:
+                    continue
+                started = by_id[attributes.started_event_id]
+                scheduled = by_id[attributes.scheduled_event_id]
+                timed_out.append(f"{wid}: scheduled {_clock(scheduled)} (event {scheduled.event_id}), started "
+                                 f"{_clock(started)} by {started.workflow_task_started_event_attributes.identity}, "
+                                 f"timed out {_clock(event)}")
+
+    await asyncio.gather(*(one(w) for w in wids))
+    return failed, sorted(timed_out)
+
+
+def _clock(event) -> str:
+    return f"{event.event_time.ToDatetime():%H:%M:%S.%f}"[:-3]
 
 
 def status_cli(run: Run) -> float:
@@ -263,7 +299,8 @@ async def measure(address: str, api, size: int, record_bytes: int, timeout: floa
         out["per_child_ms"] = out["load_s"] / size * 1000
         out["worker_cpu_ms_per_child"] = cpu_seconds(run.worker.pid) / size * 1000
         out["server_cpu_ms_per_child"] = (server_cpu(address) - server_before) / size * 1000
-        print(f"  loaded in {out['load_s']:.0f} s ({out['per_child_ms']:.0f} ms/child); CPU per child while loading: "
+        print(f"  loaded in {out['load_s']:.0f} s ({out['per_child_ms']:.0f} ms/child, done at "
+              f"{time.strftime('%H:%M:%S', time.gmtime())} UTC); CPU per child while loading: "
               f"worker {out['worker_cpu_ms_per_child']:.0f} ms, dev server {out['server_cpu_ms_per_child']:.0f} ms", flush=True)
         out["status_s"] = status_cli(run)
         print(f"  swfc status: {out['status_s']:.1f} s", flush=True)
@@ -271,7 +308,11 @@ async def measure(address: str, api, size: int, record_bytes: int, timeout: floa
             await upgrade_and_rotate(client, run, out, timeout)
         record = await task_record(client, run.root)
         out["root_failed_tasks"], out["longest_task_s"], out["longest_task_at"], out["root_requeued_tasks"] = record
-        out["failed_tasks"] = run.failed_tasks() + len(out["root_failed_tasks"])
+        out["member_failed_tasks"], timed_out = await members_task_record(client, member_ids(run))
+        out["member_timed_out_tasks"] = len(timed_out)
+        for line in timed_out[:10]:
+            print(f"  a member's task timed out: {line}", flush=True)
+        out["failed_tasks"] = run.failed_tasks() + len(out["root_failed_tasks"]) + out["member_failed_tasks"]
         out["rss_mb"] = run.rss_mb()
         out["root_events"], out["root_bytes"] = await history(client, run.root)
         out["child_events"], out["child_bytes"] = await history(client, f"Member-{run.gid}-m00000")
@@ -344,25 +385,26 @@ async def upgrade_and_rotate(client: Client, run: Run, out: dict, timeout: float
     await until(lambda: len(run.api.requests_to("/members/*")) - loads >= run.size, timeout,
                 progress=lambda: f"{len(run.api.requests_to('/members/*')) - loads:,} members reloaded")
     out["upgrade_s"] = time.monotonic() - started
-    print(f"  upgraded in {out['upgrade_s']:.0f} s", flush=True)
+    print(f"  upgraded in {out['upgrade_s']:.0f} s (done at {time.strftime('%H:%M:%S', time.gmtime())} UTC)", flush=True)
     started = time.monotonic()
     rotated = run.swfc("token", "set", run.root, "--api", "hr", "--from-env", "HR_TOKEN", "--address", run.address,
                        token="scale-token-1")
     assert rotated.returncode == 0, rotated.stderr
     await wait_for_tokens(client, [run.root, *member_ids(run)], fingerprint("scale-token-1"), timeout)
     out["rotation_s"] = time.monotonic() - started
-    print(f"  rotated in {out['rotation_s']:.0f} s", flush=True)
+    print(f"  rotated in {out['rotation_s']:.0f} s (done at {time.strftime('%H:%M:%S', time.gmtime())} UTC)", flush=True)
     out["rotated"] = True
 
 
 def table(results: list[dict]) -> str:
     rows = [("children", "load s", "ms/child", "status s", "upgrade s", "rotation s", "failed tasks",
-             "root tasks requeued", "longest root task s", "worker RSS MB", "root history", "child history",
+             "member tasks timed out", "root tasks requeued", "longest root task s", "worker RSS MB", "root history", "child history",
              "stored MB")]
     for r in results:
         rows.append((f"1 + {r['size']:,}", f"{r['load_s']:.0f}", f"{r['per_child_ms']:.1f}", f"{r['status_s']:.1f}",
                      f"{r['upgrade_s']:.0f}" if "upgrade_s" in r else "-",
                      f"{r['rotation_s']:.0f}" if "rotation_s" in r else "-", str(r["failed_tasks"]),
+                     str(r["member_timed_out_tasks"]),
                      str(r["root_requeued_tasks"]), f"{r['longest_task_s']:.1f}",
                      f"{r['rss_mb']:.0f}", f"{r['root_events']} ev / {r['root_bytes'] / 1e3:.0f} KB",
                      f"{r['child_events']} ev / {r['child_bytes'] / 1e3:.1f} KB", f"{r['stored_mb']:.1f}"))

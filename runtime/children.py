@@ -157,7 +157,8 @@ def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | N
     memo = {"entity": edge.entity, "id": rid, "started_by": s.workflow_id}
     if s.deployment:
         memo["deployment"] = s.deployment
-    return [Start(wid, edge.workflow, child_input(ctx, edge, rid, record), memo, tuple(attach))]
+    leaf = not ctx.ir.workflows[edge.workflow].children
+    return [Start(wid, edge.workflow, child_input(ctx, edge, rid, record), memo, tuple(attach), leaf)]
 
 
 def to_child(ctx: Ctx, wid: str, child: ChildRef, send: Send) -> Effect:

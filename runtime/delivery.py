@@ -24,6 +24,7 @@ workflow); the parent keeps the answer in its `ChildRef`, so it asks once per ch
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
@@ -34,7 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from rules.names import DELIVER_ACTIVITY, UPGRADE_UPDATE
 from runtime.normalize import cut
-from runtime.protocol import WORKFLOW_TASK_TIMEOUT, DeliveryItem, DeliveryResult, Signal, StartRequest
+from runtime.protocol import WORKFLOW_TASK_TIMEOUT, DeliveryItem, DeliveryResult, Signal, StartRequest, task_timeout
 from runtime.search_attributes import SETTLING_WAITS, not_yet_known, typed
 
 
@@ -101,17 +102,24 @@ def refusal(exc: WorkflowUpdateFailedError) -> str:
 
 async def start_unless_running(client: Client, workflow: str, arg: Any, *, workflow_id: str,
                                task_queue: str, memo: dict[str, Any],
-                               search_attributes: dict[str, str] | None = None) -> bool:
+                               search_attributes: dict[str, str] | None = None,
+                               timeout: timedelta = WORKFLOW_TASK_TIMEOUT) -> bool:
     """Start `workflow` as `workflow_id` (with `search_attributes`, see
     `runtime.search_attributes`; waiting while the server does not know attributes created
-    a moment ago); False when that id already runs (one workflow per entity: the caller
-    attaches to the running one instead)."""
+    a moment ago, and with `timeout` as its workflow task timeout); False when that id
+    already runs (one workflow per entity: the caller attaches to the running one instead).
+
+    Asks for an eager start: when a worker of `task_queue` shares this client (the delivery
+    activity's starts) and has a free slot, the server hands the new workflow's first task
+    back in its answer, and it runs at once, without a trip through the task queue and a
+    worker's poll. Elsewhere (the CLI's client) it is asked for and not granted: nothing
+    changes. The history is the same either way."""
     waits = list(SETTLING_WAITS)
     while True:
         try:
             await client.start_workflow(workflow, arg, id=workflow_id, task_queue=task_queue, memo=memo,
-                                        search_attributes=typed(search_attributes), task_timeout=WORKFLOW_TASK_TIMEOUT,
-                                        id_conflict_policy=WorkflowIDConflictPolicy.FAIL)
+                                        search_attributes=typed(search_attributes), task_timeout=timeout,
+                                        id_conflict_policy=WorkflowIDConflictPolicy.FAIL, request_eager_start=True)
             return True
         except WorkflowAlreadyStartedError:
             return False
@@ -124,7 +132,8 @@ async def start_unless_running(client: Client, workflow: str, arg: Any, *, workf
 async def _start(client: Client, handle: WorkflowHandle, start: StartRequest, attach: list[Signal]) -> DeliveryResult:
     wid = handle.id
     if await start_unless_running(client, start.workflow, start.arg, workflow_id=wid, task_queue=start.task_queue,
-                                  memo=start.memo, search_attributes=start.search_attributes):
+                                  memo=start.memo, search_attributes=start.search_attributes,
+                                  timeout=task_timeout(start.leaf)):
         return DeliveryResult(wid, ok=True, owned=True, deployment=start.memo.get("deployment"))
     # One workflow per entity: attach to the running one (subscribe, hand over the data).
     return await _attach(handle, attach, start.memo.get("deployment"), start.memo["started_by"])

@@ -38,8 +38,9 @@ from runtime.normalize import InvalidData, cut, digest, merge_stores, normalize
 from runtime.queries import QUERIES, iso_time
 from runtime.sealing import is_sealed_token
 from runtime.signals import apply_signal
-from runtime.protocol import (HOW_SWFC_STARTS, WORKFLOW_TASK_TIMEOUT, Attach, DeliveryItem, DeliveryResult, Effect,
-                              InvalidInput, Send, Start, Status, Subscriber, Upgrade, WorkflowInput, foreign_fields)
+from runtime.protocol import (HOW_SWFC_STARTS, Attach, DeliveryItem, DeliveryResult, Effect,
+                              InvalidInput, Send, Start, Status, Subscriber, Upgrade, WorkflowInput, foreign_fields,
+                              task_timeout)
 from runtime.state import Ctx, WorkflowState
 from runtime.templates import template_values
 from runtime.upgrade import adopt, carried_state, child_upgrades, upgrade_problem, upgrade_refusal
@@ -773,7 +774,8 @@ def _continue_as_new(ctx: Ctx, upgrade: dict[str, Any] | None) -> None:
         _carried_input(ctx, upgrade),
         workflow=workflow.info().workflow_type,
         memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
-        task_timeout=WORKFLOW_TASK_TIMEOUT,  # a run started with Temporal's 10 s takes it on here
+        # a run started with Temporal's 10 s (or before leaves had their own) takes it on here
+        task_timeout=task_timeout(not ctx.ir.workflows[workflow.info().workflow_type].children),
     )
 
 

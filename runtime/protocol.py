@@ -130,6 +130,21 @@ GENERATION = 3
 # by a worker that dies during it is handed to another one after 60 s, not 10.
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=60)
 
+# ... except a leaf's (a workflow type with no child edges): its runs hold no children's
+# `update`s, so its longest replay (a run of refreshes up to its history limit) is a few
+# seconds. What a shorter timeout buys: a task the server hands to a worker whose poll has
+# just given up (an overloaded server matches it at the poll's deadline) is lost, and runs
+# again only when its timeout has passed. 1 to 4 members of 10,000 met that in each run of
+# bench/scale.py (fewer since children start eagerly: `runtime.delivery`), and the hierarchy
+# finished loading up to 60 s late.
+LEAF_TASK_TIMEOUT = timedelta(seconds=20)
+
+
+def task_timeout(leaf: bool) -> timedelta:
+    """The workflow task timeout of a run of a leaf (`leaf`) or of a workflow with children."""
+    return LEAF_TASK_TIMEOUT if leaf else WORKFLOW_TASK_TIMEOUT
+
+
 HOW_SWFC_STARTS = ("swfc starts its workflows with `swfc deploy SPEC` "
                    "(the input it gives them: docs/runtime.md, \"Workflow input\")")
 
@@ -268,6 +283,7 @@ class Start:
     arg: WorkflowInput
     memo: dict[str, Any]
     attach: tuple[Send, ...]
+    leaf: bool = False  # `workflow` has no child edges: see LEAF_TASK_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -303,13 +319,15 @@ class Signal:
 @dataclass
 class StartRequest:
     """How `deliver_effects` starts a child: type, input, task queue, memo (`started_by`,
-    `deployment`) and the search attributes it inherits (None: the parent has none)."""
+    `deployment`), the search attributes it inherits (None: the parent has none) and whether
+    it is a leaf (its workflow task timeout: `task_timeout`)."""
 
     workflow: str
     arg: dict[str, Any]
     task_queue: str
     memo: dict[str, Any]
     search_attributes: dict[str, str] | None = None
+    leaf: bool = False
 
 
 @dataclass
@@ -333,7 +351,8 @@ class DeliveryItem:
         """An effect as an item (children run on the parent's task queue and inherit its
         search attributes, when it has them; `deployment` is the parent's)."""
         if isinstance(effect, Start):
-            start = StartRequest(effect.workflow, effect.arg.to_json(), task_queue, effect.memo, attributes or None)
+            start = StartRequest(effect.workflow, effect.arg.to_json(), task_queue, effect.memo, attributes or None,
+                                 effect.leaf)
             return cls(effect.workflow_id, start=start, attach=[Signal(a.signal, a.arg) for a in effect.attach])
         if isinstance(effect, Attach):
             return cls(effect.workflow_id, attach=[Signal(a.signal, a.arg) for a in effect.signals], deployment=deployment)

@@ -24,7 +24,7 @@ from runtime import search_attributes
 from runtime.client_errors import MissingToken, MissingTokens
 from runtime.delivery import start_unless_running
 from runtime.ir import IR, Deployment
-from runtime.protocol import GENERATION, WorkflowInput
+from runtime.protocol import GENERATION, WorkflowInput, task_timeout
 from runtime.root_upgrade import UpgradeOutcome, upgrade_root
 from runtime.tokens import seal_from_env, seal_key
 
@@ -37,6 +37,7 @@ class Root:
     workflow_type: str
     input: dict[str, Any]
     memo: dict[str, Any]
+    leaf: bool = False  # its type has no child edges (its workflow task timeout: `task_timeout`)
 
 
 def api_bases(ir: IR, environ: Mapping[str, str]) -> dict[str, str]:
@@ -75,7 +76,7 @@ def _root(ir: IR, dep: Deployment, environ: Mapping[str, str], bases: dict[str, 
                                    given=dict(dep.with_values), deployment=deployment_name,
                                    generation=GENERATION).to_json()
     memo = {"entity": ir.workflows[dep.workflow].entity, "id": dep.id, **named}
-    return Root(dep.workflow_id, dep.workflow, workflow_input, memo)
+    return Root(dep.workflow_id, dep.workflow, workflow_input, memo, leaf=not ir.workflows[dep.workflow].children)
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ async def _start_root(client: Client, root: Root, task_queue: str, ir_hash: str,
     attributes = (search_attributes.for_root(root.workflow_id, spec, with_problem=with_problem)
                   if spec is not None else None)
     if not await start_unless_running(client, root.workflow_type, root.input, workflow_id=root.workflow_id,
-                                      task_queue=task_queue, memo=root.memo, search_attributes=attributes):
+                                      task_queue=task_queue, memo=root.memo, search_attributes=attributes,
+                                      timeout=task_timeout(root.leaf)):
         return replace(outcome, kind="raced")
     return outcome

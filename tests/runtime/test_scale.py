@@ -13,9 +13,10 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWorkflowInput
 
 import runtime.interpreter
-from runtime.protocol import GENERATION, WORKFLOW_TASK_TIMEOUT
+from runtime.protocol import GENERATION, LEAF_TASK_TIMEOUT, WORKFLOW_TASK_TIMEOUT
 from runtime.roots import running_ir_hash
 from runtime.sealing import deployment, seal
 from tests.helpers import assert_eventually, compile_text, new_worker, unique
@@ -135,17 +136,65 @@ def _patch_markers(history) -> list[str]:
     return [json.loads(m.details["patch-data"].payloads[0].data)["id"] for m in markers if m.marker_name == "core_patch"]
 
 
-async def test_a_run_has_a_workflow_task_timeout_a_big_parents_replay_fits_in(client, http_api):
-    # 10 s (Temporal's default) timed a big parent's replays out on a busy worker.
-    async with _settled_user(client, http_api, 3, root_options={"history_limit": 12}) as root:
-        async def continued_as_new():  # the root was started with 10 s: its next run takes it on
-            assert len([r async for r in client.list_workflows(f"WorkflowId = '{root}'")]) > 1
+async def test_a_run_has_a_workflow_task_timeout_its_longest_replay_fits_in(client, http_api):
+    # 10 s (Temporal's default) timed a big parent's replays out on a busy worker: a type
+    # with children gets 60 s. A leaf's replays are short, and a task lost on its way to a
+    # worker runs again only when its timeout has passed: a leaf gets 20 s.
+    uid = unique("u")
+    put_user(http_api, uid, [listing(unique("l"), uid, photos=1)])
+    ir = marketplace_ir(http_api)
+    async with new_worker(client, ir) as worker:
+        await start_root(client, ir, worker.task_queue, uid, "t", history_limit=12)
+        root = f"User-{uid}"
+        await _settled(client, root, 3)
 
-        await assert_eventually(continued_as_new, timeout=30)
-        child = next(iter((await tree(client, root)).keys() - {root}))
-        for wid in (root, child):
-            config = (await client.get_workflow_handle(wid).describe()).raw_description.execution_config
-            assert config.default_workflow_task_timeout.ToTimedelta() == WORKFLOW_TASK_TIMEOUT == timedelta(seconds=60)
+        async def continued_as_new():  # a run started with another timeout takes its type's on here
+            runs = [r async for r in client.list_workflows(f"WorkflowId = '{root}'")]
+            assert len(runs) > 1
+
+        await assert_eventually(continued_as_new, timeout=60)
+        timeouts = {}
+        for wid in await tree(client, root):
+            description = (await client.get_workflow_handle(wid).describe()).raw_description
+            config = description.execution_config
+            timeouts[description.workflow_execution_info.type.name] = config.default_workflow_task_timeout.ToTimedelta()
+    assert timeouts == {"UserWorkflow": WORKFLOW_TASK_TIMEOUT, "ListingWorkflow": WORKFLOW_TASK_TIMEOUT,
+                        "PhotoWorkflow": LEAF_TASK_TIMEOUT}
+    assert (WORKFLOW_TASK_TIMEOUT, LEAF_TASK_TIMEOUT) == (timedelta(seconds=60), timedelta(seconds=20))
+
+
+class _RecordedStarts(Interceptor):
+    """A client interceptor that notes every start: whether it asked to run its first
+    workflow task eagerly, and whether the server granted it."""
+
+    def __init__(self) -> None:
+        self.starts: list[tuple[str, bool, bool]] = []
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        starts = self.starts
+
+        class Recording(OutboundInterceptor):
+            async def start_workflow(self, input: StartWorkflowInput):
+                handle = await super().start_workflow(input)
+                starts.append((input.id, input.request_eager_start, getattr(handle, "__temporal_eagerly_started")))
+                return handle
+
+        return Recording(next)
+
+
+async def test_children_start_with_their_first_workflow_task_handed_back(client, http_api):
+    # Started eagerly, a child's first task skips the server's task queue and a worker's
+    # poll (its history is the same): less work for the server per child.
+    recorder = _RecordedStarts()
+    recording = Client(**{**client.config(), "interceptors": [recorder]})
+    uid = unique("u")
+    put_user(http_api, uid, [listing(unique("l"), uid, photos=1) for _ in range(3)])
+    ir = marketplace_ir(http_api)
+    async with new_worker(recording, ir) as worker:
+        await start_root(client, ir, worker.task_queue, uid, "t")
+        await _settled(client, f"User-{uid}", 7)
+    assert len(recorder.starts) == 6 and all(asked for _, asked, _ in recorder.starts)
+    assert any(granted for _, _, granted in recorder.starts)
 
 
 async def test_a_backlog_of_starts_does_not_hold_off_continue_as_new(client, http_api, monkeypatch):
