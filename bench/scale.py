@@ -72,11 +72,6 @@ workflow MemberWorkflow manages Member {{ source hr get "/members/{{id}}" }}
 
 deploy GroupWorkflow "{gid}" {{ token hr from env "HR_TOKEN" }}
 """
-# The dev server has one history shard, whose caches hold 8,096 workflows' mutable state and
-# 512 KB of events: a 1 + 10,000 hierarchy missed them on every step (a cluster caches per
-# shard, hundreds of shards). Sized for the largest hierarchy here.
-SERVER_CACHES = ["--dynamic-config-value", "history.hostLevelCacheMaxSize=30000",
-                 "--dynamic-config-value", f"history.eventsCacheMaxSizeBytes={256 * 1024 * 1024}"]
 FAILURES = re.compile(r"Failed activation|deadlock|eviction job|TMPRL1103|exceeded the error limit", re.I)
 
 
@@ -421,11 +416,11 @@ def table(results: list[dict]) -> str:
 async def main(sizes: list[int], record_bytes: int, timeout: float, load_only: bool = False) -> None:
     from temporalio.testing import WorkflowEnvironment
 
-    from cli.devserver import find_temporal_binary
+    from cli.devserver import CACHES_FOR_10K, find_temporal_binary
     from sample_api import SampleAPI
 
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(find_temporal_binary()),
-                                                dev_server_log_level="error", dev_server_extra_args=SERVER_CACHES)
+                                                dev_server_log_level="error", dev_server_extra_args=CACHES_FOR_10K)
     address = env.client.service_client.config.target_host
     results = []
     try:

@@ -39,6 +39,13 @@ DEFAULT_IP = "127.0.0.1"
 DEFAULT_PORT = 7233
 DEFAULT_UI_PORT = 8233
 
+# The dev server has one history shard, whose caches hold 8,096 workflows' mutable state and
+# 512 KB of events: a 1 + 10,000 hierarchy missed them on every step (a cluster caches per
+# shard, hundreds of shards). Sized for DESIGN.md §7's 10,000 children (they fill as
+# workflows run: a small hierarchy uses what it used before).
+CACHES_FOR_10K = ["--dynamic-config-value", "history.hostLevelCacheMaxSize=30000",
+                  "--dynamic-config-value", f"history.eventsCacheMaxSizeBytes={256 * 1024 * 1024}"]
+
 
 def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
     """True if something accepts TCP connections on host:port."""
@@ -115,7 +122,7 @@ class EmbeddedServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [str(find_temporal_binary()), "server", "start-dev",
                    "--ip", self.ip, "--port", str(self.port),
-                   "--db-filename", str(self.data_dir / "temporal.db"), "--log-level", "warn"]
+                   "--db-filename", str(self.data_dir / "temporal.db"), "--log-level", "warn", *CACHES_FOR_10K]
         for name in NAMES:  # the hierarchy's view in the Web UI and `temporal workflow list`
             command += ["--search-attribute", f"{name}=Keyword"]
         if self.namespace != "default":  # "default" always exists; others are made at start

@@ -120,6 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--from-env", metavar="VAR", required=True)
     add_connection(t)
 
+    p = sub.add_parser("payloads", help="manage the payload store (Temporal's External Storage)")
+    payloads_sub = p.add_subparsers(dest="payloads_command", metavar="ACTION", required=True)
+    t = payloads_sub.add_parser(
+        "prune", help="remove stored payloads that no running workflow needs",
+        description="Remove every stored payload that no open workflow run's history refers to "
+                    "and that was written more than --grace seconds ago (nothing else ever "
+                    "removes one: each continue-as-new of a big parent stores its state again). "
+                    "Reads the history of every open run of the namespace. Closed runs' "
+                    "histories that refer to a removed payload can no longer be decoded.")
+    t.add_argument("--grace", metavar="S", type=float, default=3600.0,
+                   help="keep payloads written less than S seconds ago (default 3600)")
+    t.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    add_connection(t)
+
     p = sub.add_parser("graph", help="the declared hierarchy as Mermaid")
     p.add_argument("file", metavar="FILE")
 
@@ -309,6 +323,7 @@ COMMANDS = {
     "worker": runtime_command("run_worker"),
     "status": runtime_command("run_status"),
     "token": runtime_command("run_token_set"),
+    "payloads": runtime_command("run_payloads_prune"),
 }
 
 

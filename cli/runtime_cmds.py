@@ -1,4 +1,5 @@
-"""The runtime-facing commands: ``swfc deploy``, ``swfc worker``, ``swfc status``, ``swfc token set``.
+"""The runtime-facing commands: ``swfc deploy``, ``swfc worker``, ``swfc status``, ``swfc token set``,
+``swfc payloads prune``.
 
 Stage: the CLI above compiler and runtime. Takes parsed arguments (``cli/main.py``) and gives an
 exit code: it compiles the spec (``compiler.compile_files``), connects to Temporal (flags,
@@ -167,6 +168,10 @@ def run_status(args: Any) -> int:
 
 def run_token_set(args: Any) -> int:
     return run(_token_set, args, ctrl_c_code=130)
+
+
+def run_payloads_prune(args: Any) -> int:
+    return run(_payloads_prune, args, ctrl_c_code=130)
 
 
 def _new_key_note(path: Path) -> None:
@@ -373,4 +378,20 @@ async def _token_set(args: Any) -> int:
         warn(problems.unanswered_rotation(wid, api))
     say(f"{wid}: {api} token set to {sealed['fingerprint']}; it cascades to the workflows below "
         f"that need it")
+    return 0
+
+
+async def _payloads_prune(args: Any) -> int:
+    from runtime.payload_prune import prune
+
+    store = _payload_store(args)
+    if store is None:
+        raise CommandError("no payload store to prune: pass --payload-store (s3://BUCKET/PREFIX or a "
+                           "directory) or set SWFC_PAYLOAD_STORE, as the workers have it")
+    client = await _connect(args, _address_or_embedded(args))
+    pruned = await prune(client, store, grace_s=_opt(args, "grace", 3600.0), dry_run=bool(_opt(args, "dry_run")))
+    verb = "would remove" if pruned.dry_run else "removed"
+    say(f"{store}: {verb} {pruned.removed:,} payload(s), {pruned.removed_bytes / 1e6:.1f} MB; kept "
+        f"{pruned.kept:,} (referred to by the {pruned.runs:,} open run(s), or written in the last "
+        f"{_opt(args, 'grace', 3600.0):.0f} s)")
     return 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -61,7 +62,9 @@ class FileStorageDriver(StorageDriver):
         data = payload.SerializeToString()
         name = hashlib.sha256(data).hexdigest()
         path = self.directory / name
-        if not path.exists():
+        try:  # stored again now: `swfc payloads prune` gives it its grace again
+            os.utime(path)
+        except FileNotFoundError:
             self.directory.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(f".{id(data)}.part")
             partial.write_bytes(data)

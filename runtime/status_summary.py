@@ -37,10 +37,10 @@ from temporalio.service import RPCError
 
 from runtime.protocol import Status, StatusNode
 from runtime.search_attributes import KEYS, NO_PROBLEM, PARENT, PROBLEM, ROOT, STARTING, STATUS
-from runtime.status_tree import (CONCURRENCY, collect_all, distinct, failed_for_good, needs_attention, not_loaded,
-                                 query_status)
+from runtime.status_tree import (CONCURRENCY, NEEDS_ATTENTION, collect_all, distinct, failed_for_good,
+                                 needs_attention, not_loaded, query_status)
 
-ATTENTION_STATUSES = (Status.ERROR, Status.WAITING_FOR_TOKEN, Status.RATE_LIMITED)  # settled, with an error to read
+ATTENTION_STATUSES = tuple(s for s in NEEDS_ATTENTION if s != Status.UNREACHABLE)  # settled, with an error to read
 UNSETTLED = (STARTING, Status.LOADING, Status.UPGRADING)  # not settled since its last (re)start
 PAGE_SIZE = 1000
 MAX_GROUPS = 200  # (type, status) pairs counted at most: a guard, a spec has far fewer

@@ -91,12 +91,15 @@ def failed_for_good(nodes: list[StatusNode]) -> bool:
     return bool(nodes) and all(n.failed for n in nodes)
 
 
-NEEDS_ATTENTION = (Status.ERROR, Status.WAITING_FOR_TOKEN, Status.UNREACHABLE)
+# `runtime.status_summary.ATTENTION_STATUSES` (what the visibility store is asked for) is
+# this without `unreachable`, a status no workflow records: a summary's count of workflows
+# needing attention and its list of them are the same workflows.
+NEEDS_ATTENTION = (Status.ERROR, Status.WAITING_FOR_TOKEN, Status.RATE_LIMITED, Status.UNREACHABLE)
 
 
 def needs_attention(node: StatusNode) -> bool:
-    """A workflow in error, waiting for a token or not answering, or one that recorded a
-    problem it is still running with (a refused signal)."""
+    """A workflow in error, waiting for a token or for an api's rate limit, or not
+    answering, or one that recorded a problem it is still running with (a refused signal)."""
     return node.status in NEEDS_ATTENTION or bool(node.last_error)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 from temporalio.client import Client
@@ -174,6 +175,26 @@ def test_token_set_refuses_an_api_the_workflow_does_not_hold(market: Marketplace
                          "--address", market.address)
     assert result.returncode == 1
     assert "does not use api billing" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_payloads_prune_reads_every_open_run_and_keeps_what_they_need(market: Marketplace, tmp_path: Path) -> None:
+    store = tmp_path / "payloads"
+    store.mkdir()
+    (store / ("0" * 64)).write_bytes(b"no run refers to this one")
+    result = market.swfc("payloads", "prune", "--address", market.address, "--payload-store", str(store), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "would remove 0 payload(s)" in result.stdout and (store / ("0" * 64)).exists()  # within its grace
+    result = market.swfc("payloads", "prune", "--address", market.address, "--payload-store", str(store),
+                         "--grace", "0")
+    assert result.returncode == 0, result.stderr
+    assert "removed 1 payload(s)" in result.stdout and not (store / ("0" * 64)).exists()
+    assert int(result.stdout.split("the ")[1].split(" open run")[0]) >= len(market.workflow_ids)
+
+
+def test_payloads_prune_needs_to_know_the_store(market: Marketplace) -> None:
+    result = market.swfc("payloads", "prune", "--address", market.address, env={**market.env(), "SWFC_PAYLOAD_STORE": ""})
+    assert result.returncode == 1
+    assert "no payload store to prune" in result.stderr and "Traceback" not in result.stderr
 
 
 async def test_no_plaintext_token_anywhere_temporal_keeps(market: Marketplace, client: Client) -> None:

@@ -12,7 +12,8 @@ from rich.console import Console
 
 from cli.views import hierarchy, render_tree, summary_lines
 from runtime.protocol import StatusNode
-from runtime.status_summary import filter_trees
+from runtime.status_summary import ATTENTION_STATUSES, filter_trees
+from runtime.status_tree import NEEDS_ATTENTION, needs_attention
 
 GOLDEN = Path(__file__).parent / "golden" / "status_tree.txt"
 
@@ -91,6 +92,14 @@ def test_the_summary_counts_by_type_and_status_and_lists_what_needs_attention() 
 def test_a_workflow_running_with_a_refused_signal_needs_attention() -> None:
     text = _text(hierarchy([TREE], tree=False))
     assert "needs attention: 3" in text and "Listing-l2" in text and "Listing-l4" in text and "Listing-l1" not in text
+
+
+def test_what_the_visibility_store_is_asked_for_is_what_the_summary_lists() -> None:
+    # The count of workflows needing attention comes from the visibility store (by status),
+    # the list from their answers: a rate-limited workflow is in both, with or without an error.
+    waiting = node("Listing-l5", "ListingWorkflow", "rate_limited", False, {"crm": FP})
+    assert needs_attention(waiting)
+    assert set(ATTENTION_STATUSES) == set(NEEDS_ATTENTION) - {"unreachable"}
 
 
 def test_status_filter_lists_only_workflows_with_that_status() -> None:

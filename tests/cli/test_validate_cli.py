@@ -162,6 +162,8 @@ def test_compile_to_unwritable_place_is_a_usage_error(tmp_path):
      {"workflow_id": "User-u1", "format": "json", "address": "h:1"}),
     (["token", "set", "User-u1", "--api", "crm", "--from-env", "CRM_TOKEN"],
      {"workflow_id": "User-u1", "api": "crm", "from_env": "CRM_TOKEN", "token_command": "set"}),
+    (["payloads", "prune", "--grace", "60", "--dry-run", "--payload-store", "s3://b/p"],
+     {"payloads_command": "prune", "grace": 60.0, "dry_run": True, "payload_store": "s3://b/p"}),
 ])
 def test_runtime_commands_parse_into_the_names_runtime_cmds_reads(argv, expected):
     from cli.main import build_parser
