@@ -8,16 +8,34 @@ The choice and the report come from the one `for_url` call, so what is shown is 
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
 import httpx
 
 from rules.proxies import ProxyChoice
 
 
 def http_client(proxy: httpx.Proxy | None = None) -> httpx.AsyncClient:
-    """A client that never follows a redirect and never reads proxy variables (trust_env=False:
-    an HTTP(S)_PROXY in the worker's environment would otherwise receive every token)."""
+    """A client that never follows a redirect, never reads proxy variables (trust_env=False:
+    an HTTP(S)_PROXY in the worker's environment would otherwise receive every token) and
+    keeps no cookies: one client serves every workflow of the worker, each with its own
+    token, and a cookie an API set in answer to one token would go out with the others."""
+    _remember_that_sniffio_is_absent()
     return httpx.AsyncClient(follow_redirects=False, trust_env=False, proxy=proxy,
+                             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
                              limits=httpx.Limits(max_connections=100))
+
+
+def _remember_that_sniffio_is_absent() -> None:
+    """httpcore asks `import sniffio` (which async library runs?) each time it sets up a lock
+    or an event, several times a request; without sniffio installed (httpx no longer needs
+    it), each ask searches the whole import path again and fails. That was 7% of the
+    worker's CPU in bench/perf.py's fan-out. Once it is known to be absent, `import sniffio`
+    fails at once (httpcore then takes asyncio, as it did); an installed sniffio is untouched."""
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]  # Python's "known to be absent"
 
 
 class Routes:

@@ -232,3 +232,22 @@ async def test_refused_signals_never_echo_the_payload(client, servers, tmp_path)
         st = await assert_eventually(all_refused)
         status = await query(client, root)
     assert marker not in json.dumps(st) and marker not in json.dumps(status)
+
+
+async def test_a_cookie_an_api_sets_never_goes_out_with_another_request(http_api):
+    # One httpx client serves every workflow of a worker, each with its own token: a session
+    # cookie set in answer to one token must not ride along with another's requests.
+    from runtime.routes import http_client
+
+    http_api.set_entity("/users/a", {"id": "a"})
+    http_api.set_entity("/users/b", {"id": "b"})
+    http_api.set_headers("/users/a", {"Set-Cookie": "session=for-token-a; Path=/"})
+    client = http_client()
+    try:
+        first = await client.get(f"{http_api.url}/users/a", headers={"Authorization": "Bearer a"})
+        assert first.headers["set-cookie"].startswith("session=")
+        await client.get(f"{http_api.url}/users/b", headers={"Authorization": "Bearer b"})
+    finally:
+        await client.aclose()
+    [second] = http_api.requests_to("/users/b")
+    assert not any(name.lower() == "cookie" for name in second.headers), second.headers
