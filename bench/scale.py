@@ -20,9 +20,9 @@ then, for the largest size (unless `--load-only`):
     token (each workflow's `status` query, asked again only of those that did not yet);
 and at the end of each size: failed workflow tasks (the worker's log: failed activations,
 deadlocks, evictions that could not run; failed tasks, or tasks timed out while a worker
-ran them, in the root's histories; failed tasks in the members' histories), the members'
-tasks that timed out while a worker held them (each one a child late by its whole task
-timeout), the root's tasks requeued from the sticky queue (a busy
+ran them, in the root's histories; failed tasks in the members' first runs), the members'
+tasks that timed out while a worker held them during the load (each one a child late by its
+whole task timeout), the root's tasks requeued from the sticky queue (a busy
 worker), the root's longest workflow task, the worker's RSS, the root's history (events,
 bytes) and the bytes in the payload store. Progress lines every minute of a long phase.
 
@@ -297,16 +297,18 @@ async def measure(address: str, api, size: int, record_bytes: int, timeout: floa
         print(f"  loaded in {out['load_s']:.0f} s ({out['per_child_ms']:.0f} ms/child, done at "
               f"{time.strftime('%H:%M:%S', time.gmtime())} UTC); CPU per child while loading: "
               f"worker {out['worker_cpu_ms_per_child']:.0f} ms, dev server {out['server_cpu_ms_per_child']:.0f} ms", flush=True)
+        # Right after the load: an upgrade continues every member as new, and the runs
+        # looked at below are the current ones.
+        out["member_failed_tasks"], timed_out = await members_task_record(client, member_ids(run))
+        out["member_timed_out_tasks"] = len(timed_out)
+        for line in timed_out[:10]:
+            print(f"  a member's task timed out while loading: {line}", flush=True)
         out["status_s"] = status_cli(run)
         print(f"  swfc status: {out['status_s']:.1f} s", flush=True)
         if last and not load_only:
             await upgrade_and_rotate(client, run, out, timeout)
         record = await task_record(client, run.root)
         out["root_failed_tasks"], out["longest_task_s"], out["longest_task_at"], out["root_requeued_tasks"] = record
-        out["member_failed_tasks"], timed_out = await members_task_record(client, member_ids(run))
-        out["member_timed_out_tasks"] = len(timed_out)
-        for line in timed_out[:10]:
-            print(f"  a member's task timed out: {line}", flush=True)
         out["failed_tasks"] = run.failed_tasks() + len(out["root_failed_tasks"]) + out["member_failed_tasks"]
         out["rss_mb"] = run.rss_mb()
         out["root_events"], out["root_bytes"] = await history(client, run.root)
