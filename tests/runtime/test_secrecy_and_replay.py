@@ -11,6 +11,7 @@ import logging
 import os
 from pathlib import Path
 
+import pytest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
@@ -24,6 +25,7 @@ from tests.runtime.irs import listing, marketplace_ir, put_user
 from tests.runtime.util import query, start_root, tree
 
 HISTORIES = Path(__file__).parent / "histories"
+HISTORIES_GEN3 = Path(__file__).parent / "histories_gen3"
 
 
 def _leaks(text: str, secrets: list[str]) -> list[str]:
@@ -117,12 +119,15 @@ def _record(ir: dict, histories: list[WorkflowHistory]) -> None:
         (HISTORIES / f"{i:03d}-{h.workflow_id}.json").write_text(h.to_json())
 
 
-async def test_stored_histories_replay():
-    files = sorted(HISTORIES.glob("*-*.json"))
+@pytest.mark.parametrize("stored", [HISTORIES, HISTORIES_GEN3], ids=["generation-1", "generation-3"])
+async def test_stored_histories_replay(stored: Path):
+    # `histories_gen3`: a subscribed parent of 12 (history limit 20) winding down and
+    # continuing as new, with its children, recorded under runtime generation 3.
+    files = sorted(stored.glob("*-*.json"))
     # They are in the repo: none found means they were lost, not that all is well
-    # (SWFC_RECORD_HISTORIES=1 pytest ... records them again).
-    assert files and (HISTORIES / "ir.json").is_file(), f"no stored histories in {HISTORIES}"
-    registry.register(ir_mod.load(json.loads((HISTORIES / "ir.json").read_text())))
+    # (SWFC_RECORD_HISTORIES=1 pytest ... records the first set again).
+    assert files and (stored / "ir.json").is_file(), f"no stored histories in {stored}"
+    registry.register(ir_mod.load(json.loads((stored / "ir.json").read_text())))
     histories = [WorkflowHistory.from_json(f.stem.split("-", 1)[1], f.read_text()) for f in files]
     replayer = Replayer(workflows=[StatefulWorkflow])
     for history in histories:
