@@ -157,7 +157,7 @@ def _adopt(ctx: Ctx, wid: str, edge: Child, rid: str, record: dict[str, Any] | N
     memo = {"entity": edge.entity, "id": rid, "started_by": s.workflow_id}
     if s.deployment:
         memo["deployment"] = s.deployment
-    leaf = not ctx.ir.workflows[edge.workflow].children
+    leaf = ctx.ir.workflows[edge.workflow].leaf
     return [Start(wid, edge.workflow, child_input(ctx, edge, rid, record), memo, tuple(attach), leaf)]
 
 

@@ -775,7 +775,7 @@ def _continue_as_new(ctx: Ctx, upgrade: dict[str, Any] | None) -> None:
         workflow=workflow.info().workflow_type,
         memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
         # a run started with Temporal's 10 s (or before leaves had their own) takes it on here
-        task_timeout=task_timeout(not ctx.ir.workflows[workflow.info().workflow_type].children),
+        task_timeout=task_timeout(ctx.wf.leaf),
     )
 
 

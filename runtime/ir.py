@@ -196,6 +196,11 @@ class Workflow:
         return next((c for c in self.children if c.field == field), None)
 
     @property
+    def leaf(self) -> bool:
+        """No child edges: its runs' workflow task timeout is a leaf's (`runtime.protocol.task_timeout`)."""
+        return not self.children
+
+    @property
     def collections(self) -> tuple[Child, ...]:
         """The child edges filled from their own list endpoints."""
         return tuple(c for c in self.children if c.collection is not None)

@@ -25,7 +25,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,6 @@ class Pruned:
     removed: int = 0
     removed_bytes: int = 0
     dry_run: bool = False
-    removed_names: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,6 @@ async def prune(client: Client, location: str, *, grace_s: float = GRACE_S, dry_
     doomed = [s for s in stored if s.name not in referenced and now - s.written > grace_s]
     report.kept = len(stored) - len(doomed)
     report.removed, report.removed_bytes = len(doomed), sum(s.size for s in doomed)
-    report.removed_names = sorted(s.name for s in doomed)
     if doomed and not dry_run:
         await store.remove([s.name for s in doomed])
     return report

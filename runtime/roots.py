@@ -76,7 +76,7 @@ def _root(ir: IR, dep: Deployment, environ: Mapping[str, str], bases: dict[str, 
                                    given=dict(dep.with_values), deployment=deployment_name,
                                    generation=GENERATION).to_json()
     memo = {"entity": ir.workflows[dep.workflow].entity, "id": dep.id, **named}
-    return Root(dep.workflow_id, dep.workflow, workflow_input, memo, leaf=not ir.workflows[dep.workflow].children)
+    return Root(dep.workflow_id, dep.workflow, workflow_input, memo, leaf=ir.workflows[dep.workflow].leaf)
 
 
 @dataclass(frozen=True)
