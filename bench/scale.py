@@ -174,34 +174,38 @@ async def history(client: Client, wid: str) -> tuple[int, int]:
     return len(events), sum(e.ByteSize() for e in events)
 
 
-async def task_record(client: Client, wid: str) -> tuple[list[str], float, str, int]:
+async def task_record(client: Client, wid: str) -> tuple[list[str], float, str, int, list[float]]:
     """Over every run of `wid`: workflow tasks that failed (their causes) or timed out while
     a worker ran them, the longest task (started to completed, seconds: what the task's
     timeout measures) and where it is (the run's start time, the completion's event id), and
     how many tasks waited past the sticky queue's schedule-to-start timeout (a worker too busy
     to take its cached workflow's task within 5 s: the server hands the task to the task
-    queue instead, nothing fails)."""
-    failed, longest, where, requeued = [], 0.0, "", 0
+    queue instead, nothing fails), and how long each task that continued as new took (a
+    signal that arrives meanwhile has the continue-as-new refused: the shorter, the rarer)."""
+    failed, longest, where, requeued, continuing = [], 0.0, "", 0, []
     async for run in client.list_workflows(f"WorkflowId = '{wid}'"):
-        started = None
+        started, took = None, 0.0
         for event in (await client.get_workflow_handle(wid, run_id=run.run_id).fetch_history()).events:
             kind, at = event.event_type, event.event_time.ToDatetime()
             if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
                 started = at
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and started is not None:
-                if (at - started).total_seconds() > longest:
-                    longest = (at - started).total_seconds()
-                    where = f"run of {run.start_time:%H:%M:%S}, event {event.event_id}"
+                took = (at - started).total_seconds()
+                if took > longest:
+                    longest, where = took, f"run of {run.start_time:%H:%M:%S}, event {event.event_id}"
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+                continuing.append(took)
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
                 cause = WorkflowTaskFailedCause.Name(event.workflow_task_failed_event_attributes.cause)
-                failed.append(f"{cause.removeprefix('WORKFLOW_TASK_FAILED_CAUSE_')} at {_clock(event)}")
+                after = f", {(at - started).total_seconds():.2f} s after it started" if started is not None else ""
+                failed.append(f"{cause.removeprefix('WORKFLOW_TASK_FAILED_CAUSE_')} at {_clock(event)}{after}")
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
                 timeout = event.workflow_task_timed_out_event_attributes.timeout_type
                 if timeout == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START:
                     requeued += 1
                 else:
                     failed.append(f"timed out at {_clock(event)}")
-    return failed, longest, where, requeued
+    return failed, longest, where, requeued, continuing
 
 
 async def members_task_record(client: Client, wids: list[str]) -> tuple[int, list[str]]:
@@ -308,7 +312,10 @@ async def measure(address: str, api, size: int, record_bytes: int, timeout: floa
         if last and not load_only:
             await upgrade_and_rotate(client, run, out, timeout)
         record = await task_record(client, run.root)
-        out["root_failed_tasks"], out["longest_task_s"], out["longest_task_at"], out["root_requeued_tasks"] = record
+        out["root_failed_tasks"], out["longest_task_s"], out["longest_task_at"], out["root_requeued_tasks"], can = record
+        if can:
+            print(f"  the root continued as new {len(can)} times; those tasks took {min(can):.2f}-{max(can):.2f} s "
+                  f"(median {sorted(can)[len(can) // 2]:.2f} s)", flush=True)
         out["failed_tasks"] = run.failed_tasks() + len(out["root_failed_tasks"]) + out["member_failed_tasks"]
         out["rss_mb"] = run.rss_mb()
         out["root_events"], out["root_bytes"] = await history(client, run.root)
