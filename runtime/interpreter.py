@@ -102,7 +102,7 @@ class Interpreter:
 
     async def run(self, args: Sequence[RawValue]) -> dict[str, Any]:
         ctx = _begin(_decode(args[0]) if args else {})
-        ctx.checks_deployments = ctx.state.deployment is not None and workflow.patched(DEPLOYMENT_CHECK_PATCH)
+        ctx.checks_deployments = ctx.state.deployment is not None and _past(ctx, DEPLOYMENT_CHECK_PATCH)
         self._run = Run(ctx, self._inbox)
         return await self._run.execute()
 
@@ -677,6 +677,12 @@ def _bounded(ctx: Ctx) -> bool:
     return ctx.state.generation >= 2 or workflow.patched(BOUNDED_ROUNDS)
 
 
+def _past(ctx: Ctx, patch: str) -> bool:
+    """Whether this run does what `patch` brought: always from generation 4 on (no marker
+    asked for); before it, where its history has the patch (a run begun before it had none)."""
+    return ctx.state.generation >= 4 or workflow.patched(patch)
+
+
 def _batches(effects: list[Effect], size: int) -> list[list[Effect]]:
     return [effects[i:i + size] for i in range(0, len(effects), size)]
 
@@ -760,7 +766,7 @@ def _begin(raw: Any) -> Ctx:
     _tick(ctx)
     _initial_tokens(ctx, inp.tokens)
     _initial_data(ctx, inp.data, fresh=inp.loaded)
-    if inp.data is not None and ctx.record is not None and workflow.patched(PARENT_HOLDS_DATA_PATCH):
+    if inp.data is not None and ctx.record is not None and _past(ctx, PARENT_HOLDS_DATA_PATCH):
         _parent_holds(ctx)
     if inp.ir_hash is None:
         _continue_adopted(ctx, unknown)

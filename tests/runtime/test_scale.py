@@ -6,6 +6,7 @@ store read a page at a time, and a subscribed parent holding its children's reco
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ import runtime.interpreter
 from runtime.protocol import GENERATION, LEAF_TASK_TIMEOUT, WORKFLOW_TASK_TIMEOUT
 from runtime.roots import running_ir_hash
 from runtime.sealing import deployment, seal
+from runtime.worker import GC_THRESHOLDS
 from tests.helpers import assert_eventually, compile_text, new_worker, unique
 from tests.runtime.irs import listing, marketplace_ir, put_user
 from tests.runtime.util import start_root, tree
@@ -118,6 +120,39 @@ async def test_a_round_of_children_starts_in_one_delivery_with_no_timer_or_patch
         assert _delivered_batches(history)[0] == 12
         assert not [e for e in history.events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
         assert _patch_markers(history) == []
+
+
+async def test_a_worker_sets_its_process_garbage_collector_for_thousands_of_cached_workflows(client, http_api):
+    # CPython's thresholds had a worker caching 10,000 workflows walk its whole heap every
+    # few seconds: a parent's tasks that met such a pass took seconds (bench/scale.py).
+    ir, before = marketplace_ir(http_api), gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        async with new_worker(client, ir):
+            assert gc.get_threshold() == GC_THRESHOLDS
+        gc.set_threshold(700, 10, 10)
+        async with new_worker(client, ir, gc_thresholds=None):  # a process that tunes its own
+            assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)
+
+
+async def test_a_deployed_hierarchy_asks_for_no_patch_marker(client, http_api):
+    # Each patch a run asks for costs it a marker and a `TemporalChangeVersion` upsert (a
+    # visibility write): for 10,000 children, 20,000 events. A run of the current generation
+    # does what the patches brought without asking; one of generation 3 asks, as it did.
+    async with _settled_user(client, http_api, 3, root_options={"deployment": "shop"}) as root:
+        for wid in [root, *await _children(client, root)]:
+            assert _patch_markers(await client.get_workflow_handle(wid).fetch_history()) == []
+    async with _settled_user(client, http_api, 3, root_options={"deployment": "shop", "generation": 3}) as root:
+        for wid in [root, *await _children(client, root)]:
+            history = await client.get_workflow_handle(wid).fetch_history()
+            assert _patch_markers(history) == [runtime.interpreter.DEPLOYMENT_CHECK_PATCH]
+
+
+async def _children(client, root: str) -> list[str]:
+    paths = await client.get_workflow_handle(root).query("managedPaths")
+    return [wid for path in paths for wid in path["children"]]
 
 
 async def test_a_hierarchy_begun_before_generations_keeps_its_pace(client, http_api, monkeypatch):
