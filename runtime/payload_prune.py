@@ -33,6 +33,8 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.sdk.v1 import ExternalStorageReference
 from temporalio.client import Client
 
+from runtime.payloads import s3_client
+
 GRACE_S = 3600.0
 CONCURRENCY = 16
 REFERENCE_TYPE = ExternalStorageReference.DESCRIPTOR.full_name.encode()  # what the SDK writes in its place
@@ -134,8 +136,7 @@ def _payloads(message: Any) -> Iterator[Payload]:
 
 def _store(location: str) -> _DirectoryStore | _S3Store:
     if location.startswith("s3://"):
-        bucket, _, prefix = location.removeprefix("s3://").partition("/")
-        return _S3Store(bucket, prefix.strip("/"))
+        return _S3Store(location)
     return _DirectoryStore(Path(location))
 
 
@@ -165,31 +166,14 @@ class _DirectoryStore:
 
 
 class _S3Store:
-    """Objects below `prefix/` (names are keys without it, as the S3 driver's claims hold them)."""
+    """Objects below the location's prefix, through the S3 driver's own client
+    (`runtime.payloads.s3_client`): names are keys without the prefix, as claims hold them."""
 
-    def __init__(self, bucket: str, prefix: str) -> None:
-        self.bucket, self.prefix = bucket, prefix
-
-    def _key(self, name: str) -> str:
-        return f"{self.prefix}/{name}" if self.prefix else name
+    def __init__(self, location: str) -> None:
+        self._client, self.bucket = s3_client(location)
 
     async def list(self) -> list[Stored]:
-        import aioboto3
-
-        found = []
-        async with aioboto3.Session().client("s3") as s3:
-            pages = s3.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, **({"Prefix": f"{self.prefix}/"} if self.prefix else {}))
-            async for page in pages:
-                for item in page.get("Contents", []):
-                    name = item["Key"][len(self.prefix) + 1:] if self.prefix else item["Key"]
-                    found.append(Stored(name, item["Size"], item["LastModified"].timestamp()))
-        return found
+        return [Stored(name, size, modified) for name, size, modified in await self._client.list_objects(bucket=self.bucket)]
 
     async def remove(self, names: list[str]) -> None:
-        import aioboto3
-
-        async with aioboto3.Session().client("s3") as s3:
-            for at in range(0, len(names), 1000):  # S3 deletes at most 1,000 keys a request
-                batch = [{"Key": self._key(n)} for n in names[at:at + 1000]]
-                await s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        await self._client.delete_objects(bucket=self.bucket, keys=names)

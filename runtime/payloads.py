@@ -106,15 +106,24 @@ def stored_bytes(location: str | Path | None) -> int | None:
 
 
 def _s3_driver(location: str) -> StorageDriver:
+    try:
+        from temporalio.contrib.aws.s3driver import S3StorageDriver
+    except ImportError:
+        raise PayloadStoreError("an s3:// payload store needs the S3 driver: pip install 'swfc[s3]'") from None
+    client, bucket = s3_client(location)
+    return S3StorageDriver(client, bucket)
+
+
+def s3_client(location: str) -> tuple[_S3Client, str]:
+    """The client of `s3://bucket/prefix` (keys under `prefix/`), and the bucket."""
     bucket, _, prefix = location.removeprefix("s3://").partition("/")
     if not bucket:
         raise PayloadStoreError(f"{location}: expected s3://BUCKET or s3://BUCKET/PREFIX")
     try:
         import aioboto3
-        from temporalio.contrib.aws.s3driver import S3StorageDriver
     except ImportError:
         raise PayloadStoreError("an s3:// payload store needs the S3 driver: pip install 'swfc[s3]'") from None
-    return S3StorageDriver(_S3Client(aioboto3.Session(), prefix.strip("/")), bucket)
+    return _S3Client(aioboto3.Session(), prefix.strip("/")), bucket
 
 
 class _S3Client:
@@ -144,3 +153,23 @@ class _S3Client:
         async with self._session.client("s3") as s3:  # type: ignore[attr-defined]
             response = await s3.get_object(Bucket=bucket, Key=self._key(key))
             return await response["Body"].read()
+
+    # Not the driver's: `swfc payloads prune` lists and removes through the same prefix.
+
+    async def list_objects(self, *, bucket: str) -> list[tuple[str, int, float]]:
+        """Every object under the prefix: (key without the prefix, size, modified epoch s)."""
+        found = []
+        async with self._session.client("s3") as s3:  # type: ignore[attr-defined]
+            pages = s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, **({"Prefix": f"{self._prefix}/"} if self._prefix else {}))
+            async for page in pages:
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(self._prefix) + 1:] if self._prefix else item["Key"]
+                    found.append((key, item["Size"], item["LastModified"].timestamp()))
+        return found
+
+    async def delete_objects(self, *, bucket: str, keys: Sequence[str]) -> None:
+        async with self._session.client("s3") as s3:  # type: ignore[attr-defined]
+            for at in range(0, len(keys), 1000):  # S3 deletes at most 1,000 keys a request
+                batch = [{"Key": self._key(k)} for k in keys[at:at + 1000]]
+                await s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
