@@ -26,6 +26,7 @@ from tests.runtime.util import query, start_root, tree
 
 HISTORIES = Path(__file__).parent / "histories"
 HISTORIES_GEN3 = Path(__file__).parent / "histories_gen3"
+HISTORIES_GEN4 = Path(__file__).parent / "histories_gen4"
 
 
 def _leaks(text: str, secrets: list[str]) -> list[str]:
@@ -119,10 +120,12 @@ def _record(ir: dict, histories: list[WorkflowHistory]) -> None:
         (HISTORIES / f"{i:03d}-{h.workflow_id}.json").write_text(h.to_json())
 
 
-@pytest.mark.parametrize("stored", [HISTORIES, HISTORIES_GEN3], ids=["generation-1", "generation-3"])
+@pytest.mark.parametrize("stored", [HISTORIES, HISTORIES_GEN3, HISTORIES_GEN4],
+                         ids=["generation-1", "generation-3", "generation-4"])
 async def test_stored_histories_replay(stored: Path):
     # `histories_gen3`: a subscribed parent of 12 (history limit 20) winding down and
-    # continuing as new, with its children, recorded under runtime generation 3.
+    # continuing as new, with its children, recorded under runtime generation 3;
+    # `histories_gen4`: the same under generation 4, deployed (no patch markers).
     files = sorted(stored.glob("*-*.json"))
     # They are in the repo: none found means they were lost, not that all is well
     # (SWFC_RECORD_HISTORIES=1 pytest ... records the first set again).
