@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import base64
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -185,7 +186,8 @@ async def task_record(client: Client, wid: str) -> tuple[list[str], float, str, 
     failed, longest, where, requeued, continuing = [], 0.0, "", 0, []
     async for run in client.list_workflows(f"WorkflowId = '{wid}'"):
         started, took = None, 0.0
-        for event in (await client.get_workflow_handle(wid, run_id=run.run_id).fetch_history()).events:
+        events = (await client.get_workflow_handle(wid, run_id=run.run_id).fetch_history()).events
+        for event in events:
             kind, at = event.event_type, event.event_time.ToDatetime()
             if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
                 started = at
@@ -198,7 +200,8 @@ async def task_record(client: Client, wid: str) -> tuple[list[str], float, str, 
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
                 cause = WorkflowTaskFailedCause.Name(event.workflow_task_failed_event_attributes.cause)
                 after = f", {(at - started).total_seconds():.2f} s after it started" if started is not None else ""
-                failed.append(f"{cause.removeprefix('WORKFLOW_TASK_FAILED_CAUSE_')} at {_clock(event)}{after}")
+                failed.append(f"{cause.removeprefix('WORKFLOW_TASK_FAILED_CAUSE_')} at {_clock(event)}{after}"
+                              f"{_signalled_during(events, event.event_id)}")
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
                 timeout = event.workflow_task_timed_out_event_attributes.timeout_type
                 if timeout == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START:
@@ -206,6 +209,23 @@ async def task_record(client: Client, wid: str) -> tuple[list[str], float, str, 
                 else:
                     failed.append(f"timed out at {_clock(event)}")
     return failed, longest, where, requeued, continuing
+
+
+def _signalled_during(events, failed_id: int) -> str:
+    """The signals that arrived while a refused task ran, with their senders (an `update`'s
+    `from`): the server holds them back until the task ends, then writes them right after
+    its failed event."""
+    senders = []
+    for event in events[failed_id:]:  # event ids count from 1: these follow the failed event
+        if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            break
+        attributes = event.workflow_execution_signaled_event_attributes
+        try:
+            sender = json.loads(attributes.input.payloads[0].data).get("from")
+        except (ValueError, IndexError, AttributeError):
+            sender = None
+        senders.append(f"{attributes.signal_name} from {sender or '?'}")
+    return f"; meanwhile: {', '.join(senders)}" if senders else ""
 
 
 async def members_task_record(client: Client, wids: list[str]) -> tuple[int, list[str]]:
