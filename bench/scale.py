@@ -213,12 +213,15 @@ async def task_record(client: Client, wid: str) -> tuple[list[str], float, str, 
 
 def _signalled_during(events, failed_id: int) -> str:
     """The signals that arrived while a refused task ran, with their senders (an `update`'s
-    `from`): the server holds them back until the task ends, then writes them right after
-    its failed event."""
+    `from`): the server holds them back until the task ends, then writes them after its
+    failed event, before the next task starts."""
     senders = []
     for event in events[failed_id:]:  # event ids count from 1: these follow the failed event
-        if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
             break
+        if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            senders.append(EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower())
+            continue
         attributes = event.workflow_execution_signaled_event_attributes
         try:
             sender = json.loads(attributes.input.payloads[0].data).get("from")
