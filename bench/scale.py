@@ -201,7 +201,7 @@ async def task_record(client: Client, wid: str) -> tuple[list[str], float, str, 
                 cause = WorkflowTaskFailedCause.Name(event.workflow_task_failed_event_attributes.cause)
                 after = f", {(at - started).total_seconds():.2f} s after it started" if started is not None else ""
                 failed.append(f"{cause.removeprefix('WORKFLOW_TASK_FAILED_CAUSE_')} at {_clock(event)}{after}"
-                              f"{_signalled_during(events, event.event_id)}")
+                              f"{_arrived_during(events, event.event_id)}")
             elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
                 timeout = event.workflow_task_timed_out_event_attributes.timeout_type
                 if timeout == TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START:
@@ -211,24 +211,24 @@ async def task_record(client: Client, wid: str) -> tuple[list[str], float, str, 
     return failed, longest, where, requeued, continuing
 
 
-def _signalled_during(events, failed_id: int) -> str:
-    """The signals that arrived while a refused task ran, with their senders (an `update`'s
-    `from`): the server holds them back until the task ends, then writes them after its
-    failed event, before the next task starts."""
-    senders = []
+def _arrived_during(events, failed_id: int) -> str:
+    """What arrived while a refused task ran (signals with their senders, an `update`'s
+    `from`): the server holds it back until the task ends, then writes it after the failed
+    event, before the next task starts."""
+    arrivals = []
     for event in events[failed_id:]:  # event ids count from 1: these follow the failed event
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
             break
         if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-            senders.append(EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower())
+            arrivals.append(EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower())
             continue
         attributes = event.workflow_execution_signaled_event_attributes
         try:
             sender = json.loads(attributes.input.payloads[0].data).get("from")
         except (ValueError, IndexError, AttributeError):
             sender = None
-        senders.append(f"{attributes.signal_name} from {sender or '?'}")
-    return f"; meanwhile: {', '.join(senders)}" if senders else ""
+        arrivals.append(f"{attributes.signal_name} from {sender or '?'}")
+    return f"; meanwhile: {', '.join(arrivals)}" if arrivals else ""
 
 
 async def members_task_record(client: Client, wids: list[str]) -> tuple[int, list[str]]:

@@ -674,13 +674,14 @@ def _bounded(ctx: Ctx) -> bool:
     """Whether this run starts its children in bounded rounds, one workflow task each, and
     spreads a big delivery over several tasks: always from generation 2 on (no patch marker
     asked for), in generation 1 from `BOUNDED_ROUNDS` on."""
-    return ctx.state.generation >= 2 or workflow.patched(BOUNDED_ROUNDS)
+    return _past(ctx, BOUNDED_ROUNDS, since=2)
 
 
-def _past(ctx: Ctx, patch: str) -> bool:
-    """Whether this run does what `patch` brought: always from generation 4 on (no marker
-    asked for); before it, where its history has the patch (a run begun before it had none)."""
-    return ctx.state.generation >= 4 or workflow.patched(patch)
+def _past(ctx: Ctx, patch: str, since: int = 4) -> bool:
+    """Whether this run does what `patch` brought: always from generation `since` on (no
+    marker asked for); before it, where its history has the patch (a run begun before it
+    had none)."""
+    return ctx.state.generation >= since or workflow.patched(patch)
 
 
 def _batches(effects: list[Effect], size: int) -> list[list[Effect]]:

@@ -35,6 +35,7 @@ from temporalio.converter import (
 )
 
 DEFAULT_DIRECTORY = Path(".swfc") / "payloads"
+_NEEDS_S3_DRIVER = "an s3:// payload store needs the S3 driver: pip install 'swfc[s3]'"
 THRESHOLD = 256 * 1024  # the SDK's default: well under the server's 2 MB payload limit
 
 
@@ -109,7 +110,7 @@ def _s3_driver(location: str) -> StorageDriver:
     try:
         from temporalio.contrib.aws.s3driver import S3StorageDriver
     except ImportError:
-        raise PayloadStoreError("an s3:// payload store needs the S3 driver: pip install 'swfc[s3]'") from None
+        raise PayloadStoreError(_NEEDS_S3_DRIVER) from None
     client, bucket = s3_client(location)
     return S3StorageDriver(client, bucket)
 
@@ -122,7 +123,7 @@ def s3_client(location: str) -> tuple[_S3Client, str]:
     try:
         import aioboto3
     except ImportError:
-        raise PayloadStoreError("an s3:// payload store needs the S3 driver: pip install 'swfc[s3]'") from None
+        raise PayloadStoreError(_NEEDS_S3_DRIVER) from None
     return _S3Client(aioboto3.Session(), prefix.strip("/")), bucket
 
 
