@@ -26,7 +26,7 @@ whole task timeout), the root's tasks requeued from the sticky queue (a busy
 worker), the root's longest workflow task, the worker's RSS, the root's history (events,
 bytes) and the bytes in the payload store. Progress lines every minute of a long phase.
 
-Usage: python bench/scale.py [--sizes 1000,10000] [--record-bytes 2048] [--timeout 3600] [--load-only]
+Usage: python bench/scale.py [--sizes 1000,10000] [--record-bytes 2048] [--prose] [--timeout 3600] [--load-only]
 """
 
 from __future__ import annotations
@@ -140,11 +140,26 @@ class Run:
         return sum(1 for log in logs for line in log.read_text(errors="replace").splitlines() if FAILURES.search(line))
 
 
-def serve_group(api, gid: str, size: int, record_bytes: int) -> None:
+# What an issue tracker's bodies hold: markdown with line breaks, quotes, backslashes and
+# non-ASCII text, each of which JSON escapes (a body of `x`s is the cheapest text to encode).
+PROSE = ('## Steps to reproduce\n1. Run `swfc deploy --from "specs/"` on Windows (C:\\Users\\é)\n'
+         '2. Expected “it works” — got a 500 🙁. Müller wrote: "see the log" ¯\\_(ツ)_/¯\n'
+         '```\n{"error": "timeout", "path": "/api/v2/tickets?page=2"}\n```\n日本語のテキスト, ελληνικά.\n\n')
+
+
+def bio(rid: str, record_bytes: int, prose: bool) -> str:
+    """A member's `bio` of about `record_bytes` UTF-8 bytes: `x`s, or `PROSE` over and over."""
+    if not prose:
+        return "x" * record_bytes
+    text = f"{rid}: " + PROSE * (record_bytes // len(PROSE.encode()) + 1)
+    return text.encode()[:record_bytes].decode(errors="ignore")
+
+
+def serve_group(api, gid: str, size: int, record_bytes: int, prose: bool = False) -> None:
     ids = [f"{gid}-m{i:05}" for i in range(size)]
     api.set_entity(f"/groups/{gid}", {"id": gid, "name": "scale", "members": ids})
     for rid in ids:
-        api.set_entity(f"/members/{rid}", {"id": rid, "name": f"member {rid}", "bio": "x" * record_bytes})
+        api.set_entity(f"/members/{rid}", {"id": rid, "name": f"member {rid}", "bio": bio(rid, record_bytes, prose)})
     api.require_auth("/", "scale-token-0", "scale-token-1")
 
 
@@ -298,14 +313,14 @@ async def wait_for_tokens(client: Client, wids: list[str], fingerprint: str, tim
     return await until(everyone, timeout, interval=5, progress=lambda: f"{len(pending):,} not rotated yet")
 
 
-async def measure(address: str, api, size: int, record_bytes: int, timeout: float, last: bool,
+async def measure(address: str, api, size: int, record_bytes: int, prose: bool, timeout: float, last: bool,
                   load_only: bool = False) -> dict:
     from runtime.temporal_client import connect
     from runtime.payloads import stored_bytes
 
     run = Run(size, Path(tempfile.mkdtemp(prefix=f"swfc-scale-{size}-")), address, api, f"s{size}-{os.getpid()}")
     print(f"  in {run.directory} (worker logs), server {address}", flush=True)
-    serve_group(api, run.gid, size, record_bytes)
+    serve_group(api, run.gid, size, record_bytes, prose)
     spec = run.write_spec("v1.swf", "10s")
     client = await connect(address, payload_store=run.store)
     out: dict = {"size": size}
@@ -445,7 +460,7 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-async def main(sizes: list[int], record_bytes: int, timeout: float, load_only: bool = False) -> None:
+async def main(sizes: list[int], record_bytes: int, prose: bool, timeout: float, load_only: bool = False) -> None:
     from temporalio.testing import WorkflowEnvironment
 
     from cli.devserver import CACHES_FOR_10K, find_temporal_binary
@@ -459,7 +474,7 @@ async def main(sizes: list[int], record_bytes: int, timeout: float, load_only: b
         with SampleAPI().start() as api:
             for size in sizes:
                 print(f"1 + {size:,} children ...", flush=True)
-                results.append(await measure(address, api, size, record_bytes, timeout, size == sizes[-1], load_only))
+                results.append(await measure(address, api, size, record_bytes, prose, timeout, size == sizes[-1], load_only))
                 print(results[-1], flush=True)
     finally:
         await env.shutdown()
@@ -470,8 +485,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--record-bytes", type=int, default=2048)
+    parser.add_argument("--prose", action="store_true",
+                        help="members' bios of markdown and non-ASCII text, as an issue tracker's (default: x's)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per phase at most")
     parser.add_argument("--load-only", action="store_true", help="no upgrade and rotation at the largest size")
     args = parser.parse_args()
-    asyncio.run(main([int(s) for s in args.sizes.split(",")], args.record_bytes, args.timeout, args.load_only))
+    asyncio.run(main([int(s) for s in args.sizes.split(",")], args.record_bytes, args.prose, args.timeout, args.load_only))
     sys.exit(exit_process(0))

@@ -30,7 +30,7 @@ from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ApplicationError, ActivityError, RetryState
 
 from rules.names import DELIVER_ACTIVITY, LIST_ACTIVITY, LOAD_ACTIVITY
-from runtime import listing, search_attributes
+from runtime import carried, listing, search_attributes
 from runtime.registry import get as registration, holding, is_current, unknown_ir_grace_s
 from runtime.children import cleanup, plan, publish
 from runtime.ir import IR, Api, Child, Source, Workflow
@@ -620,7 +620,9 @@ def _activity_options(api: Api) -> dict[str, Any]:
 
 
 def _decode(raw: RawValue) -> Any:
-    return workflow.payload_converter().from_payload(raw.payload, None)
+    """The value of a payload (a carried input this worker parsed ahead of the task: taken)."""
+    value = carried.take(raw.payload)
+    return workflow.payload_converter().from_payload(raw.payload, None) if value is carried.NOT_PARSED else value
 
 
 def _plan(ctx: Ctx) -> list[Effect]:
@@ -778,7 +780,7 @@ def _continue_as_new(ctx: Ctx, upgrade: dict[str, Any] | None) -> None:
     """End this run; the next one begins from its state (`_carried_input`)."""
     s = ctx.state
     workflow.continue_as_new(
-        _carried_input(ctx, upgrade),
+        carried.carried_payload(_carried_input(ctx, upgrade), workflow.info().task_queue),  # encoded after the task
         workflow=workflow.info().workflow_type,
         memo={**workflow.memo(), "entity": s.entity, "id": s.entity_id},
         # a run started with Temporal's 10 s (or before leaves had their own) takes it on here

@@ -23,6 +23,7 @@ from rules.proxies import ProxyChoice
 from runtime import ir as ir_mod
 from runtime import registry
 from runtime.activities import LoadActivities
+from runtime.carried import defers_encoding, with_carried_parsed
 from runtime.delivery import deliver_effects
 from runtime.routes import Routes, http_client
 from runtime.sealing import load_key
@@ -120,6 +121,8 @@ def build_worker(
     """
     if gc_thresholds is not None:
         gc.set_threshold(*gc_thresholds)
+    client = with_carried_parsed(client)  # a run's carried input encoded and parsed outside its tasks
+    defers_encoding(task_queue)
     for doc in also:
         registry.register(doc if isinstance(doc, ir_mod.IR) else ir_mod.load(doc))
     registry.register(ir if isinstance(ir, ir_mod.IR) else ir_mod.load(ir), current=True)

@@ -28,7 +28,8 @@ entity Member {{ id string  name string  bio string }}
 workflow GroupWorkflow  manages Group  {{ source hr get "/groups/{{id}}"  child lead -> MemberWorkflow {{ autostart }} }}
 workflow MemberWorkflow manages Member {{ source hr get "/members/{{id}}" }}
 """
-MEMBERS, BIO = 2500, 2000  # 2,500 records of 2 KB: a 5 MB store
+MEMBERS = 2500  # 2,500 records of 2 KB (more in UTF-8): a 5 MB store
+BIO = ("Müller wrote “ok” — 日本語 ✓ \"quoted\" \\ \n" * 100)[:2000]
 TOKEN = "hr-token-" + unique("s")
 
 
@@ -55,7 +56,7 @@ def s3_server():
 
 
 def _serve_group(api, gid: str) -> None:
-    members = [{"id": f"{gid}-m{i:04}", "name": f"member {i}", "bio": "x" * BIO} for i in range(MEMBERS)]
+    members = [{"id": f"{gid}-m{i:04}", "name": f"member {i}", "bio": BIO} for i in range(MEMBERS)]
     api.set_entity(f"/groups/{gid}", {"id": gid, "name": "big", "members": members, "lead": f"{gid}-m0000"})
     api.set_entity(f"/members/{gid}-m0000", members[0])
     api.require_auth("/", TOKEN)
@@ -95,7 +96,7 @@ async def _big_parent_continues_as_new_and_upgrades(env, http_api, tmp_path: Pat
             status = await latest.query("status")
             assert status["status"] == "running" and status["loaded"], status
             page = await latest.query("state", {"table": "Member", "offset": 2400, "limit": 1000})
-            assert len(page["records"]) == 100 and page["records"][f"{gid}-m2400"]["bio"] == "x" * BIO
+            assert len(page["records"]) == 100 and page["records"][f"{gid}-m2400"]["bio"] == BIO
 
         await assert_eventually(upgraded_and_reloaded, timeout=120)
     return client, root, gid, edited
@@ -111,7 +112,7 @@ async def _pruned_and_replayed(client, root: str, gid: str, ir: dict, store: str
     assert stored() == before - pruned.removed == pruned.kept
     async with new_worker(client, ir, task_queue=(await client.get_workflow_handle(root).describe()).task_queue):
         page = await client.get_workflow_handle(root).query("state", {"table": "Member", "offset": 2400, "limit": 1000})
-        assert len(page["records"]) == 100 and page["records"][f"{gid}-m2400"]["bio"] == "x" * BIO
+        assert len(page["records"]) == 100 and page["records"][f"{gid}-m2400"]["bio"] == BIO
         assert (await client.get_workflow_handle(root).query("status"))["loaded"]
     await asyncio.gather(client.get_workflow_handle(root).cancel(),
                          client.get_workflow_handle(f"Member-{gid}-m0000").cancel())

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 
 import httpx
 import pytest
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from rules.origins import url_origin
 from runtime import ir as ir_mod
-from runtime import registry
+from runtime import carried, registry
 from runtime.activities import LoadActivities, build_url
 from runtime.fetch import rate_limit_wait_ms
 from runtime.normalize import InvalidData, nested, normalize
 from runtime.sealing import SealError, deployment, fingerprint, is_sealed_token, load_key, open_sealed, seal
 from runtime.selectors import any_match, changed_paths, matches
+from tests.helpers import unique
 from tests.runtime.irs import marketplace_ir
 
 
@@ -343,3 +347,55 @@ async def test_a_next_link_never_carries_a_query_token(http_api):
         outcome = await get_json(client, api, http_api.url + "/items?page=1", "k3y")
     assert outcome.kind == "ok" and outcome.next_url == http_api.url + "/items?page=2"
     assert http_api.log()[0].query == "page=1&api_key=k3y"
+
+
+class _Reversing(PayloadCodec):
+    """A user's own codec (reverses the data), which the worker's must wrap, not replace."""
+
+    async def encode(self, payloads):
+        return [Payload(metadata=dict(p.metadata), data=p.data[::-1]) for p in payloads]
+
+    async def decode(self, payloads):
+        return [Payload(metadata=dict(p.metadata), data=p.data[::-1]) for p in payloads]
+
+
+STATE = {"store": {"Member": {f"m{i}": {"bio": "Müller “ok” 日本語 " * 40} for i in range(2000)}}}
+
+
+@pytest.mark.parametrize("deferred", [True, False], ids=["encoded by the codec", "encoded in the task"])
+async def test_a_big_carried_input_is_the_sdks_json_parsed_before_its_task_and_taken_once(deferred):
+    queue = unique("carried")
+    if deferred:
+        carried.defers_encoding(queue)
+    codec = carried.ParseCarried(_Reversing())
+    raw = carried.carried_payload(STATE, queue).payload
+    assert (raw.data == b"") is deferred  # the task itself does no encoding
+    [stored] = await codec.encode([raw])
+    [decoded] = await codec.decode([stored])
+    assert len(decoded.data) >= carried.PARSE_AHEAD_BYTES
+    assert DataConverter.default.payload_converter.from_payload(decoded) == STATE  # anyone reads it as JSON
+    assert carried.take(decoded) == STATE
+    assert carried.take(decoded) is carried.NOT_PARSED  # once: another reader parses it itself
+
+
+async def test_small_or_unmarked_payloads_pass_through_and_a_lost_input_fails_the_completion():
+    codec = carried.ParseCarried()
+    small = carried.carried_payload({"store": {}}, unique("carried")).payload
+    unmarked = DataConverter.default.payload_converter.to_payload(STATE)
+    for other in (small, unmarked):
+        [passed] = await codec.decode(await codec.encode([other]))
+        assert passed.data == other.data and carried.take(passed) is carried.NOT_PARSED
+    queue = unique("carried")
+    carried.defers_encoding(queue)
+    raws = [carried.carried_payload({"n": n}, queue).payload for n in range(carried.KEEP_UNENCODED + 1)]
+    with pytest.raises(RuntimeError, match="no longer held"):
+        await codec.encode(raws[:1])  # dropped for a newer one: the task is retried
+    assert [json.loads(p.data) for p in await codec.encode(raws[1:])] == [{"n": n} for n in range(1, len(raws))]
+
+
+async def test_parsed_inputs_nobody_takes_are_dropped_oldest_first():
+    big = carried.carried_payload({"bio": "x" * carried.PARSE_AHEAD_BYTES}, unique("carried")).payload
+    codec = carried.ParseCarried()
+    decoded = [(await codec.decode([Payload(metadata=dict(big.metadata), data=big.data)]))[0]
+               for _ in range(carried.KEEP_PARSED + 2)]
+    assert [carried.take(p) is carried.NOT_PARSED for p in decoded] == [True, True] + [False] * carried.KEEP_PARSED
