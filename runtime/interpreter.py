@@ -295,9 +295,12 @@ class Run:
 
     def _window_timer(self, at: int | None) -> asyncio.Future | None:
         """A timer until `at` (`_window_deadline`), started once and kept over the waits
-        until it fires (or an earlier one is wanted): a full window waits for every `update`
-        batch, and a timer per wait would add its start and its cancel to the history each time."""
+        until it fires (or an earlier one is wanted, which replaces it: from generation 5 on,
+        canceled): a full window waits for every `update` batch, and a timer per wait would
+        add its start and its cancel to the history each time."""
         if at is not None and (self._window is None or at < self._window_at):  # a later one is left to fire
+            if self._window is not None and self.ctx.state.generation >= 5:
+                self._window.cancel()  # one at a time: continue-as-new cancels the one left (GENERATION 5)
             self._window = asyncio.ensure_future(workflow.sleep(timedelta(milliseconds=max(1, at - _now_ms()))))
             self._window_at = at
         return self._window
@@ -581,10 +584,18 @@ class Run:
 
     async def _continue_as_new_unless_signalled(self) -> None:
         """Continue as new (under the upgrade's registration, if one was asked for) once every
-        handler has finished; returns only when signals arrived meanwhile (apply them first)."""
+        handler has finished; returns only when signals arrived meanwhile (apply them first).
+        From generation 5 on, in a workflow task with no timer of its own still to fire: the
+        server refuses a continue-as-new when a timer fires during its task (see GENERATION)."""
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._inbox:
             return
+        if self.ctx.state.generation >= 5 and self._window is not None and not self._window.done():
+            self._window.cancel()  # recorded with this task's commands, so it cannot fire during the next
+            self._window = None
+            await _next_activation()
+            if self._inbox:
+                return
         _continue_as_new(self.ctx, self._upgrade)
 
 

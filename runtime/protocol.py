@@ -123,7 +123,13 @@ class ChildRef:
 #      children's deployment and, started with its record, counts its parent as holding it.
 #      Each patch a run met cost a marker and a `TemporalChangeVersion` upsert (a visibility
 #      write): two of a child's 14 events, 20,000 events and 10,000 writes for 10,000 children.
-GENERATION = 4
+#   5: as 4, and a run that continues as new while its report-window timer is still to fire
+#      cancels that timer and continues as new in the next workflow task (runtime.interpreter
+#      `_continue_as_new_unless_signalled`): a parent with a big store takes seconds to
+#      continue as new (its input is encoded and stored), and a timer that fired meanwhile
+#      had the server refuse it (`UnhandledCommand`: 7 of 16 continue-as-new tasks of a
+#      parent of 10,000 records of 16 KB), each refusal a replay of the run.
+GENERATION = 5
 
 # Every swfc workflow's workflow task timeout (Temporal's default: 10 s). A parent of
 # thousands replays a run of ~5,000 events of 2 KB `update`s in about 7 s on a quiet worker

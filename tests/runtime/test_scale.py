@@ -372,3 +372,35 @@ async def test_a_run_winds_down_and_continues_as_new_once_its_children_have_repo
             history = await client.get_workflow_handle(root, run_id=run.run_id).fetch_history()
             assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
             assert _owed(history)[-1] == 0
+
+
+def _timers_left(history) -> set[str]:
+    """The run's timers that neither fired nor were canceled by the end of its history."""
+    left: set[str] = set()
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            left.add(event.timer_started_event_attributes.timer_id)
+        elif event.event_type == EventType.EVENT_TYPE_TIMER_FIRED:
+            left.discard(event.timer_fired_event_attributes.timer_id)
+        elif event.event_type == EventType.EVENT_TYPE_TIMER_CANCELED:
+            left.discard(event.timer_canceled_event_attributes.timer_id)
+    return left
+
+
+async def test_a_run_continues_as_new_with_no_timer_of_its_own_left_to_fire(client, http_api, tmp_path, monkeypatch):
+    # The server refuses a continue-as-new when a timer fires during its workflow task
+    # (`UnhandledCommand`), and the run is replayed. A parent whose big store takes seconds
+    # to encode and store had 7 of its 16 continue-as-new tasks refused so, each time by its
+    # report-window timer (the quiet it waits for while winding down) firing meanwhile.
+    monkeypatch.setattr(runtime.interpreter, "REPORT_WINDOW", 4)
+    monkeypatch.setattr(runtime.interpreter, "REPORT_ROOM", 2)
+    http_api.stall("/members/*", 0.2)
+    async with _group(client, http_api, tmp_path, _members(12), history_limit=30) as root:
+        await _holds_members(client, root, 12)
+        runs = sorted([r async for r in client.list_workflows(f"WorkflowId = '{root}'")], key=lambda r: r.start_time)
+        histories = [await client.get_workflow_handle(root, run_id=run.run_id).fetch_history() for run in runs[:-1]]
+        assert histories and all(h.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+                                 for h in histories)
+        assert [_timers_left(h) for h in histories] == [set()] * len(histories)
+        canceled = [e for h in histories for e in h.events if e.event_type == EventType.EVENT_TYPE_TIMER_CANCELED]
+        assert canceled  # the window timer each winding-down run waited on, before its continue-as-new
