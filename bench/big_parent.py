@@ -9,15 +9,19 @@ at each N, medians over interleaved rounds:
   (a) one `update` signal from a child (a changed record) and the round that follows it:
       `signals.apply_signal`, the interpreter's `_plan` (no backlog: it never asks Temporal
       for a patch), `children.publish`;
-  (b) the first round of a run begun from a carried state: the decoded input taken on as
-      `runtime.interpreter` does (`_resumed`), then one round (it hashes no record: the
-      children's digests are carried);
-  (c) the continue-as-new input as `runtime.interpreter` makes it (`_carried_input`), and
-      the JSON the payload converter makes of it (decoding it is in (b));
+  (b) the first round of a run begun from a carried state (the parsed input taken on as
+      `runtime.interpreter` does, `_resumed`, then one round): from a settled state (the
+      children's digests are carried: it hashes no record) and from one continued as new
+      right after an `update` (as during a load: it hashes every record);
+  (c) the continue-as-new input as `runtime.interpreter` makes it (`_carried_input`);
+  (d) the worker's codec (`runtime.carried`): encoding that input, and parsing it.
 
-and the ratio of (a) at the largest N to (a) at the smallest (target: near 1).
+(b) and (c) run inside a workflow task, under the SDK's 2 s deadlock detector (marked `!`
+past 1 s: a busy worker's threads share one GIL); (d) runs outside it. Also the ratio of (a)
+at the largest N to (a) at the smallest (target: near 1). `--prose` gives the records the
+text `bench/scale.py --prose` serves (markdown, non-ASCII and emoji) instead of `x`s.
 
-Usage: python bench/big_parent.py [--sizes 1000,5000,10000] [--record-bytes 2048] [--rounds 5]
+Usage: python bench/big_parent.py [--sizes 1000,5000,10000] [--record-bytes 2048] [--prose] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.records import bio  # noqa: E402
 from compiler import compile_sources  # noqa: E402
+from runtime import carried  # noqa: E402
 from runtime import ir as ir_mod  # noqa: E402
 from runtime.children import publish  # noqa: E402
 from runtime.interpreter import _carried_input, _plan, _resumed  # noqa: E402  (as the interpreter does them)
@@ -52,10 +58,11 @@ workflow GroupWorkflow manages Group {
 workflow MemberWorkflow manages Member { source hr get "/members/{id}" }
 """
 UPDATES_PER_ROUND = 200  # (a) is timed over this many updates, each to another member
+PROSE = False  # --prose
 
 
 def member(i: int, record_bytes: int, version: int = 0) -> dict[str, Any]:
-    return {"id": f"m{i}", "name": f"member {i}", "bio": f"{version:08d}" + "x" * record_bytes}
+    return {"id": f"m{i}", "name": f"member {i}", "bio": f"{version:08d}" + bio(f"m{i}", record_bytes, PROSE)}
 
 
 def loaded_parent(ir: ir_mod.IR, n: int, record_bytes: int) -> Ctx:
@@ -104,26 +111,31 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def continue_as_new_input(ctx: Ctx) -> str:
-    """(c): what `_continue_as_new_unless_signalled` hands the SDK, encoded as its JSON converter does."""
-    return json.dumps(_carried_input(ctx, None), separators=(",", ":"), sort_keys=True)
-
-
-def begun(ir: ir_mod.IR, encoded: str) -> Ctx:
-    """(b): `_begin` of the encoded input (decoded as the converter does), then its first round."""
-    inp = WorkflowInput.parse(json.loads(encoded))
+def begun(ir: ir_mod.IR, parsed: dict[str, Any]) -> Ctx:
+    """(b): `_begin` of the parsed input, then its first round."""
+    inp = WorkflowInput.parse(parsed)
     ctx = _resumed(ir, ir.workflows["GroupWorkflow"], inp.carried or {})
     ctx.checks_deployments = True
     one_round(ctx, [])
     return ctx
 
 
+def encoded_and_parsed(value: dict[str, Any]) -> tuple[float, float, Any]:
+    """(d): the codec's encoding of a carried input and its parsing: seconds, seconds, parsed."""
+    seconds_out, payload = timed(lambda: carried._encoded(value))
+    seconds_in, parsed = timed(lambda: json.loads(payload.data))
+    return seconds_out, seconds_in, parsed
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="1000,5000,10000")
     p.add_argument("--record-bytes", type=int, default=2048)
+    p.add_argument("--prose", action="store_true", help="records of issue-tracker text (default: x's)")
     p.add_argument("--rounds", type=int, default=5)
     args = p.parse_args()
+    global PROSE
+    PROSE = args.prose
     sizes = [int(x) for x in args.sizes.split(",")]
     doc, diags = compile_sources({"bench.swf": SPEC}, ["bench.swf"])
     if doc is None:
@@ -132,24 +144,45 @@ def main() -> int:
     parents = {n: loaded_parent(ir, n, args.record_bytes) for n in sizes}
     update: dict[int, list[float]] = {n: [] for n in sizes}
     begin: dict[int, list[float]] = {n: [] for n in sizes}
+    begin_unsettled: dict[int, list[float]] = {n: [] for n in sizes}
     carry: dict[int, list[float]] = {n: [] for n in sizes}
+    encode: dict[int, list[float]] = {n: [] for n in sizes}
+    parse: dict[int, list[float]] = {n: [] for n in sizes}
     size_mb: dict[int, float] = {}
     for r in range(args.rounds):  # interleaved: load on the machine weighs on every size alike
         for n in sizes:
-            update[n].append(per_update_us(parents[n], n, args.record_bytes, r + 1))
-            seconds, encoded = timed(lambda: continue_as_new_input(parents[n]))
+            parent = parents[n]
+            update[n].append(per_update_us(parent, n, args.record_bytes, r + 1))
+            seconds, value = timed(lambda: _carried_input(parent, None))
             carry[n].append(seconds)
-            size_mb[n] = len(encoded) / 1e6
-            seconds, ctx = timed(lambda: begun(ir, encoded))
+            seconds_out, seconds_in, parsed = encoded_and_parsed(value)
+            encode[n].append(seconds_out)
+            parse[n].append(seconds_in)
+            size_mb[n] = len(json.dumps(value, separators=(",", ":"))) / 1e6
+            seconds, ctx = timed(lambda: begun(ir, parsed))
             begin[n].append(seconds)
-            if ctx.state.store != parents[n].state.store:
+            if ctx.state.store != parent.state.store:
                 sys.exit("the carried state does not give back the store")
-    print(f"parent of N members ({args.record_bytes} B records, subscribed), {args.rounds} rounds, "
-          f"(a) over {UPDATES_PER_ROUND} updates each")
-    print(f"{'N':>7}  {'(a) update+round':>17}  {'(b) begin+round':>16}  {'(c) carry':>10}  {'input':>8}")
+            arg = {"entity": "Member", "id": "m0", "record": member(0, args.record_bytes, 1000 + r), "from": "Member-m0"}
+            for name, value in [("update", arg)]:
+                apply_signal(parent, name, value)  # merged, not yet planned: the state is not settled
+            _, unsettled = encoded_and_parsed(_carried_input(parent, None))[1:]
+            seconds, _ = timed(lambda: begun(ir, unsettled))
+            begin_unsettled[n].append(seconds)
+            one_round(parent, [])
+    text = "issue-tracker text" if PROSE else "x's"
+    print(f"parent of N members ({args.record_bytes} B records of {text}, subscribed), {args.rounds} rounds, "
+          f"(a) over {UPDATES_PER_ROUND} updates each; in a task: (a)-(c), `!` past 1 s")
+    print(f"{'N':>7}  {'(a) update+round':>17}  {'(b) begin: settled':>19}  {'unsettled':>10}  "
+          f"{'(c) carry':>10}  {'(d) encode':>11}  {'parse':>8}  {'input':>8}")
+
+    def ms(times: list[float]) -> str:
+        median = statistics.median(times)
+        return f"{median * 1e3:>6.0f} ms{'!' if median > 1 else ' '}"
+
     for n in sizes:
-        print(f"{n:>7}  {statistics.median(update[n]):>14.0f} µs  {statistics.median(begin[n]) * 1e3:>13.0f} ms"
-              f"  {statistics.median(carry[n]) * 1e3:>7.0f} ms  {size_mb[n]:>5.1f} MB")
+        print(f"{n:>7}  {statistics.median(update[n]):>14.0f} µs  {ms(begin[n]):>19}  {ms(begin_unsettled[n]):>10}  "
+              f"{ms(carry[n]):>10}  {ms(encode[n]):>11}  {ms(parse[n]):>8}  {size_mb[n]:>5.1f} MB")
     first, last = sizes[0], sizes[-1]
     ratio = statistics.median(update[last]) / statistics.median(update[first])
     print(f"ratio (a) at {last:,} / at {first:,}: {ratio:.2f}")

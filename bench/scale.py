@@ -52,6 +52,7 @@ os.environ.setdefault("SWFC_SEAL_KEY", base64.b64encode(os.urandom(32)).decode()
 from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
+from bench.records import bio  # noqa: E402
 from cli.process import exit_process  # noqa: E402  (ends past the temporalio runtime's teardown)
 
 SPEC = """\
@@ -138,21 +139,6 @@ class Run:
     def failed_tasks(self) -> int:
         logs = self.directory.glob("worker-*.log")
         return sum(1 for log in logs for line in log.read_text(errors="replace").splitlines() if FAILURES.search(line))
-
-
-# What an issue tracker's bodies hold: markdown with line breaks, quotes, backslashes and
-# non-ASCII text, each of which JSON escapes (a body of `x`s is the cheapest text to encode).
-PROSE = ('## Steps to reproduce\n1. Run `swfc deploy --from "specs/"` on Windows (C:\\Users\\é)\n'
-         '2. Expected “it works” — got a 500 🙁. Müller wrote: "see the log" ¯\\_(ツ)_/¯\n'
-         '```\n{"error": "timeout", "path": "/api/v2/tickets?page=2"}\n```\n日本語のテキスト, ελληνικά.\n\n')
-
-
-def bio(rid: str, record_bytes: int, prose: bool) -> str:
-    """A member's `bio` of about `record_bytes` UTF-8 bytes: `x`s, or `PROSE` over and over."""
-    if not prose:
-        return "x" * record_bytes
-    text = f"{rid}: " + PROSE * (record_bytes // len(PROSE.encode()) + 1)
-    return text.encode()[:record_bytes].decode(errors="ignore")
 
 
 def serve_group(api, gid: str, size: int, record_bytes: int, prose: bool = False) -> None:

@@ -14,9 +14,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_the_bench_prints_each_size_and_the_ratio_of_update_costs():
     done = subprocess.run([sys.executable, "bench/big_parent.py", "--sizes", "20,60", "--record-bytes", "100",
-                           "--rounds", "1"], cwd=REPO, capture_output=True, text=True, timeout=300)
+                           "--rounds", "1", "--prose"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "(a) update+round" in done.stdout and "ratio (a) at 60 / at 20:" in done.stdout, done.stdout
+    for shown in ("(a) update+round", "unsettled", "(d) encode", "issue-tracker text", "ratio (a) at 60 / at 20:"):
+        assert shown in done.stdout, done.stdout
 
 
 def test_the_replay_bench_replays_a_big_parents_history_both_ways():
