@@ -355,23 +355,29 @@ async def test_children_that_never_report_hold_up_the_others_for_a_while_only(cl
         await _holds_members(client, root, 4, timeout=60)
 
 
-async def test_a_run_winds_down_and_continues_as_new_once_its_children_have_reported(client, http_api, tmp_path, monkeypatch):
-    # Temporal refuses a continue-as-new when a signal arrives during its workflow task, and
-    # the worker then evicts the run and replays it: 4 or 5 times a run for a parent of
-    # 10,000 whose children were reporting, each a replay of ~5,000 events. A run that nears
-    # its limit starts no new child and continues as new once every child it started reported
-    # (or none was heard from for WIND_DOWN_QUIET_MS: not here, each member answers in 0.2 s).
+async def _continued_runs(client, http_api, tmp_path, monkeypatch) -> list:
+    """The histories of the runs a subscribed parent of 12 (window 4, history limit 30,
+    members answering in 0.2 s) continued as new from while it loaded them all."""
     monkeypatch.setattr(runtime.interpreter, "REPORT_WINDOW", 4)
     monkeypatch.setattr(runtime.interpreter, "REPORT_ROOM", 2)
     http_api.stall("/members/*", 0.2)
     async with _group(client, http_api, tmp_path, _members(12), history_limit=30) as root:
         await _holds_members(client, root, 12)
         runs = sorted([r async for r in client.list_workflows(f"WorkflowId = '{root}'")], key=lambda r: r.start_time)
-        assert len(runs) > 1
-        for run in runs[:-1]:
-            history = await client.get_workflow_handle(root, run_id=run.run_id).fetch_history()
-            assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-            assert _owed(history)[-1] == 0
+        histories = [await client.get_workflow_handle(root, run_id=run.run_id).fetch_history() for run in runs[:-1]]
+    assert histories and all(h.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+                             for h in histories)
+    return histories
+
+
+async def test_a_run_winds_down_and_continues_as_new_once_its_children_have_reported(client, http_api, tmp_path, monkeypatch):
+    # Temporal refuses a continue-as-new when a signal arrives during its workflow task, and
+    # the worker then evicts the run and replays it: 4 or 5 times a run for a parent of
+    # 10,000 whose children were reporting, each a replay of ~5,000 events. A run that nears
+    # its limit starts no new child and continues as new once every child it started reported
+    # (or none was heard from for WIND_DOWN_QUIET_MS: not here, each member answers in 0.2 s).
+    for history in await _continued_runs(client, http_api, tmp_path, monkeypatch):
+        assert _owed(history)[-1] == 0
 
 
 def _timers_left(history) -> set[str]:
@@ -392,15 +398,7 @@ async def test_a_run_continues_as_new_with_no_timer_of_its_own_left_to_fire(clie
     # (`UnhandledCommand`), and the run is replayed. A parent whose big store takes seconds
     # to encode and store had 7 of its 16 continue-as-new tasks refused so, each time by its
     # report-window timer (the quiet it waits for while winding down) firing meanwhile.
-    monkeypatch.setattr(runtime.interpreter, "REPORT_WINDOW", 4)
-    monkeypatch.setattr(runtime.interpreter, "REPORT_ROOM", 2)
-    http_api.stall("/members/*", 0.2)
-    async with _group(client, http_api, tmp_path, _members(12), history_limit=30) as root:
-        await _holds_members(client, root, 12)
-        runs = sorted([r async for r in client.list_workflows(f"WorkflowId = '{root}'")], key=lambda r: r.start_time)
-        histories = [await client.get_workflow_handle(root, run_id=run.run_id).fetch_history() for run in runs[:-1]]
-        assert histories and all(h.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
-                                 for h in histories)
-        assert [_timers_left(h) for h in histories] == [set()] * len(histories)
-        canceled = [e for h in histories for e in h.events if e.event_type == EventType.EVENT_TYPE_TIMER_CANCELED]
-        assert canceled  # the window timer each winding-down run waited on, before its continue-as-new
+    histories = await _continued_runs(client, http_api, tmp_path, monkeypatch)
+    assert [_timers_left(h) for h in histories] == [set()] * len(histories)
+    canceled = [e for h in histories for e in h.events if e.event_type == EventType.EVENT_TYPE_TIMER_CANCELED]
+    assert canceled  # the window timer each winding-down run waited on, before its continue-as-new
