@@ -20,6 +20,7 @@ import re
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -120,7 +121,8 @@ class _StderrHandler(logging.Handler):
 
 
 class _OneLine(logging.Formatter):
-    """``swfc: warning: <first line> (<Exception>: <first line>)``: no tracebacks."""
+    """``swfc: warning: <first line> (<Exception>: <first line>)``: no tracebacks (for a
+    deadlock, where the workflow's thread was: its innermost frames)."""
 
     def format(self, record: logging.LogRecord) -> str:
         text = record.getMessage().splitlines()[0] if record.getMessage() else ""
@@ -132,7 +134,19 @@ class _OneLine(logging.Formatter):
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None:
             text += f" ({type(exc).__name__}: {first_line(exc)})"
+            if DEADLOCK in str(exc):
+                text += f" in {_innermost(exc)}"
         return f"swfc: {record.levelname.lower()}: {text}"
+
+
+DEADLOCK = "TMPRL1101"  # the SDK's deadlock detector: its exception carries the workflow thread's stack
+
+
+def _innermost(exc: BaseException, frames: int = 3) -> str:
+    """Where a deadlocked workflow's thread was: its innermost frames as `file:line function`,
+    innermost first (names and places only: never a value)."""
+    stack = traceback.extract_tb(exc.__traceback__)[-frames:]
+    return " < ".join(f"{os.path.basename(f.filename)}:{f.lineno} {f.name}" for f in reversed(stack)) or "(no frames)"
 
 
 class _Once(logging.Filter):
