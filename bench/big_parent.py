@@ -164,9 +164,8 @@ def main() -> int:
             if ctx.state.store != parent.state.store:
                 sys.exit("the carried state does not give back the store")
             arg = {"entity": "Member", "id": "m0", "record": member(0, args.record_bytes, 1000 + r), "from": "Member-m0"}
-            for name, value in [("update", arg)]:
-                apply_signal(parent, name, value)  # merged, not yet planned: the state is not settled
-            _, unsettled = encoded_and_parsed(_carried_input(parent, None))[1:]
+            apply_signal(parent, "update", arg)  # merged, not yet planned: the state is not settled
+            unsettled = encoded_and_parsed(_carried_input(parent, None))[2]
             seconds, _ = timed(lambda: begun(ir, unsettled))
             begin_unsettled[n].append(seconds)
             one_round(parent, [])

@@ -101,7 +101,7 @@ class Interpreter:
         self._run: Run | None = None
 
     async def run(self, args: Sequence[RawValue]) -> dict[str, Any]:
-        ctx = _begin(_decode(args[0]) if args else {})
+        ctx = _begin(_decode_input(args[0]) if args else {})
         ctx.checks_deployments = ctx.state.deployment is not None and _past(ctx, DEPLOYMENT_CHECK_PATCH)
         self._run = Run(ctx, self._inbox)
         return await self._run.execute()
@@ -631,9 +631,14 @@ def _activity_options(api: Api) -> dict[str, Any]:
 
 
 def _decode(raw: RawValue) -> Any:
-    """The value of a payload (a carried input this worker parsed ahead of the task: taken)."""
+    return workflow.payload_converter().from_payload(raw.payload, None)
+
+
+def _decode_input(raw: RawValue) -> Any:
+    """The run's input: taken as this worker parsed it ahead of the task, if it did (a big
+    carried input, `runtime.carried`); signals and queries never are, so they skip the lookup."""
     value = carried.take(raw.payload)
-    return workflow.payload_converter().from_payload(raw.payload, None) if value is carried.NOT_PARSED else value
+    return _decode(raw) if value is carried.NOT_PARSED else value
 
 
 def _plan(ctx: Ctx) -> list[Effect]:
