@@ -299,7 +299,7 @@ async def wait_for_tokens(client: Client, wids: list[str], fingerprint: str, tim
     return await until(everyone, timeout, interval=5, progress=lambda: f"{len(pending):,} not rotated yet")
 
 
-async def measure(address: str, api, size: int, record_bytes: int, prose: bool, timeout: float, last: bool,
+async def measure(address: str, metrics_port: int, api, size: int, record_bytes: int, prose: bool, timeout: float, last: bool,
                   load_only: bool = False) -> dict:
     from runtime.temporal_client import connect
     from runtime.payloads import stored_bytes
@@ -313,6 +313,7 @@ async def measure(address: str, api, size: int, record_bytes: int, prose: bool, 
     try:
         await run.start_worker(spec)
         server_before = server_cpu(address)
+        metrics_before = server_metrics(metrics_port)
         started = time.monotonic()
         deployed = run.swfc("deploy", str(spec), "--name", "scale", "--address", address,
                             "--task-queue", f"scale-{size}", "--no-worker")
@@ -322,9 +323,12 @@ async def measure(address: str, api, size: int, record_bytes: int, prose: bool, 
         out["per_child_ms"] = out["load_s"] / size * 1000
         out["worker_cpu_ms_per_child"] = cpu_seconds(run.worker.pid) / size * 1000
         out["server_cpu_ms_per_child"] = (server_cpu(address) - server_before) / size * 1000
+        out["server_work"] = metrics_per_child(metrics_before, server_metrics(metrics_port), size)
         print(f"  loaded in {out['load_s']:.0f} s ({out['per_child_ms']:.0f} ms/child, done at "
               f"{time.strftime('%H:%M:%S', time.gmtime())} UTC); CPU per child while loading: "
               f"worker {out['worker_cpu_ms_per_child']:.0f} ms, dev server {out['server_cpu_ms_per_child']:.0f} ms", flush=True)
+        print("  the dev server's work per child while loading (its busiest operations):", flush=True)
+        print_server_work(out["server_work"])
         # Right after the load: an upgrade continues every member as new, and the runs
         # looked at below are the current ones.
         out["member_failed_tasks"], timed_out = await members_task_record(client, member_ids(run))
@@ -349,6 +353,48 @@ async def measure(address: str, api, size: int, record_bytes: int, prose: bool, 
         run.stop_worker()
     await terminate(client, [run.root, *member_ids(run)])  # the next size has the server to itself
     return out
+
+
+METRIC_LINE = re.compile(r'^(persistence_latency|service_latency|mutable_state_size)_(sum|count)\{([^}]*)\} (\S+)$')
+
+
+def server_metrics(port: int) -> dict[tuple[str, str], float]:
+    """The dev server's per-operation totals (its Prometheus endpoint): (metric, operation) -> value.
+
+    `persistence_latency` and `service_latency` give each operation's count and seconds;
+    `mutable_state_size` the bytes of the workflows' state the history service wrote.
+    """
+    import urllib.request
+
+    totals: dict[tuple[str, str], float] = {}
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+        for line in response.read().decode().splitlines():
+            matched = METRIC_LINE.match(line)
+            if matched and 'namespace="default"' in matched.group(3):
+                name, part, labels, value = matched.groups()
+                operation = re.search(r'operation="([^"]*)"', labels)
+                key = (f"{name}_{part}", operation.group(1) if operation else "")
+                totals[key] = totals.get(key, 0.0) + float(value)
+    return totals
+
+
+def metrics_per_child(before: dict, after: dict, size: int) -> dict[str, dict[str, float]]:
+    """Per child, for each (metric, operation): how many, and milliseconds (or bytes) in all."""
+    per: dict[str, dict[str, float]] = {}
+    for (name, operation), value in after.items():
+        metric = name.rsplit("_", 1)[0]
+        field = "n" if name.endswith("_count") else ("bytes" if metric == "mutable_state_size" else "ms")
+        delta = value - before.get((name, operation), 0.0)
+        scale = 1000 if field == "ms" else 1
+        per.setdefault(f"{metric}:{operation}", {})[field] = round(delta * scale / size, 3)
+    return {k: v for k, v in per.items() if v.get("n", 0) > 0}
+
+
+def print_server_work(per: dict[str, dict[str, float]], top: int = 12) -> None:
+    busiest = sorted(per.items(), key=lambda kv: -kv[1].get("ms", kv[1].get("bytes", 0) / 1e6))[:top]
+    for key, value in busiest:
+        amount = f"{value['ms']:.2f} ms" if "ms" in value else f"{value['bytes'] / 1e3:.1f} KB"
+        print(f"    {key:60} {value['n']:7.2f} per child  {amount}", flush=True)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -424,6 +470,30 @@ async def upgrade_and_rotate(client: Client, run: Run, out: dict, timeout: float
     out["rotated"] = True
 
 
+def server_work_compared(small: dict, large: dict, top: int = 12) -> str:
+    """The dev server's operations whose time per child grew the most from the smallest size to the largest."""
+    a, b = small["server_work"], large["server_work"]
+    grown = sorted(b, key=lambda k: -(b[k].get("ms", 0) - a.get(k, {}).get("ms", 0)))[:top]
+    lines = [f"\nthe dev server's work per child, {small['size']:,} -> {large['size']:,} (count; ms), most grown first:"]
+    for key in grown:
+        was, now = a.get(key, {}), b[key]
+        lines.append(f"  {key:60} {was.get('n', 0):6.2f} -> {now['n']:6.2f}   {was.get('ms', 0):7.2f} -> {now.get('ms', 0):7.2f} ms")
+    size = "mutable_state_size:"
+    for key in sorted(k for k in b if k.startswith(size)):
+        was, now = a.get(key, {}), b[key]
+        lines.append(f"  {key:60} {was.get('n', 0):6.2f} -> {now['n']:6.2f}   "
+                     f"{was.get('bytes', 0) / 1e3:7.1f} -> {now.get('bytes', 0) / 1e3:7.1f} KB")
+    return "\n".join(lines)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def table(results: list[dict]) -> str:
     rows = [("children", "load s", "ms/child", "status s", "upgrade s", "rotation s", "failed tasks",
              "member tasks timed out", "root tasks requeued", "longest root task s", "worker RSS MB", "root history", "child history",
@@ -449,22 +519,26 @@ def table(results: list[dict]) -> str:
 async def main(sizes: list[int], record_bytes: int, prose: bool, timeout: float, load_only: bool = False) -> None:
     from temporalio.testing import WorkflowEnvironment
 
-    from cli.devserver import CACHES_FOR_10K, find_temporal_binary
+    from cli.devserver import SIZED_FOR_10K, find_temporal_binary
     from sample_api import SampleAPI
 
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(find_temporal_binary()),
-                                                dev_server_log_level="error", dev_server_extra_args=CACHES_FOR_10K)
+    metrics_port = free_port()
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(find_temporal_binary()), dev_server_log_level="error",
+        dev_server_extra_args=[*SIZED_FOR_10K, "--metrics-port", str(metrics_port)])
     address = env.client.service_client.config.target_host
     results = []
     try:
         with SampleAPI().start() as api:
             for size in sizes:
                 print(f"1 + {size:,} children ...", flush=True)
-                results.append(await measure(address, api, size, record_bytes, prose, timeout, size == sizes[-1], load_only))
-                print(results[-1], flush=True)
+                results.append(await measure(address, metrics_port, api, size, record_bytes, prose, timeout, size == sizes[-1], load_only))
+                print({k: v for k, v in results[-1].items() if k != "server_work"}, flush=True)
     finally:
         await env.shutdown()
     print(table(results))
+    if len(results) > 1:
+        print(server_work_compared(results[0], results[-1]))
 
 
 if __name__ == "__main__":

@@ -43,8 +43,18 @@ DEFAULT_UI_PORT = 8233
 # 512 KB of events: a 1 + 10,000 hierarchy missed them on every step (a cluster caches per
 # shard, hundreds of shards). Sized for DESIGN.md §7's 10,000 children (they fill as
 # workflows run: a small hierarchy uses what it used before).
-CACHES_FOR_10K = ["--dynamic-config-value", "history.hostLevelCacheMaxSize=30000",
-                  "--dynamic-config-value", f"history.eventsCacheMaxSizeBytes={256 * 1024 * 1024}"]
+#
+# And one partition per task queue (Temporal's default is 4). Partitions spread a queue over
+# matching hosts; in one process they only forward tasks and polls between themselves, and a
+# forwarded poll that gives up while the server hands it a task loses that task: the server
+# records it as started ("Update workflow execution operation failed ... context canceled")
+# and it runs again only when its workflow task timeout has passed. With 4 partitions, 1 to 3
+# members of each 1 + 10,000 load of bench/scale.py lost their first task this way (and waited
+# 15-18 s in a partition before it); with one, none did, and the dev server spent less CPU.
+SIZED_FOR_10K = ["--dynamic-config-value", "history.hostLevelCacheMaxSize=30000",
+                 "--dynamic-config-value", f"history.eventsCacheMaxSizeBytes={256 * 1024 * 1024}",
+                 "--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+                 "--dynamic-config-value", "matching.numTaskqueueWritePartitions=1"]
 
 
 def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -122,7 +132,7 @@ class EmbeddedServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [str(find_temporal_binary()), "server", "start-dev",
                    "--ip", self.ip, "--port", str(self.port),
-                   "--db-filename", str(self.data_dir / "temporal.db"), "--log-level", "warn", *CACHES_FOR_10K]
+                   "--db-filename", str(self.data_dir / "temporal.db"), "--log-level", "warn", *SIZED_FOR_10K]
         for name in NAMES:  # the hierarchy's view in the Web UI and `temporal workflow list`
             command += ["--search-attribute", f"{name}=Keyword"]
         if self.namespace != "default":  # "default" always exists; others are made at start
