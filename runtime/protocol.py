@@ -145,8 +145,9 @@ WORKFLOW_TASK_TIMEOUT = timedelta(seconds=60)
 # seconds. What a shorter timeout buys: a task the server hands to a worker whose poll has
 # just given up (an overloaded server matches it at the poll's deadline) is lost, and runs
 # again only when its timeout has passed. 1 to 4 members of 10,000 met that in each run of
-# bench/scale.py (fewer since children start eagerly: `runtime.delivery`), and the hierarchy
-# finished loading up to 60 s late.
+# bench/scale.py (fewer since children start eagerly: `runtime.delivery`; none since the dev
+# server that `deploy` starts has one partition per task queue, but a cluster's have several),
+# and the hierarchy finished loading up to 60 s late.
 LEAF_TASK_TIMEOUT = timedelta(seconds=20)
 
 
