@@ -12,7 +12,8 @@ at each N, medians over interleaved rounds:
   (b) the first round of a run begun from a carried state (the parsed input taken on as
       `runtime.interpreter` does, `_resumed`, then one round): from a settled state (the
       children's digests are carried: it hashes no record) and from one continued as new
-      right after an `update` (as during a load: it hashes every record);
+      right after an `update` (as during a load: it hashes that one record, the others'
+      digests are carried; a state carried by swfc before 2026-12-01 had them hash all);
   (c) the continue-as-new input as `runtime.interpreter` makes it (`_carried_input`);
   (d) the worker's codec (`runtime.carried`): encoding that input, and parsing it.
 

@@ -302,6 +302,27 @@ def test_a_run_continued_from_a_settled_parent_hashes_no_record_in_its_first_rou
     assert continued.state.children_current is False  # true only of the state it was carried with
 
 
+def test_a_run_continued_in_mid_load_hashes_only_the_records_changed_since_its_last_plan(monkeypatch):
+    parent, hashed = _tracked_parent(tracked=True), []
+    apply_signal(parent, "update", {"entity": "Listing", "id": "l3", "record": {"price": 2}, "from": "User-u2"})
+    monkeypatch.setattr("runtime.state.digest", lambda record: hashed.append(record) or digest(record))
+    continued = _continued(parent)
+    assert [e.workflow_id for e in plan(continued)] == ["Listing-l3"]
+    assert [record["id"] for record in hashed] == ["l3"]  # not l1 and l2: their `known` is current
+    assert continued.state.children_unsettled is None  # true only of the state it was carried with
+
+
+def test_a_carried_state_that_does_not_say_which_children_are_settled_hashes_every_record(monkeypatch):
+    parent, hashed = _tracked_parent(tracked=True), []
+    apply_signal(parent, "update", {"entity": "Listing", "id": "l3", "record": {"price": 2}, "from": "User-u2"})
+    carried = json.loads(json.dumps(_carried_input(parent, None)))["carried"]
+    del carried["children_unsettled"]  # as a run of an earlier version carried it
+    monkeypatch.setattr("runtime.state.digest", lambda record: hashed.append(record) or digest(record))
+    continued = _resumed(parent.ir, parent.wf, carried)
+    assert [e.workflow_id for e in plan(continued)] == ["Listing-l3"]
+    assert sorted(record["id"] for record in hashed) == ["l1", "l2", "l3"]
+
+
 def test_a_change_not_yet_sent_to_a_child_when_it_continued_is_sent_by_the_next_run():
     ctx = _tracked_parent(tracked=True)
     apply_signal(ctx, "update", {"entity": "Listing", "id": "l3", "record": {"price": 2}, "from": "User-u2"})
