@@ -142,11 +142,15 @@ class _OneLine(logging.Formatter):
 DEADLOCK = "TMPRL1101"  # the SDK's deadlock detector: its exception carries the workflow thread's stack
 
 
-def _innermost(exc: BaseException, frames: int = 3) -> str:
+def _innermost(exc: BaseException, frames: int = 5) -> str:
     """Where a deadlocked workflow's thread was: its innermost frames as `file:line function`,
     innermost first (names and places only: never a value)."""
-    stack = traceback.extract_tb(exc.__traceback__)[-frames:]
-    return " < ".join(f"{os.path.basename(f.filename)}:{f.lineno} {f.name}" for f in reversed(stack)) or "(no frames)"
+    stack = traceback.extract_tb(exc.__traceback__)
+    # The SDK builds the thread's traceback innermost first, down to threading's `_bootstrap`;
+    # Python's own order is outermost first.
+    if not (stack and stack[-1].name == "_bootstrap"):
+        stack.reverse()
+    return " < ".join(f"{os.path.basename(f.filename)}:{f.lineno} {f.name}" for f in stack[:frames]) or "(no frames)"
 
 
 class _Once(logging.Filter):

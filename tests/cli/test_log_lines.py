@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+
+from temporalio.worker._workflow import _DeadlockError
 
 from cli.process import _OneLine
 
@@ -26,6 +29,28 @@ def test_a_deadlock_says_where_the_workflow_was_and_nothing_it_held():
     assert line.startswith("swfc: error: Failed handling activation on workflow with run ID r-1 (RuntimeError: [TMPRL1101]")
     assert "in test_log_lines.py:" in line and "_hashes_every_record <" in line
     assert "\n" not in line and "secret-token-value" not in line
+
+
+def _busy_in_a_round(stop: threading.Event) -> None:
+    stop.wait()
+
+
+def test_a_deadlock_as_the_sdk_reports_it_names_the_innermost_frames_of_the_workflow_thread():
+    stop = threading.Event()
+    thread = threading.Thread(target=_busy_in_a_round, args=(stop,))
+    thread.start()
+    try:
+        # What the SDK's worker raises when an activation passes 2 s: the thread's stack, swapped in.
+        exc = _DeadlockError("[TMPRL1101] Potential deadlock detected: workflow didn't yield within 2 second(s).",
+                             _DeadlockError._gen_tb_helper(thread.ident))
+        exc.swap_traceback()
+    finally:
+        stop.set()
+        thread.join()
+    line = _OneLine().format(_record(exc))
+    where = line.split(") in ", 1)[1].split(" < ")
+    # Innermost first: Condition.wait, Event.wait, then the workflow's own code.
+    assert [w.rsplit(" ", 1)[1] for w in where[:3]] == ["wait", "wait", "_busy_in_a_round"]
 
 
 def test_other_failures_stay_one_line_without_frames():
