@@ -50,7 +50,7 @@ DEFAULT_UI_PORT = 8233
 # records it as started ("Update workflow execution operation failed ... context canceled")
 # and it runs again only when its workflow task timeout has passed. With 4 partitions, 1 to 3
 # members of each 1 + 10,000 load of bench/scale.py lost their first task this way (and waited
-# 15-18 s in a partition before it); with one, none did, and the dev server spent less CPU.
+# 15-18 s in a partition before it); with one, none did (4 loads).
 SIZED_FOR_10K = ["--dynamic-config-value", "history.hostLevelCacheMaxSize=30000",
                  "--dynamic-config-value", f"history.eventsCacheMaxSizeBytes={256 * 1024 * 1024}",
                  "--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",

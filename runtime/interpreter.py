@@ -825,7 +825,7 @@ def _resumed(ir: IR, wf: Workflow, carried: dict[str, Any]) -> Ctx:
     elif s.children_unsettled is not None:
         ctx.trust_known(set(s.children_unsettled))
     s.children_current, s.children_unsettled = False, None  # true only of the state carried
-    if ctx.state.upgrade_children:
+    if s.upgrade_children:
         adopt(ctx)
     return ctx
 
